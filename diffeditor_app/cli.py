@@ -1,0 +1,215 @@
+"""The `diffeditor` command: the GUI by default, headless subcommands for scripts.
+
+    diffeditor edit move --image IN --mask OBJECT.png --offset DX,DY [--scale S] --out OUT
+    diffeditor edit drag --image IN --mask REGION.png --points HX,HY:TX,TY [...] --out OUT
+    diffeditor models tiny DIR
+
+Exit codes: 0 done; 2 bad input (one line on stderr); 1 anything else (a message; the
+traceback only with --debug).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import sys
+import traceback
+from pathlib import Path
+
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+SAVE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP", ".tif": "TIFF",
+                ".tiff": "TIFF", ".bmp": "BMP"}
+_NEGATIVE_VALUE = re.compile(r"^-\d")
+
+
+class BadArguments(Exception):
+    """A command-line value that cannot be parsed; exits with code 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # argparse's own errors also mean bad input
+        raise BadArguments(message)
+
+
+def join_negative_values(argv: list[str]) -> list[str]:
+    """`--offset -8,0` -> `--offset=-8,0`: argparse would read -8,0 as an unknown option."""
+    joined: list[str] = []
+    for token in argv:
+        if joined and joined[-1].startswith("--") and "=" not in joined[-1] and _NEGATIVE_VALUE.match(token):
+            joined[-1] = f"{joined[-1]}={token}"
+        else:
+            joined.append(token)
+    return joined
+
+
+def _pair(text: str) -> tuple[float, float]:
+    try:
+        x, y = (float(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not X,Y (two numbers)") from None
+    return x, y
+
+
+def _points(text: str) -> tuple[tuple[float, float], tuple[float, float]]:
+    handle, sep, target = text.partition(":")
+    if not sep:
+        raise argparse.ArgumentTypeError(f"'{text}' is not HX,HY:TX,TY")
+    return _pair(handle), _pair(target)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="diffeditor", description="Fine-grained diffusion image editing.")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    parser.add_argument("--demo", action="store_true", help="open the GUI on the demo model")
+    commands = parser.add_subparsers(dest="command")
+
+    common = _Parser(add_help=False)
+    common.add_argument("--debug", action="store_true", help="show tracebacks")
+    common.add_argument("--image", required=True, type=Path, help="input image")
+    common.add_argument("--mask", required=True, type=Path, help="mask image, non-zero = inside")
+    common.add_argument("--out", required=True, type=Path, help="output image (new file)")
+    common.add_argument("--model", default=None, help="folder, .safetensors/.ckpt or hub id")
+    common.add_argument("--prompt", default="", help="what the image shows")
+    common.add_argument("--seed", type=int, default=42)
+    common.add_argument("--steps", type=int, default=50)
+    common.add_argument("--resolution", type=int, default=None,
+                        help="working resolution (default: the model's, 768 for SD1.5)")
+    common.add_argument("--device", default="auto", help="auto, cuda or cpu")
+    common.add_argument("--dtype", default="auto", choices=["auto", "fp16", "bf16", "fp32"])
+    common.add_argument("--raw", action="store_true", help="write the working-size decode")
+    common.add_argument("--previews", type=Path, help="write step_000.png ... here")
+    common.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
+    common.add_argument("--no-download", action="store_true",
+                        help="never download weights; use the Hugging Face cache only")
+
+    edit = commands.add_parser("edit", help="edit an image headless").add_subparsers(
+        dest="task", required=True, parser_class=_Parser
+    )
+    move = edit.add_parser("move", parents=[common], help="move and resize an object")
+    move.add_argument("--offset", required=True, type=_pair, help="DX,DY in image pixels")
+    move.add_argument("--scale", type=float, default=1.0, help="resize about the object's centre")
+    move.add_argument("--fill-hint", type=Path, help="mask of what should fill the vacated area")
+    drag = edit.add_parser("drag", parents=[common], help="drag content by point pairs")
+    drag.add_argument("--points", required=True, action="append", type=_points,
+                      help="HX,HY:TX,TY (repeat for more pairs)")
+
+    models = commands.add_parser("models", help="model utilities").add_subparsers(
+        dest="models_command", required=True, parser_class=_Parser
+    )
+    tiny = models.add_parser("tiny", help="write a tiny random model (offline, seconds)")
+    tiny.add_argument("folder", type=Path)
+    tiny.add_argument("--seed", type=int, default=0)
+    tiny.add_argument("--debug", action="store_true", help="show tracebacks")
+    return parser
+
+
+def _output_path(args: argparse.Namespace) -> Path:
+    out: Path = args.out
+    if out.suffix.lower() not in SAVE_FORMATS:
+        raise BadArguments(f"--out must end in one of {', '.join(sorted(SAVE_FORMATS))}.")
+    if out.exists() and out.resolve() == args.image.resolve():
+        raise BadArguments("--out is the input image; the original is never overwritten.")
+    return out
+
+
+def run_edit(args: argparse.Namespace) -> int:
+    from diffeditor_app.engine import DragEdit, Editor, ModelSpec, MoveEdit, Point, load_image
+    from diffeditor_app.engine import load_mask, load_model
+    from diffeditor_app.engine.loading import SD15_HUB_ID
+    from diffeditor_app.engine.requests import EditRequest
+
+    out = _output_path(args)
+    image = load_image(args.image)
+    mask = load_mask(args.mask, image.size)
+    common = dict(image=image, mask=mask, prompt=args.prompt, seed=args.seed, steps=args.steps,
+                  resolution=args.resolution, raw=args.raw)
+    request: EditRequest
+    if args.task == "move":
+        hint = load_mask(args.fill_hint, image.size, "fill hint") if args.fill_hint else None
+        request = MoveEdit(offset=args.offset, scale=args.scale, fill_hint=hint, **common)
+    else:
+        pairs = tuple((Point(*h), Point(*t)) for h, t in args.points)
+        request = DragEdit(pairs=pairs, **common)
+    request.validate()
+    spec = ModelSpec(args.model or SD15_HUB_ID, args.device, args.dtype,
+                     allow_download=not args.no_download)
+    editor = Editor(load_model(spec))
+    on_step = None
+    if args.previews:
+        args.previews.mkdir(parents=True, exist_ok=True)
+
+        def on_step(info) -> None:
+            from PIL import Image
+
+            Image.fromarray(info.preview).save(args.previews / f"step_{info.step:03d}.png")
+
+    result = editor.edit(request, on_step=on_step)
+    for note in result.notes:
+        print(note, file=sys.stderr)
+    picture = result.image
+    if SAVE_FORMATS[out.suffix.lower()] == "JPEG" and picture.mode == "RGBA":
+        picture = picture.convert("RGB")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    picture.save(out, SAVE_FORMATS[out.suffix.lower()])
+    if args.json:
+        summary = {
+            "output": str(out), "width": picture.width, "height": picture.height,
+            "device": result.device, "dtype": result.dtype, "seed": result.seed,
+            "steps": result.steps, "resolution": result.resolution,
+            "prepare_s": round(result.prepare_s, 4), "edit_s": round(result.edit_s, 4),
+            "unet_forward": result.unet_forward, "unet_backward": result.unet_backward,
+            "prepare_unet_forward": result.prepare_unet_forward, "schedule": result.schedule,
+        }
+        print(json.dumps(summary))
+    return EXIT_OK
+
+
+def run_models(args: argparse.Namespace) -> int:
+    from diffeditor_app.engine.testing import write_tiny_model
+
+    folder = write_tiny_model(args.folder, seed=args.seed)
+    print(f"Wrote a tiny random model to {folder}")
+    return EXIT_OK
+
+
+def run_gui(args: argparse.Namespace) -> int:
+    from diffeditor_app.ui.app import run
+
+    return run(demo=args.demo)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = join_negative_values(list(sys.argv[1:] if argv is None else argv))
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    debug = "--debug" in argv
+    from diffeditor_app.engine.errors import EngineError, InvalidInput
+
+    try:
+        args = build_parser().parse_args(argv)
+        if args.command == "edit":
+            return run_edit(args)
+        if args.command == "models":
+            return run_models(args)
+        return run_gui(args)
+    except (BadArguments, InvalidInput) as error:
+        print(f"diffeditor: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except EngineError as error:
+        print(f"diffeditor: {error}", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        print("diffeditor: interrupted", file=sys.stderr)
+        return EXIT_FAILED
+    except Exception as error:
+        print(f"diffeditor: failed: {type(error).__name__}: {error}", file=sys.stderr)
+        if debug:
+            traceback.print_exc()
+        else:
+            print("(run again with --debug for the traceback)", file=sys.stderr)
+        return EXIT_FAILED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""The document layer (see docs/ARCHITECTURE.md); filled by the desktop-app issue."""

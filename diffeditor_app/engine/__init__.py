@@ -1,0 +1,34 @@
+"""The DiffEditor algorithm on torch + diffusers, with no Qt anywhere below this package.
+
+Entry points: `load_model` (loading.py), `Editor` (editor.py) and the request types of
+requests.py. Everything handed back is numpy / PIL / plain dataclasses.
+"""
+
+from diffeditor_app.engine.editor import Editor, EditResult, StepInfo
+from diffeditor_app.engine.errors import EditCancelled, EngineError, InvalidInput, ModelUnavailable
+from diffeditor_app.engine.images import SourceImage, load_image, load_mask
+from diffeditor_app.engine.loading import LoadedModel, ModelSpec, load_model
+from diffeditor_app.engine.requests import DragEdit, MoveEdit, Point
+from diffeditor_app.engine.settings import Schedule, Task, TaskSettings
+
+__all__ = [
+    "DragEdit",
+    "EditCancelled",
+    "EditResult",
+    "Editor",
+    "EngineError",
+    "InvalidInput",
+    "LoadedModel",
+    "ModelSpec",
+    "ModelUnavailable",
+    "MoveEdit",
+    "Point",
+    "Schedule",
+    "SourceImage",
+    "StepInfo",
+    "Task",
+    "TaskSettings",
+    "load_image",
+    "load_mask",
+    "load_model",
+]

@@ -1,0 +1,136 @@
+"""Attention processors: the memory bank (visual cross-attention, ALGORITHM.md 2 and 6).
+
+During prepare, the self-attention layers of the UNet decoder record the projected keys and
+values of the source image per sampling step; during sampling they read them back, either
+replacing the current K/V (move) or appended to them (drag). One `BankController` drives
+every processor, so the sampler switches modes in one place and no UNet is forked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+
+from diffeditor_app.engine.settings import BankMode
+
+KV = tuple[torch.Tensor, torch.Tensor]
+
+
+@dataclass
+class MemoryBank:
+    """Stored self-attention K/V of the source image: step -> layer name -> (K, V)."""
+
+    steps: dict[int, dict[str, KV]] = field(default_factory=dict)
+    device: torch.device | None = None  # where stored tensors live; None keeps them in place
+
+    def store(self, step: int, layer: str, key: torch.Tensor, value: torch.Tensor) -> None:
+        if self.device is not None:
+            key, value = key.to(self.device), value.to(self.device)
+        self.steps.setdefault(step, {})[layer] = (key.detach(), value.detach())
+
+    def nbytes(self) -> int:
+        return sum(
+            k.numel() * k.element_size() + v.numel() * v.element_size()
+            for layers in self.steps.values()
+            for k, v in layers.values()
+        )
+
+
+@dataclass
+class _Recording:
+    bank: MemoryBank
+    step: int
+
+
+@dataclass
+class _Injection:
+    layers: dict[str, KV]
+    mode: BankMode
+
+
+class BankController:
+    """The one switch every bank processor reads: idle, recording or injecting."""
+
+    def __init__(self) -> None:
+        self.action: _Recording | _Injection | None = None
+
+    @contextmanager
+    def recording(self, bank: MemoryBank, step: int) -> Iterator[None]:
+        self.action = _Recording(bank, step)
+        try:
+            yield
+        finally:
+            self.action = None
+
+    @contextmanager
+    def injecting(self, bank: MemoryBank, step: int, mode: BankMode) -> Iterator[None]:
+        self.action = _Injection(bank.steps[step], mode)
+        try:
+            yield
+        finally:
+            self.action = None
+
+
+class BankAttnProcessor:
+    """Scaled-dot-product self-attention that records or injects memory-bank K/V."""
+
+    def __init__(self, layer: str, controller: BankController) -> None:
+        self.layer = layer
+        self.controller = controller
+
+    def __call__(
+        self,
+        attn,
+        hidden_states: torch.Tensor,
+        encoder_hidden_states: torch.Tensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        temb: torch.Tensor | None = None,
+        **kwargs,
+    ) -> torch.Tensor:
+        batch = hidden_states.shape[0]
+        query = attn.to_q(hidden_states)
+        key = attn.to_k(hidden_states)
+        value = attn.to_v(hidden_states)
+        action = self.controller.action
+        if isinstance(action, _Recording):
+            action.bank.store(action.step, self.layer, key, value)
+        elif isinstance(action, _Injection):
+            stored_k, stored_v = action.layers[self.layer]
+            stored_k = stored_k.to(key.device, key.dtype).expand(batch, -1, -1)
+            stored_v = stored_v.to(value.device, value.dtype).expand(batch, -1, -1)
+            if action.mode is BankMode.REPLACE:
+                key, value = stored_k, stored_v
+            else:
+                key = torch.cat([key, stored_k], dim=1)
+                value = torch.cat([value, stored_v], dim=1)
+        heads = attn.heads
+        head_dim = query.shape[-1] // heads
+
+        def split(x: torch.Tensor) -> torch.Tensor:
+            return x.view(batch, -1, heads, head_dim).transpose(1, 2)
+
+        out = F.scaled_dot_product_attention(split(query), split(key), split(value))
+        out = out.transpose(1, 2).reshape(batch, -1, heads * head_dim).to(query.dtype)
+        out = attn.to_out[1](attn.to_out[0](out))
+        if attn.residual_connection:
+            out = out + hidden_states
+        return out / attn.rescale_output_factor
+
+
+def install_bank(unet, controller: BankController) -> list[str]:
+    """Put bank processors on every decoder self-attention (SD1.5: the 9 of up_blocks[1..3]);
+    return their layer names."""
+    processors = dict(unet.attn_processors)
+    layers = [
+        name
+        for name in processors
+        if name.startswith("up_blocks.") and name.endswith("attn1.processor")
+    ]
+    for name in layers:
+        processors[name] = BankAttnProcessor(name, controller)
+    unet.set_attn_processor(processors)
+    return layers

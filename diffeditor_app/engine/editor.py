@@ -1,0 +1,206 @@
+"""The engine's facade: `Editor(model).edit(request, on_step=...) -> EditResult`.
+
+The editor owns the per-model machinery (bank processors, feature extractor, cost counter)
+and a small cache of prepared images, so a second edit of the same image skips prepare.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image
+
+from diffeditor_app.engine.attention import BankController, MemoryBank, install_bank
+from diffeditor_app.engine.compose import compose
+from diffeditor_app.engine.features import FeatureExtractor, to_grid
+from diffeditor_app.engine.geometry import Frame, working_size
+from diffeditor_app.engine.images import SourceImage
+from diffeditor_app.engine.inversion import (
+    Prepared,
+    decode_latent,
+    encode_image,
+    encode_prompt,
+    fit_preview,
+    invert,
+    to_working_tensor,
+)
+from diffeditor_app.engine.loading import LoadedModel
+from diffeditor_app.engine.preview import project
+from diffeditor_app.engine.requests import EditRequest
+from diffeditor_app.engine.sampler import Conditioning, Costs, DiffEditorSampler
+from diffeditor_app.engine.tasks import PLANNERS
+
+
+@dataclass(frozen=True)
+class StepInfo:
+    """What the step callback receives: raise EditCancelled from it to stop."""
+
+    step: int  # 0-based index of the step just finished
+    total: int
+    preview: np.ndarray  # small uint8 RGB of the current x0 estimate (latent grid size)
+
+
+@dataclass
+class EditResult:
+    image: Image.Image  # the composed result at the input's size (or the raw decode)
+    raw: bool
+    prepare_s: float  # time spent in prepare for this edit (0 when it came from the cache)
+    edit_s: float  # sampling, decoding and composing
+    unet_forward: int  # UNet calls of this edit, prepare's included when it ran
+    unet_backward: int  # autograd.grad calls (edit and content gradients are two calls)
+    prepare_unet_forward: int  # the part spent on the prepared state (inversion, F_gud)
+    prepared_from_cache: bool
+    seed: int
+    steps: int
+    resolution: int
+    working_size: tuple[int, int]
+    device: str
+    dtype: str
+    schedule: dict[str, Any]
+    notes: list[str] = field(default_factory=list)
+
+
+StepHandler = Callable[[StepInfo], None]
+
+
+class Editor:
+    """Runs edits on one loaded model; not thread-safe (one worker thread owns it)."""
+
+    def __init__(self, model: LoadedModel, cache_size: int = 2) -> None:
+        self.model = model
+        self.controller = BankController()
+        install_bank(model.unet, self.controller)
+        self.extractor = FeatureExtractor(model.unet, model.profile.feature_blocks)
+        self.cache: OrderedDict[tuple, Prepared] = OrderedDict()
+        self.cache_size = cache_size
+        self.costs = Costs()
+        model.unet.register_forward_pre_hook(self._count_forward)
+
+    def _count_forward(self, module, args) -> None:
+        self.costs.unet_forward += 1
+
+    # -- prepare -------------------------------------------------------------------------
+
+    def frame_for(self, image: SourceImage, resolution: int | None) -> tuple[Frame, int]:
+        profile = self.model.profile
+        resolution = resolution or profile.default_resolution
+        profile.check_resolution(resolution)
+        work_w, work_h = working_size(
+            image.width, image.height, resolution, profile.size_multiple
+        )
+        frame = Frame(image.width, image.height, work_w, work_h, self.model.latent_factor)
+        return frame, resolution
+
+    def prepare(
+        self, image: SourceImage, prompt: str, frame: Frame, steps: int, bank_steps: frozenset[int]
+    ) -> tuple[Prepared, bool]:
+        """The prepared state for this image, from the cache when possible."""
+        m = self.model
+        key = (
+            image.digest(), prompt, m.identity, str(m.dtype), str(m.device),
+            (frame.work_width, frame.work_height), steps, bank_steps,
+        )
+        if key in self.cache:
+            self.cache.move_to_end(key)
+            return self.cache[key], True
+        start, forward_before = time.perf_counter(), self.costs.unet_forward
+        with torch.no_grad():
+            pixels = to_working_tensor(image.rgb, frame, m.device)
+            z0 = encode_image(m.vae, pixels, m.latent_scale).to(m.dtype)
+            text = encode_prompt(m.tokenizer, m.text_encoder, prompt, m.device)
+            uncond = encode_prompt(m.tokenizer, m.text_encoder, "", m.device)
+            m.scheduler.set_timesteps(steps)
+            timesteps = [int(t) for t in m.scheduler.timesteps]
+            bank = MemoryBank()
+            latents = invert(
+                m.unet, self.controller, z0, text, timesteps,
+                m.scheduler.alphas_cumprod.double().tolist(),
+                float(m.scheduler.final_alpha_cumprod), bank_steps, bank,
+            )
+            projection = fit_preview(z0, pixels)
+        prepared = Prepared(
+            key=key, frame=frame, timesteps=timesteps, latents=latents, text=text,
+            uncond=uncond, bank=bank, projection=projection,
+            prepare_s=time.perf_counter() - start,
+        )
+        self.costs.prepare_unet_forward += self.costs.unet_forward - forward_before
+        self.cache[key] = prepared
+        while len(self.cache) > self.cache_size:
+            self.cache.popitem(last=False)
+        return prepared, False
+
+    def reference_features(self, prepared: Prepared, i: int) -> list[torch.Tensor]:
+        """F_gud at step i on the feature grid; computed once per prepared image and step.
+        Stored at the blocks' own resolution (smaller), upsampled on use."""
+        if i not in prepared.features:
+            self.costs.prepare_unet_forward += 1
+            with torch.no_grad():
+                prepared.features[i] = self.extractor(
+                    prepared.latents[i], prepared.timesteps[i], prepared.text
+                )
+        return to_grid(prepared.features[i], prepared.frame.grid_shape)
+
+    # -- edit ----------------------------------------------------------------------------
+
+    def edit(self, request: EditRequest, on_step: StepHandler | None = None) -> EditResult:
+        """Carry out one edit. Bad input raises InvalidInput before any model work."""
+        request.validate()
+        m = self.model
+        settings = request.settings or m.profile.task_settings(request.task)
+        settings.validate()
+        frame, resolution = self.frame_for(request.image, request.resolution)
+        plan = PLANNERS[request.task](request, frame, settings, m.device)
+        self.costs = Costs()
+        prepared, cached = self.prepare(
+            request.image, request.prompt, frame, request.steps,
+            settings.bank_steps(request.steps),
+        )
+        start = time.perf_counter()
+        sampler = DiffEditorSampler(
+            m.unet, m.scheduler, self.extractor, self.controller, settings, self.costs
+        )
+        cond = Conditioning(
+            timesteps=prepared.timesteps,
+            latents=prepared.latents,
+            text=prepared.text,
+            uncond=prepared.uncond,
+            bank=prepared.bank,
+            reference_features=lambda i: self.reference_features(prepared, i),
+        )
+        generator = torch.Generator(m.device).manual_seed(request.seed)
+
+        def report(i: int, x0: torch.Tensor) -> None:
+            if on_step is not None:
+                on_step(StepInfo(i, request.steps, project(x0, prepared.projection)))
+
+        with torch.no_grad():
+            z0 = sampler.sample(cond, plan, frame.grid_shape, generator, report)
+            decoded = decode_latent(m.vae, z0, m.latent_scale)
+        if request.raw:
+            image = Image.fromarray(decoded, "RGB")
+        else:
+            image = compose(request.image, decoded, plan.region)
+        return EditResult(
+            image=image,
+            raw=request.raw,
+            prepare_s=0.0 if cached else prepared.prepare_s,
+            edit_s=time.perf_counter() - start,
+            unet_forward=self.costs.unet_forward,
+            unet_backward=self.costs.unet_backward,
+            prepare_unet_forward=self.costs.prepare_unet_forward,
+            prepared_from_cache=cached,
+            seed=request.seed,
+            steps=request.steps,
+            resolution=resolution,
+            working_size=(frame.work_width, frame.work_height),
+            device=str(m.device),
+            dtype=str(m.dtype).removeprefix("torch."),
+            schedule=settings.schedule.describe(request.steps),
+            notes=list(m.notes) + plan.notes,
+        )

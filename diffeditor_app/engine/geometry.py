@@ -1,0 +1,133 @@
+"""Coordinates and masks across the original image, the working image and the model's grids.
+
+Continuous coordinates put cell k of a grid on [k, k + 1): a cell's centre is k + 0.5. Every
+user coordinate (points, offsets, centres, masks) goes through `Frame`, so one transform is
+applied to all of them. Moving and scaling use an inverse nearest-neighbour map and never
+wrap around a border: what leaves the grid is cropped.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image
+
+Shape = tuple[int, int]  # (rows, cols)
+
+
+def working_size(width: int, height: int, resolution: int, multiple: int) -> tuple[int, int]:
+    """Scale to about resolution^2 pixels, each side rounded to a multiple (ALGORITHM.md 1)."""
+    k = math.sqrt(resolution * resolution / (width * height))
+    work_w = max(multiple, round(width * k / multiple) * multiple)
+    work_h = max(multiple, round(height * k / multiple) * multiple)
+    return work_w, work_h
+
+
+@dataclass(frozen=True)
+class Frame:
+    """The original image size, the working size and the model grids derived from it."""
+
+    width: int
+    height: int
+    work_width: int
+    work_height: int
+    latent_factor: int  # pixels per latent cell (the VAE's scale factor)
+
+    @property
+    def latent_shape(self) -> Shape:
+        return self.work_height // self.latent_factor, self.work_width // self.latent_factor
+
+    @property
+    def grid_shape(self) -> Shape:
+        """The feature grid of the energies: twice the latent grid (CLARIFICATIONS 6)."""
+        rows, cols = self.latent_shape
+        return 2 * rows, 2 * cols
+
+    def factors(self, shape: Shape) -> tuple[float, float]:
+        """Grid cells per original pixel along x and y."""
+        return shape[1] / self.width, shape[0] / self.height
+
+    def cell_of(self, shape: Shape, x: float, y: float) -> tuple[int, int]:
+        """The (col, row) of a grid holding original pixel (x, y); x clipped by the width,
+        y by the height."""
+        fx, fy = self.factors(shape)
+        col = min(max(int(math.floor((x + 0.5) * fx)), 0), shape[1] - 1)
+        row = min(max(int(math.floor((y + 0.5) * fy)), 0), shape[0] - 1)
+        return col, row
+
+
+def resize_mask(mask: np.ndarray, shape: Shape) -> np.ndarray:
+    """Area-resize a boolean mask and threshold at 0.5; a non-empty mask keeps at least the
+    cells it touches, so a thin stroke never vanishes (CLARIFICATIONS 9)."""
+    if mask.shape == shape:
+        return mask.copy()
+    area = Image.fromarray(mask.astype(np.float32), "F").resize((shape[1], shape[0]), Image.BOX)
+    coverage = np.asarray(area)
+    resized = coverage >= 0.5
+    if not resized.any() and mask.any():
+        resized = coverage > 0
+    return resized
+
+
+def bbox_centre(mask: np.ndarray) -> tuple[float, float]:
+    """Centre (x, y) of the mask's bounding box in continuous coordinates (CLARIFICATIONS 15)."""
+    rows = np.flatnonzero(mask.any(axis=1))
+    cols = np.flatnonzero(mask.any(axis=0))
+    if rows.size == 0:
+        raise ValueError("bbox_centre of an empty mask")
+    return (cols[0] + cols[-1] + 1) / 2.0, (rows[0] + rows[-1] + 1) / 2.0
+
+
+@dataclass(frozen=True)
+class Placement:
+    """A scale s about a centre c followed by a shift d: q = c + s (p - c) + d."""
+
+    scale: float = 1.0
+    dx: float = 0.0
+    dy: float = 0.0
+    cx: float = 0.0
+    cy: float = 0.0
+
+    def rescaled(self, fx: float, fy: float) -> Placement:
+        """The same placement measured in another grid's units."""
+        return Placement(self.scale, self.dx * fx, self.dy * fy, self.cx * fx, self.cy * fy)
+
+    def sources(self, shape: Shape) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """For every cell of a destination grid: the source (row, col) it samples, and
+        whether that source lies inside a source grid of the same shape."""
+        rows, cols = np.mgrid[0 : shape[0], 0 : shape[1]]
+        src_x = self.cx + (cols + 0.5 - self.dx - self.cx) / self.scale
+        src_y = self.cy + (rows + 0.5 - self.dy - self.cy) / self.scale
+        src_col = np.floor(src_x).astype(np.int64)
+        src_row = np.floor(src_y).astype(np.int64)
+        valid = (src_col >= 0) & (src_col < shape[1]) & (src_row >= 0) & (src_row < shape[0])
+        return np.where(valid, src_row, 0), np.where(valid, src_col, 0), valid
+
+    def place(self, mask: np.ndarray) -> np.ndarray:
+        """The mask moved and scaled, cropped at the borders."""
+        src_row, src_col, valid = self.sources(mask.shape)
+        return valid & mask[src_row, src_col]
+
+    def pairs(self, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Flat indices (destination, source) of every placed cell and the cell it came from:
+        the pixel pairing of the move and paste energies."""
+        src_row, src_col, valid = self.sources(mask.shape)
+        placed = valid & mask[src_row, src_col]
+        dest = np.flatnonzero(placed)
+        source = (src_row * mask.shape[1] + src_col).ravel()[dest]
+        return dest, source
+
+
+def block_mask(shape: Shape, col: int, row: int, radius: int = 1) -> np.ndarray:
+    """A (2 radius + 1)^2 block around a cell, cropped at the borders (drag's handle masks)."""
+    mask = np.zeros(shape, dtype=bool)
+    mask[max(row - radius, 0) : row + radius + 1, max(col - radius, 0) : col + radius + 1] = True
+    return mask
+
+
+def disc_mask(shape: Shape, x: float, y: float, radius: float) -> np.ndarray:
+    """Pixels within radius of (x, y) (pixel centres), used to grow a region around a point."""
+    rows, cols = np.ogrid[0 : shape[0], 0 : shape[1]]
+    return (cols + 0.5 - (x + 0.5)) ** 2 + (rows + 0.5 - (y + 0.5)) ** 2 <= radius * radius

@@ -1,0 +1,100 @@
+"""The prepare stage (ALGORITHM.md 2): encode, DDIM-invert, record the memory bank.
+
+Everything here depends only on (image, prompt, model, resolution, steps), so the editor
+caches the result and a second edit of the same image skips this stage entirely.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from PIL import Image
+
+from diffeditor_app.engine.attention import BankController, MemoryBank
+from diffeditor_app.engine.geometry import Frame
+from diffeditor_app.engine.preview import fit_projection
+from diffeditor_app.engine.sampler import renoise
+
+
+@dataclass
+class Prepared:
+    """The cached result of prepare for one image."""
+
+    key: tuple
+    frame: Frame
+    timesteps: list[int]  # sampling order, noisiest first
+    latents: list[torch.Tensor]  # latents[i] at timesteps[i]; latents[-1] is z_0
+    text: torch.Tensor
+    uncond: torch.Tensor
+    bank: MemoryBank
+    projection: torch.Tensor  # latent -> RGB preview map
+    prepare_s: float = 0.0
+    features: dict[int, list[torch.Tensor]] = field(default_factory=dict)  # F_gud per step
+
+
+def to_working_tensor(rgb: np.ndarray, frame: Frame, device: torch.device) -> torch.Tensor:
+    """Resize to the working size (Lanczos) and map to [-1, 1], [1, 3, H, W]."""
+    work = Image.fromarray(rgb).resize((frame.work_width, frame.work_height), Image.LANCZOS)
+    pixels = torch.from_numpy(np.asarray(work).copy()).permute(2, 0, 1)[None].float()
+    return (pixels / 127.5 - 1.0).to(device)
+
+
+def encode_prompt(tokenizer, text_encoder, prompt: str, device: torch.device) -> torch.Tensor:
+    tokens = tokenizer(
+        prompt,
+        padding="max_length",
+        max_length=tokenizer.model_max_length,
+        truncation=True,
+        return_tensors="pt",
+    )
+    return text_encoder(tokens.input_ids.to(device))[0]
+
+
+def invert(
+    unet,
+    controller: BankController,
+    z0: torch.Tensor,
+    text: torch.Tensor,
+    timesteps: list[int],
+    alpha: list[float],
+    final_alpha: float,
+    bank_steps: frozenset[int],
+    bank: MemoryBank,
+) -> list[torch.Tensor]:
+    """DDIM inversion from z_0 to z_T, text-conditional only (no CFG, no image prompt).
+
+    Step i evaluates the UNet at the target timestep t_i on the latent of the previous, less
+    noisy level, and records the memory bank for sampling step i when asked to.
+    """
+    latents: list[torch.Tensor] = [z0] * (len(timesteps) + 1)
+    z, a_from = z0, final_alpha
+    for i in reversed(range(len(timesteps))):
+        t = timesteps[i]
+        if i in bank_steps:
+            with controller.recording(bank, i):
+                eps = unet(z, t, encoder_hidden_states=text).sample
+        else:
+            eps = unet(z, t, encoder_hidden_states=text).sample
+        z = renoise(z, eps, a_from, alpha[t])
+        latents[i] = z
+        a_from = alpha[t]
+    return latents
+
+
+def encode_image(vae, pixels: torch.Tensor, scale: float) -> torch.Tensor:
+    """latent_dist.mean * scaling_factor (the mean, not a sample: deterministic)."""
+    return vae.encode(pixels.to(vae.dtype)).latent_dist.mean * scale
+
+
+def decode_latent(vae, latent: torch.Tensor, scale: float) -> np.ndarray:
+    """z_0 -> uint8 RGB at the working size."""
+    pixels = vae.decode(latent.to(vae.dtype) / scale).sample
+    pixels = ((pixels[0].float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+    return pixels.permute(1, 2, 0).cpu().numpy()
+
+
+def fit_preview(z0: torch.Tensor, pixels: torch.Tensor) -> torch.Tensor:
+    small = torch.nn.functional.interpolate(pixels.float(), size=z0.shape[-2:], mode="area")
+    return fit_projection(z0.float(), small)

@@ -1,0 +1,326 @@
+"""Model specs -> loaded Stable Diffusion 1.x components, with the offline rules of the house.
+
+A spec is a diffusers folder, a single `.safetensors` / `.ckpt` checkpoint, a hub repo id
+resolved through the Hugging Face cache, or the name of a model shipped under `models/`.
+Anything missing fails at once with one sentence that says what to do.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from diffeditor_app.engine.errors import InvalidInput, ModelUnavailable
+from diffeditor_app.engine.settings import DEFAULTS, Task, TaskSettings
+
+SD15_HUB_ID = "stable-diffusion-v1-5/stable-diffusion-v1-5"
+MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
+PROFILE_FILE = "diffeditor.json"
+COMPONENTS = ("unet", "vae", "text_encoder", "tokenizer", "scheduler")
+HUB_PATTERNS = ["model_index.json", PROFILE_FILE, "*/*.json", "*/*.txt", "*/*.safetensors"]
+HUB_SKIP = ["*.fp16.*", "*non_ema*", "safety_checker/*", "feature_extractor/*"]
+ETAG_TIMEOUT_S = 5.0  # an unreachable hub must fail in seconds, not hang
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Which model to load and where to run it."""
+
+    source: str = SD15_HUB_ID  # folder, checkpoint file, hub repo id, or a name in models/
+    device: str = "auto"  # auto | cuda | cpu (or any torch device string)
+    dtype: str = "auto"  # auto | fp16 | bf16 | fp32
+    allow_download: bool = False  # may a hub id be downloaded when it is not cached?
+
+
+@dataclass(frozen=True)
+class ModelProfile:
+    """Architecture-dependent choices of a model family (CLARIFICATIONS 4)."""
+
+    feature_blocks: tuple[int, ...] = (1, 2)  # up_blocks whose outputs feed the energies
+    default_resolution: int = 768  # working resolution R
+    resolution_range: tuple[int, int] = (384, 1024)
+    size_multiple: int = 64  # each working side is a multiple of this
+    task_overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @classmethod
+    def from_file(cls, path: Path) -> ModelProfile:
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, ValueError) as error:
+            raise ModelUnavailable(f"'{path}' is not a readable model profile ({error}).") from None
+        known = {"feature_blocks", "default_resolution", "resolution_range", "size_multiple"}
+        unknown = sorted(set(data) - known - {"task_overrides"})
+        if unknown:
+            raise ModelUnavailable(f"'{path}' has unknown keys: {', '.join(unknown)}.")
+        kwargs: dict[str, Any] = {k: data[k] for k in known if k in data}
+        if "feature_blocks" in kwargs:
+            kwargs["feature_blocks"] = tuple(kwargs["feature_blocks"])
+        if "resolution_range" in kwargs:
+            kwargs["resolution_range"] = tuple(kwargs["resolution_range"])
+        overrides = data.get("task_overrides", {})
+        for task in overrides:
+            Task(task)
+        return cls(task_overrides=overrides, **kwargs)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "feature_blocks": list(self.feature_blocks),
+            "default_resolution": self.default_resolution,
+            "resolution_range": list(self.resolution_range),
+            "size_multiple": self.size_multiple,
+            "task_overrides": self.task_overrides,
+        }
+
+    def check_resolution(self, resolution: int) -> None:
+        low, high = self.resolution_range
+        if not low <= resolution <= high:
+            raise InvalidInput(
+                f"The working resolution must be between {low} and {high} for this model, "
+                f"got {resolution}."
+            )
+
+    def task_settings(self, task: Task) -> TaskSettings:
+        """The task's defaults with this model's overrides applied."""
+        return DEFAULTS[task].with_overrides(self.task_overrides.get(task.value, {}))
+
+
+@dataclass(eq=False)
+class LoadedModel:
+    """The components one editor works with; only the worker thread touches them."""
+
+    unet: Any
+    vae: Any
+    text_encoder: Any
+    tokenizer: Any
+    scheduler: Any
+    profile: ModelProfile
+    device: torch.device
+    dtype: torch.dtype
+    name: str  # what the user asked for, for messages and the status bar
+    identity: str  # changes whenever the weights change: part of the prepare cache key
+    notes: list[str] = field(default_factory=list)  # things worth telling the user once
+
+    @property
+    def latent_factor(self) -> int:
+        return 2 ** (len(self.vae.config.block_out_channels) - 1)
+
+    @property
+    def latent_scale(self) -> float:
+        return float(self.vae.config.scaling_factor)
+
+
+def resolve_device(device: str) -> tuple[torch.device, list[str]]:
+    if device == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda"), []
+        return torch.device("cpu"), ["No CUDA GPU found: running on the CPU, which is slow."]
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise InvalidInput("--device cuda was asked for but no CUDA GPU is available.")
+    try:
+        return torch.device(device), []
+    except RuntimeError:
+        raise InvalidInput(f"Unknown device '{device}'; use auto, cuda or cpu.") from None
+
+
+def resolve_dtype(dtype: str, device: torch.device) -> torch.dtype:
+    choices = {"fp16": torch.float16, "bf16": torch.bfloat16, "fp32": torch.float32}
+    if dtype == "auto":
+        return torch.float16 if device.type == "cuda" else torch.float32
+    if dtype not in choices:
+        raise InvalidInput(f"Unknown dtype '{dtype}'; use auto, fp16, bf16 or fp32.")
+    if choices[dtype] is torch.float16 and device.type == "cpu":
+        raise InvalidInput("fp16 needs a CUDA GPU; use fp32 (or bf16) on the CPU.")
+    return choices[dtype]
+
+
+def locate(source: str) -> tuple[str, Path]:
+    """Classify a spec: ("folder" | "file" | "hub", path or repo id as a Path-like)."""
+    shipped = MODELS_DIR / source
+    if "/" not in source and (shipped / "model_index.json").is_file():
+        return "folder", shipped
+    path = Path(source).expanduser()
+    if path.is_dir():
+        return "folder", path
+    if path.is_file():
+        if path.suffix.lower() not in {".safetensors", ".ckpt"}:
+            raise ModelUnavailable(
+                f"'{path}' is a file but not a .safetensors or .ckpt checkpoint."
+            )
+        return "file", path
+    looks_like_repo = source.count("/") == 1 and not source.startswith((".", "/", "~"))
+    if not looks_like_repo or path.suffix.lower() in {".safetensors", ".ckpt"}:
+        raise ModelUnavailable(f"The model '{source}' does not exist: no such folder or file.")
+    return "hub", Path(source)
+
+
+def hub_snapshot(repo_id: str, allow_download: bool, patterns: list[str] | None = None) -> Path:
+    """The cached snapshot of a hub repo; downloads only when allowed and online."""
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import LocalEntryNotFoundError
+
+    patterns = patterns or HUB_PATTERNS
+    try:
+        return Path(snapshot_download(repo_id, allow_patterns=patterns, local_files_only=True))
+    except LocalEntryNotFoundError:
+        pass
+    offline = os.environ.get("HF_HUB_OFFLINE", "0").lower() in {"1", "true", "yes", "on"}
+    how = f"run `hf download {repo_id}` on a connected machine or pass a local folder"
+    if not allow_download or offline:
+        reason = "offline mode is on" if offline else "downloading is off"
+        raise ModelUnavailable(
+            f"The model '{repo_id}' is not in the Hugging Face cache and {reason}: {how}."
+        )
+    try:
+        folder = snapshot_download(
+            repo_id, allow_patterns=patterns, ignore_patterns=HUB_SKIP, etag_timeout=ETAG_TIMEOUT_S
+        )
+    except Exception as error:  # network errors come in many types; all mean the same here
+        raise ModelUnavailable(
+            f"Could not download '{repo_id}' ({type(error).__name__}): the hub is unreachable "
+            f"or the repo does not exist; {how}."
+        ) from None
+    return Path(folder)
+
+
+def check_sd1_folder(folder: Path) -> None:
+    """A clear error for a folder that is not a Stable Diffusion 1.x model in diffusers layout."""
+    missing = [c for c in COMPONENTS if not (folder / c).is_dir()]
+    if missing:
+        raise ModelUnavailable(
+            f"'{folder}' is not a Stable Diffusion 1.x model folder: "
+            f"missing {', '.join(missing)}."
+        )
+    try:
+        unet = json.loads((folder / "unet" / "config.json").read_text())
+        text = json.loads((folder / "text_encoder" / "config.json").read_text())
+    except (OSError, ValueError) as error:
+        raise ModelUnavailable(f"'{folder}' has an unreadable config ({error}).") from None
+    problems = []
+    if unet.get("in_channels") != 4 or unet.get("out_channels") != 4:
+        problems.append("its UNet does not have 4 latent channels in and out")
+    if len(unet.get("down_block_types", [])) != 4:
+        problems.append("its UNet does not have the four levels of SD1.x")
+    if unet.get("addition_embed_type"):
+        problems.append("its UNet takes extra conditioning (SDXL-like)")
+    if unet.get("cross_attention_dim") != text.get("hidden_size"):
+        problems.append("its text encoder width does not match the UNet's cross-attention")
+    if problems:
+        raise ModelUnavailable(
+            f"'{folder}' is not a Stable Diffusion 1.x model: {'; '.join(problems)}."
+        )
+
+
+def load_model(spec: ModelSpec) -> LoadedModel:
+    """Load the components of `spec` onto its device; fail fast with one sentence."""
+    device, notes = resolve_device(spec.device)
+    dtype = resolve_dtype(spec.dtype, device)
+    kind, where = locate(spec.source)
+    if kind == "hub":
+        folder = hub_snapshot(str(where), spec.allow_download)
+        model = _load_folder(folder, dtype, identity=f"hub:{where}@{folder.name}")
+    elif kind == "folder":
+        model = _load_folder(where, dtype, identity=_file_identity(where / "unet"))
+    else:
+        model = _load_single_file(where, dtype, spec.allow_download)
+    model.name = spec.source
+    model.notes = notes + model.notes
+    return _to_device(model, device, dtype)
+
+
+def _file_identity(path: Path) -> str:
+    """Path plus size and modification time of everything under it."""
+    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    stamp = ",".join(f"{p.name}:{p.stat().st_size}:{p.stat().st_mtime_ns}" for p in files)
+    return f"{path.resolve()}|{stamp}"
+
+
+def quiet_libraries() -> None:
+    """No library chatter or progress bars: the engine reports through its own results."""
+    for name in ("TRANSFORMERS_VERBOSITY", "DIFFUSERS_VERBOSITY"):
+        os.environ.setdefault(name, "error")
+    from diffusers.utils import logging as diffusers_logging
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.disable_progress_bar()
+    diffusers_logging.disable_progress_bar()
+
+
+def _load_folder(folder: Path, dtype: torch.dtype, identity: str) -> LoadedModel:
+    quiet_libraries()
+    from diffusers import AutoencoderKL, DDIMScheduler, UNet2DConditionModel
+    from transformers import CLIPTextModel, CLIPTokenizer
+
+    check_sd1_folder(folder)
+    profile_path = folder / PROFILE_FILE
+    profile = ModelProfile.from_file(profile_path) if profile_path.is_file() else ModelProfile()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            unet = UNet2DConditionModel.from_pretrained(folder, subfolder="unet", torch_dtype=dtype)
+            vae = AutoencoderKL.from_pretrained(folder, subfolder="vae", torch_dtype=torch.float32)
+            text_encoder = CLIPTextModel.from_pretrained(
+                folder, subfolder="text_encoder", torch_dtype=dtype
+            )
+            tokenizer = CLIPTokenizer.from_pretrained(folder, subfolder="tokenizer")
+            scheduler = DDIMScheduler.from_config(
+                DDIMScheduler.load_config(folder, subfolder="scheduler")
+            )
+    except (OSError, ValueError) as error:
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
+        raise ModelUnavailable(
+            f"'{folder}' could not be loaded as a Stable Diffusion model: {first_line}"
+        ) from None
+    return LoadedModel(
+        unet, vae, text_encoder, tokenizer, scheduler, profile, torch.device("cpu"), dtype,
+        name=str(folder), identity=identity,
+    )
+
+
+def _load_single_file(path: Path, dtype: torch.dtype, allow_download: bool) -> LoadedModel:
+    """A single SD1.x checkpoint; the configs and tokenizer come from the SD1.5 hub repo."""
+    quiet_libraries()
+    from diffusers import DDIMScheduler, StableDiffusionPipeline
+
+    configs = hub_snapshot(
+        SD15_HUB_ID, allow_download, patterns=["model_index.json", "*/*.json", "*/*.txt"]
+    )
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            pipe = StableDiffusionPipeline.from_single_file(
+                str(path), config=str(configs), torch_dtype=dtype, local_files_only=True,
+                safety_checker=None, requires_safety_checker=False,
+            )
+    except (OSError, ValueError, KeyError, RuntimeError) as error:
+        raise ModelUnavailable(
+            f"'{path}' could not be loaded as a Stable Diffusion 1.x checkpoint ({error})."
+        ) from None
+    scheduler = DDIMScheduler.from_config(pipe.scheduler.config)
+    return LoadedModel(
+        pipe.unet, pipe.vae.to(torch.float32), pipe.text_encoder, pipe.tokenizer, scheduler,
+        ModelProfile(), torch.device("cpu"), dtype, name=str(path),
+        identity=_file_identity(path),
+    )
+
+
+def _to_device(model: LoadedModel, device: torch.device, dtype: torch.dtype) -> LoadedModel:
+    from diffusers.models.attention_processor import AttnProcessor2_0
+
+    model.unet.set_attn_processor(AttnProcessor2_0())
+    for module in (model.unet, model.vae, model.text_encoder):
+        module.requires_grad_(False)
+        module.eval()
+    model.unet.to(device)
+    model.vae.to(device)
+    model.text_encoder.to(device)
+    model.device, model.dtype = device, dtype
+    return model

@@ -1,0 +1,137 @@
+"""What a user asks for: one frozen dataclass per task, validated before any model work.
+
+Coordinates, offsets and masks are in the input image's pixels; `Frame` (geometry.py) maps
+them to the working size and the model grids. The two-image tasks (appearance, paste) join
+this family with a reference image and its mask.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import ClassVar, NamedTuple
+
+import numpy as np
+
+from diffeditor_app.engine.errors import InvalidInput
+from diffeditor_app.engine.geometry import Placement, bbox_centre
+from diffeditor_app.engine.images import SourceImage
+from diffeditor_app.engine.settings import Task, TaskSettings
+
+
+class Point(NamedTuple):
+    x: float
+    y: float
+
+
+MIN_SCALE = 0.1  # smaller leaves less than a feature cell of most objects
+MAX_SCALE = 4.0  # larger is a different picture, not an edit
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)
+class EditRequest:
+    """Everything one edit needs besides the model: the snapshot a worker can own."""
+
+    task: ClassVar[Task]
+    image: SourceImage
+    mask: np.ndarray  # H x W bool, the image's size
+    prompt: str = ""
+    seed: int = 42
+    steps: int = 50
+    resolution: int | None = None  # None: the model profile's default
+    raw: bool = False  # return the working-size decode instead of composing
+    settings: TaskSettings | None = None  # None: the model's defaults for the task
+    mask_name: str = field(default="mask", repr=False)
+
+    def validate(self) -> None:
+        """Raise InvalidInput with one sentence for anything the edit cannot work with."""
+        _check_mask(self.mask, self.image, self.mask_name)
+        if self.steps < 1 or self.steps > 1000:
+            raise InvalidInput(f"steps must be between 1 and 1000, got {self.steps}.")
+        if self.settings is not None:
+            self.settings.validate()
+
+    def edit_region(self) -> np.ndarray:
+        """Where the output may differ from the input, at the original size (CLARIFICATIONS 18)."""
+        raise NotImplementedError
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)
+class MoveEdit(EditRequest):
+    """Move an object by an offset and resize it about its own centre."""
+
+    task: ClassVar[Task] = Task.MOVE
+    offset: tuple[float, float] = (0.0, 0.0)  # (dx, dy) in image pixels
+    scale: float = 1.0
+    fill_hint: np.ndarray | None = None  # what should fill the vacated area (optional)
+
+    def validate(self) -> None:
+        super().validate()
+        if not all(math.isfinite(v) for v in self.offset):
+            raise InvalidInput("The offset must be two finite numbers.")
+        if not (math.isfinite(self.scale) and MIN_SCALE <= self.scale <= MAX_SCALE):
+            raise InvalidInput(f"scale must be between {MIN_SCALE} and {MAX_SCALE}, got {self.scale}.")
+        if self.fill_hint is not None:
+            _check_shape(self.fill_hint, self.image, "fill hint")
+        if not self.placement().place(self.mask).any():
+            raise InvalidInput(
+                "The offset and scale move the object entirely outside the image; "
+                "choose a smaller offset."
+            )
+
+    def placement(self) -> Placement:
+        """The move in original pixels: scale about the object's bounding-box centre."""
+        cx, cy = bbox_centre(self.mask)
+        return Placement(self.scale, float(self.offset[0]), float(self.offset[1]), cx, cy)
+
+    def edit_region(self) -> np.ndarray:
+        return self.mask | self.placement().place(self.mask)
+
+    @property
+    def fill_region(self) -> np.ndarray | None:
+        """The fill hint, or None when absent or empty (an empty layer means no hint)."""
+        if self.fill_hint is None or not self.fill_hint.any():
+            return None
+        return self.fill_hint
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)
+class DragEdit(EditRequest):
+    """Drag content from handle points to target points inside an editable region."""
+
+    task: ClassVar[Task] = Task.DRAG
+    pairs: tuple[tuple[Point, Point], ...] = ()
+    mask_name: str = field(default="editable region", repr=False)
+
+    def validate(self) -> None:
+        super().validate()
+        if not self.pairs:
+            raise InvalidInput("Add at least one handle -> target point pair to drag.")
+        for number, (handle, target) in enumerate(self.pairs, start=1):
+            for label, point in (("handle", handle), ("target", target)):
+                if not (0 <= point.x < self.image.width and 0 <= point.y < self.image.height):
+                    raise InvalidInput(
+                        f"Pair {number}: the {label} ({point.x:g}, {point.y:g}) is outside the "
+                        f"{self.image.width}x{self.image.height} image."
+                    )
+        if all(handle == target for handle, target in self.pairs):
+            raise InvalidInput("Every handle equals its target: there is nothing to drag.")
+
+    def edit_region(self) -> np.ndarray:
+        return self.mask
+
+
+def _check_shape(mask: np.ndarray, image: SourceImage, name: str) -> None:
+    if mask.shape != (image.height, image.width):
+        raise InvalidInput(
+            f"The {name} is {mask.shape[1]}x{mask.shape[0]} but the image is "
+            f"{image.width}x{image.height}; a mask must have the image's size."
+        )
+
+
+def _check_mask(mask: np.ndarray, image: SourceImage, name: str) -> None:
+    _check_shape(mask, image, name)
+    if mask.dtype != bool:
+        raise InvalidInput(f"The {name} must be a boolean array.")
+    if not mask.any():
+        raise InvalidInput(f"The {name} is empty: paint the area to edit first.")

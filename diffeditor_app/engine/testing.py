@@ -1,0 +1,130 @@
+"""Tiny random Stable-Diffusion-architecture models, built offline in seconds.
+
+Same block structure as SD1.5 (four UNet levels, cross-attention where SD has it, a CLIP
+text encoder, a KL VAE), only narrow. Tests, benchmarks and `diffeditor models tiny` use it.
+"""
+
+from __future__ import annotations
+
+import json
+import string
+from pathlib import Path
+
+import torch
+
+from diffeditor_app.engine.loading import PROFILE_FILE, ModelProfile, quiet_libraries
+
+TINY_PROFILE = ModelProfile(
+    feature_blocks=(1, 2),
+    default_resolution=64,  # 16 x 16 latents: a whole edit takes seconds on a CPU
+    resolution_range=(64, 256),
+    size_multiple=32,  # VAE factor 4 x three UNet downsamplings
+)
+
+TINY_UNET = {
+    "sample_size": 16,
+    "in_channels": 4,
+    "out_channels": 4,
+    "block_out_channels": [16, 32, 32, 32],
+    "layers_per_block": 1,
+    "down_block_types": ["CrossAttnDownBlock2D"] * 3 + ["DownBlock2D"],
+    "up_block_types": ["UpBlock2D"] + ["CrossAttnUpBlock2D"] * 3,
+    "cross_attention_dim": 32,
+    "attention_head_dim": 4,
+    "norm_num_groups": 8,
+}
+
+TINY_VAE = {
+    "in_channels": 3,
+    "out_channels": 3,
+    "latent_channels": 4,
+    "block_out_channels": [16, 32, 32],
+    "down_block_types": ["DownEncoderBlock2D"] * 3,
+    "up_block_types": ["UpDecoderBlock2D"] * 3,
+    "layers_per_block": 1,
+    "norm_num_groups": 8,
+    "sample_size": 64,
+    "scaling_factor": 0.18215,
+}
+
+TINY_TEXT = {
+    "hidden_size": 32,
+    "intermediate_size": 64,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 4,
+    "max_position_embeddings": 77,
+    "projection_dim": 32,
+}
+
+SD_SCHEDULER = {
+    "beta_start": 0.00085,
+    "beta_end": 0.012,
+    "beta_schedule": "scaled_linear",
+    "num_train_timesteps": 1000,
+    "clip_sample": False,
+    "set_alpha_to_one": False,
+    "steps_offset": 1,
+    "prediction_type": "epsilon",
+}
+
+_SPECIALS = ("<|startoftext|>", "<|endoftext|>")
+
+
+def _write_tokenizer(folder: Path) -> int:
+    """A character-level CLIP tokenizer (no merges): every text tokenizes, offline."""
+    from transformers import CLIPTokenizer
+
+    folder.mkdir(parents=True, exist_ok=True)
+    symbols = string.ascii_lowercase + string.digits + ".,;:!?'\"-()/&"
+    vocab: dict[str, int] = {}
+    for symbol in symbols:
+        vocab[symbol] = len(vocab)
+        vocab[symbol + "</w>"] = len(vocab)
+    for special in _SPECIALS:
+        vocab[special] = len(vocab)
+    raw = folder / "raw"
+    raw.mkdir(exist_ok=True)
+    (raw / "vocab.json").write_text(json.dumps(vocab))
+    (raw / "merges.txt").write_text("#version: 0.2\n")
+    tokenizer = CLIPTokenizer(
+        str(raw / "vocab.json"), str(raw / "merges.txt"), model_max_length=77
+    )
+    tokenizer.save_pretrained(folder)
+    for file in raw.iterdir():
+        file.unlink()
+    raw.rmdir()
+    return len(vocab)
+
+
+def write_tiny_model(folder: str | Path, seed: int = 0) -> Path:
+    """Write a tiny random SD1.x model in diffusers layout (safetensors) and return its path."""
+    quiet_libraries()
+    from diffusers import AutoencoderKL, DDIMScheduler, UNet2DConditionModel
+    from transformers import CLIPTextConfig, CLIPTextModel
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    vocab_size = _write_tokenizer(folder / "tokenizer")
+    torch.manual_seed(seed)
+    UNet2DConditionModel(**TINY_UNET).save_pretrained(folder / "unet")
+    AutoencoderKL(**TINY_VAE).save_pretrained(folder / "vae")
+    text_config = CLIPTextConfig(
+        vocab_size=vocab_size,
+        bos_token_id=vocab_size - 2,
+        eos_token_id=vocab_size - 1,
+        pad_token_id=vocab_size - 1,
+        **TINY_TEXT,
+    )
+    CLIPTextModel(text_config).save_pretrained(folder / "text_encoder")
+    DDIMScheduler(**SD_SCHEDULER).save_pretrained(folder / "scheduler")
+    index = {
+        "_class_name": "StableDiffusionPipeline",
+        "unet": ["diffusers", "UNet2DConditionModel"],
+        "vae": ["diffusers", "AutoencoderKL"],
+        "text_encoder": ["transformers", "CLIPTextModel"],
+        "tokenizer": ["transformers", "CLIPTokenizer"],
+        "scheduler": ["diffusers", "DDIMScheduler"],
+    }
+    (folder / "model_index.json").write_text(json.dumps(index, indent=2))
+    (folder / PROFILE_FILE).write_text(json.dumps(TINY_PROFILE.to_json(), indent=2))
+    return folder

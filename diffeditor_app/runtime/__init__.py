@@ -1,0 +1,1 @@
+"""The runtime layer (see docs/ARCHITECTURE.md); filled by the desktop-app issue."""

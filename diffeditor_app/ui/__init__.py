@@ -1,0 +1,1 @@
+"""Qt widgets. Never imports torch: the engine is reached through the runtime layer."""
