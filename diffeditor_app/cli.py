@@ -19,8 +19,15 @@ import traceback
 from pathlib import Path
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
-SAVE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP", ".tif": "TIFF",
-                ".tiff": "TIFF", ".bmp": "BMP"}
+SAVE_FORMATS = {
+    ".png": "PNG",
+    ".jpg": "JPEG",
+    ".jpeg": "JPEG",
+    ".webp": "WEBP",
+    ".tif": "TIFF",
+    ".tiff": "TIFF",
+    ".bmp": "BMP",
+}
 _NEGATIVE_VALUE = re.compile(r"^-\d")
 
 
@@ -37,7 +44,12 @@ def join_negative_values(argv: list[str]) -> list[str]:
     """`--offset -8,0` -> `--offset=-8,0`: argparse would read -8,0 as an unknown option."""
     joined: list[str] = []
     for token in argv:
-        if joined and joined[-1].startswith("--") and "=" not in joined[-1] and _NEGATIVE_VALUE.match(token):
+        if (
+            joined
+            and joined[-1].startswith("--")
+            and "=" not in joined[-1]
+            and _NEGATIVE_VALUE.match(token)
+        ):
             joined[-1] = f"{joined[-1]}={token}"
         else:
             joined.append(token)
@@ -74,15 +86,22 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--prompt", default="", help="what the image shows")
     common.add_argument("--seed", type=int, default=42)
     common.add_argument("--steps", type=int, default=50)
-    common.add_argument("--resolution", type=int, default=None,
-                        help="working resolution (default: the model's, 768 for SD1.5)")
+    common.add_argument(
+        "--resolution",
+        type=int,
+        default=None,
+        help="working resolution (default: the model's, 768 for SD1.5)",
+    )
     common.add_argument("--device", default="auto", help="auto, cuda or cpu")
     common.add_argument("--dtype", default="auto", choices=["auto", "fp16", "bf16", "fp32"])
     common.add_argument("--raw", action="store_true", help="write the working-size decode")
     common.add_argument("--previews", type=Path, help="write step_000.png ... here")
     common.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
-    common.add_argument("--no-download", action="store_true",
-                        help="never download weights; use the Hugging Face cache only")
+    common.add_argument(
+        "--no-download",
+        action="store_true",
+        help="never download weights; use the Hugging Face cache only",
+    )
 
     edit = commands.add_parser("edit", help="edit an image headless").add_subparsers(
         dest="task", required=True, parser_class=_Parser
@@ -92,8 +111,13 @@ def build_parser() -> argparse.ArgumentParser:
     move.add_argument("--scale", type=float, default=1.0, help="resize about the object's centre")
     move.add_argument("--fill-hint", type=Path, help="mask of what should fill the vacated area")
     drag = edit.add_parser("drag", parents=[common], help="drag content by point pairs")
-    drag.add_argument("--points", required=True, action="append", type=_points,
-                      help="HX,HY:TX,TY (repeat for more pairs)")
+    drag.add_argument(
+        "--points",
+        required=True,
+        action="append",
+        type=_points,
+        help="HX,HY:TX,TY (repeat for more pairs)",
+    )
 
     models = commands.add_parser("models", help="model utilities").add_subparsers(
         dest="models_command", required=True, parser_class=_Parser
@@ -115,16 +139,31 @@ def _output_path(args: argparse.Namespace) -> Path:
 
 
 def run_edit(args: argparse.Namespace) -> int:
-    from diffeditor_app.engine import DragEdit, Editor, ModelSpec, MoveEdit, Point, load_image
-    from diffeditor_app.engine import load_mask, load_model
+    from diffeditor_app.engine import (
+        DragEdit,
+        Editor,
+        ModelSpec,
+        MoveEdit,
+        Point,
+        load_image,
+        load_mask,
+        load_model,
+    )
     from diffeditor_app.engine.loading import SD15_HUB_ID
     from diffeditor_app.engine.requests import EditRequest
 
     out = _output_path(args)
     image = load_image(args.image)
     mask = load_mask(args.mask, image.size)
-    common = dict(image=image, mask=mask, prompt=args.prompt, seed=args.seed, steps=args.steps,
-                  resolution=args.resolution, raw=args.raw)
+    common = dict(
+        image=image,
+        mask=mask,
+        prompt=args.prompt,
+        seed=args.seed,
+        steps=args.steps,
+        resolution=args.resolution,
+        raw=args.raw,
+    )
     request: EditRequest
     if args.task == "move":
         hint = load_mask(args.fill_hint, image.size, "fill hint") if args.fill_hint else None
@@ -133,8 +172,9 @@ def run_edit(args: argparse.Namespace) -> int:
         pairs = tuple((Point(*h), Point(*t)) for h, t in args.points)
         request = DragEdit(pairs=pairs, **common)
     request.validate()
-    spec = ModelSpec(args.model or SD15_HUB_ID, args.device, args.dtype,
-                     allow_download=not args.no_download)
+    spec = ModelSpec(
+        args.model or SD15_HUB_ID, args.device, args.dtype, allow_download=not args.no_download
+    )
     editor = Editor(load_model(spec))
     on_step = None
     if args.previews:
@@ -155,12 +195,20 @@ def run_edit(args: argparse.Namespace) -> int:
     picture.save(out, SAVE_FORMATS[out.suffix.lower()])
     if args.json:
         summary = {
-            "output": str(out), "width": picture.width, "height": picture.height,
-            "device": result.device, "dtype": result.dtype, "seed": result.seed,
-            "steps": result.steps, "resolution": result.resolution,
-            "prepare_s": round(result.prepare_s, 4), "edit_s": round(result.edit_s, 4),
-            "unet_forward": result.unet_forward, "unet_backward": result.unet_backward,
-            "prepare_unet_forward": result.prepare_unet_forward, "schedule": result.schedule,
+            "output": str(out),
+            "width": picture.width,
+            "height": picture.height,
+            "device": result.device,
+            "dtype": result.dtype,
+            "seed": result.seed,
+            "steps": result.steps,
+            "resolution": result.resolution,
+            "prepare_s": round(result.prepare_s, 4),
+            "edit_s": round(result.edit_s, 4),
+            "unet_forward": result.unet_forward,
+            "unet_backward": result.unet_backward,
+            "prepare_unet_forward": result.prepare_unet_forward,
+            "schedule": result.schedule,
         }
         print(json.dumps(summary))
     return EXIT_OK

@@ -91,9 +91,7 @@ class Editor:
         profile = self.model.profile
         resolution = resolution or profile.default_resolution
         profile.check_resolution(resolution)
-        work_w, work_h = working_size(
-            image.width, image.height, resolution, profile.size_multiple
-        )
+        work_w, work_h = working_size(image.width, image.height, resolution, profile.size_multiple)
         frame = Frame(image.width, image.height, work_w, work_h, self.model.latent_factor)
         return frame, resolution
 
@@ -103,8 +101,14 @@ class Editor:
         """The prepared state for this image, from the cache when possible."""
         m = self.model
         key = (
-            image.digest(), prompt, m.identity, str(m.dtype), str(m.device),
-            (frame.work_width, frame.work_height), steps, bank_steps,
+            image.digest(),
+            prompt,
+            m.identity,
+            str(m.dtype),
+            str(m.device),
+            (frame.work_width, frame.work_height),
+            steps,
+            bank_steps,
         )
         if key in self.cache:
             self.cache.move_to_end(key)
@@ -119,14 +123,26 @@ class Editor:
             timesteps = [int(t) for t in m.scheduler.timesteps]
             bank = MemoryBank()
             latents = invert(
-                m.unet, self.controller, z0, text, timesteps,
+                m.unet,
+                self.controller,
+                z0,
+                text,
+                timesteps,
                 m.scheduler.alphas_cumprod.double().tolist(),
-                float(m.scheduler.final_alpha_cumprod), bank_steps, bank,
+                float(m.scheduler.final_alpha_cumprod),
+                bank_steps,
+                bank,
             )
             projection = fit_preview(z0, pixels)
         prepared = Prepared(
-            key=key, frame=frame, timesteps=timesteps, latents=latents, text=text,
-            uncond=uncond, bank=bank, projection=projection,
+            key=key,
+            frame=frame,
+            timesteps=timesteps,
+            latents=latents,
+            text=text,
+            uncond=uncond,
+            bank=bank,
+            projection=projection,
             prepare_s=time.perf_counter() - start,
         )
         self.costs.prepare_unet_forward += self.costs.unet_forward - forward_before
@@ -158,7 +174,10 @@ class Editor:
         plan = PLANNERS[request.task](request, frame, settings, m.device)
         self.costs = Costs()
         prepared, cached = self.prepare(
-            request.image, request.prompt, frame, request.steps,
+            request.image,
+            request.prompt,
+            frame,
+            request.steps,
             settings.bank_steps(request.steps),
         )
         start = time.perf_counter()

@@ -84,7 +84,9 @@ class DragEnergy:
         content = gen[0].new_zeros(())
         pairs = len(self.targets)
         for f_gen, f_gud in zip(gen, gud, strict=True):
-            for target, handle, vacated in zip(self.targets, self.handles, self.vacated, strict=True):
+            for target, handle, vacated in zip(
+                self.targets, self.handles, self.vacated, strict=True
+            ):
                 s = similarity(f_gen[:, target], f_gud[:, handle]).mean()
                 edit = edit + attract(self.w_edit, s) / (2 * pairs)
                 if vacated.numel():

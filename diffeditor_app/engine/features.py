@@ -56,6 +56,4 @@ class FeatureExtractor:
 def to_grid(features: list[torch.Tensor], shape: tuple[int, int]) -> list[torch.Tensor]:
     """Nearest-upsample each level to the feature grid and flatten: [C, rows * cols] each,
     in float32 so cosines and their gradients keep their precision."""
-    return [
-        F.interpolate(f.float(), size=shape, mode="nearest")[0].flatten(1) for f in features
-    ]
+    return [F.interpolate(f.float(), size=shape, mode="nearest")[0].flatten(1) for f in features]

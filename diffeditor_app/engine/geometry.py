@@ -53,8 +53,8 @@ class Frame:
         """The (col, row) of a grid holding original pixel (x, y); x clipped by the width,
         y by the height."""
         fx, fy = self.factors(shape)
-        col = min(max(int(math.floor((x + 0.5) * fx)), 0), shape[1] - 1)
-        row = min(max(int(math.floor((y + 0.5) * fy)), 0), shape[0] - 1)
+        col = min(max(math.floor((x + 0.5) * fx), 0), shape[1] - 1)
+        row = min(max(math.floor((y + 0.5) * fy), 0), shape[0] - 1)
         return col, row
 
 

@@ -196,8 +196,7 @@ def check_sd1_folder(folder: Path) -> None:
     missing = [c for c in COMPONENTS if not (folder / c).is_dir()]
     if missing:
         raise ModelUnavailable(
-            f"'{folder}' is not a Stable Diffusion 1.x model folder: "
-            f"missing {', '.join(missing)}."
+            f"'{folder}' is not a Stable Diffusion 1.x model folder: missing {', '.join(missing)}."
         )
     try:
         unet = json.loads((folder / "unet" / "config.json").read_text())
@@ -280,8 +279,16 @@ def _load_folder(folder: Path, dtype: torch.dtype, identity: str) -> LoadedModel
             f"'{folder}' could not be loaded as a Stable Diffusion model: {first_line}"
         ) from None
     return LoadedModel(
-        unet, vae, text_encoder, tokenizer, scheduler, profile, torch.device("cpu"), dtype,
-        name=str(folder), identity=identity,
+        unet,
+        vae,
+        text_encoder,
+        tokenizer,
+        scheduler,
+        profile,
+        torch.device("cpu"),
+        dtype,
+        name=str(folder),
+        identity=identity,
     )
 
 
@@ -297,8 +304,12 @@ def _load_single_file(path: Path, dtype: torch.dtype, allow_download: bool) -> L
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             pipe = StableDiffusionPipeline.from_single_file(
-                str(path), config=str(configs), torch_dtype=dtype, local_files_only=True,
-                safety_checker=None, requires_safety_checker=False,
+                str(path),
+                config=str(configs),
+                torch_dtype=dtype,
+                local_files_only=True,
+                safety_checker=None,
+                requires_safety_checker=False,
             )
     except (OSError, ValueError, KeyError, RuntimeError) as error:
         raise ModelUnavailable(
@@ -306,8 +317,15 @@ def _load_single_file(path: Path, dtype: torch.dtype, allow_download: bool) -> L
         ) from None
     scheduler = DDIMScheduler.from_config(pipe.scheduler.config)
     return LoadedModel(
-        pipe.unet, pipe.vae.to(torch.float32), pipe.text_encoder, pipe.tokenizer, scheduler,
-        ModelProfile(), torch.device("cpu"), dtype, name=str(path),
+        pipe.unet,
+        pipe.vae.to(torch.float32),
+        pipe.text_encoder,
+        pipe.tokenizer,
+        scheduler,
+        ModelProfile(),
+        torch.device("cpu"),
+        dtype,
+        name=str(path),
         identity=_file_identity(path),
     )
 

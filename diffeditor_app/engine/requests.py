@@ -70,7 +70,9 @@ class MoveEdit(EditRequest):
         if not all(math.isfinite(v) for v in self.offset):
             raise InvalidInput("The offset must be two finite numbers.")
         if not (math.isfinite(self.scale) and MIN_SCALE <= self.scale <= MAX_SCALE):
-            raise InvalidInput(f"scale must be between {MIN_SCALE} and {MAX_SCALE}, got {self.scale}.")
+            raise InvalidInput(
+                f"scale must be between {MIN_SCALE} and {MAX_SCALE}, got {self.scale}."
+            )
         if self.fill_hint is not None:
             _check_shape(self.fill_hint, self.image, "fill hint")
         if not self.placement().place(self.mask).any():

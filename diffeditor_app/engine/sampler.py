@@ -215,7 +215,9 @@ class DiffEditorSampler:
         """Time travel: bring z_prev back to level t for another pass (ALGORITHM.md 4.2e)."""
         a_prev, a_t = self.alpha(t_prev), self.alpha(t)
         if self.settings.renoise is Renoise.RANDOM:
-            noise = torch.randn(z_prev.shape, generator=generator, device=z_prev.device, dtype=z_prev.dtype)
+            noise = torch.randn(
+                z_prev.shape, generator=generator, device=z_prev.device, dtype=z_prev.dtype
+            )
             return math.sqrt(a_t / a_prev) * z_prev + math.sqrt(1 - a_t / a_prev) * noise
         level = t_prev if t_prev is not None else 0
         eps = self.unet(z_prev, level, encoder_hidden_states=cond.text).sample

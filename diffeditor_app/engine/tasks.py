@@ -113,7 +113,12 @@ def _block_pairs(
     for dy in (-1, 0, 1):
         for dx in (-1, 0, 1):
             hc, hr, tc, tr = handle[0] + dx, handle[1] + dy, target[0] + dx, target[1] + dy
-            if 0 <= hc < shape[1] and 0 <= tc < shape[1] and 0 <= hr < shape[0] and 0 <= tr < shape[0]:
+            if (
+                0 <= hc < shape[1]
+                and 0 <= tc < shape[1]
+                and 0 <= hr < shape[0]
+                and 0 <= tr < shape[0]
+            ):
                 handles.append(hr * shape[1] + hc)
                 targets.append(tr * shape[1] + tc)
     return np.array(targets, dtype=np.int64), np.array(handles, dtype=np.int64)

@@ -86,9 +86,7 @@ def _write_tokenizer(folder: Path) -> int:
     raw.mkdir(exist_ok=True)
     (raw / "vocab.json").write_text(json.dumps(vocab))
     (raw / "merges.txt").write_text("#version: 0.2\n")
-    tokenizer = CLIPTokenizer(
-        str(raw / "vocab.json"), str(raw / "merges.txt"), model_max_length=77
-    )
+    tokenizer = CLIPTokenizer(str(raw / "vocab.json"), str(raw / "merges.txt"), model_max_length=77)
     tokenizer.save_pretrained(folder)
     for file in raw.iterdir():
         file.unlink()
