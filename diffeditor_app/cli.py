@@ -28,7 +28,7 @@ SAVE_FORMATS = {
     ".tiff": "TIFF",
     ".bmp": "BMP",
 }
-_NEGATIVE_VALUE = re.compile(r"^-\d")
+_NEGATIVE_VALUE = re.compile(r"^-\.?\d")  # -8,0  -0.5  -.5
 
 
 class BadArguments(Exception):
@@ -129,12 +129,25 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _same_file(a: Path, b: Path) -> bool:
+    """Whether two paths name one existing file (also through links and `..`)."""
+    try:
+        return a.exists() and b.exists() and os.path.samefile(a, b)
+    except OSError:
+        return a.resolve() == b.resolve()
+
+
 def _output_path(args: argparse.Namespace) -> Path:
     out: Path = args.out
     if out.suffix.lower() not in SAVE_FORMATS:
         raise BadArguments(f"--out must end in one of {', '.join(sorted(SAVE_FORMATS))}.")
-    if out.exists() and out.resolve() == args.image.resolve():
-        raise BadArguments("--out is the input image; the original is never overwritten.")
+    inputs = {"image": "the input image", "mask": "the mask", "fill_hint": "the fill hint"}
+    for name, what in inputs.items():
+        source = getattr(args, name, None)
+        if source is not None and _same_file(out, source):
+            raise BadArguments(f"--out is {what}; input files are never overwritten.")
+    if out.is_dir():
+        raise BadArguments(f"--out '{out}' is a folder; give a file name such as out.png.")
     return out
 
 

@@ -19,9 +19,15 @@ Shape = tuple[int, int]  # (rows, cols)
 
 def working_size(width: int, height: int, resolution: int, multiple: int) -> tuple[int, int]:
     """Scale to about resolution^2 pixels, each side rounded to a multiple (ALGORITHM.md 1)."""
-    k = math.sqrt(resolution * resolution / (width * height))
+    budget = resolution * resolution
+    k = math.sqrt(budget / (width * height))
     work_w = max(multiple, round(width * k / multiple) * multiple)
     work_h = max(multiple, round(height * k / multiple) * multiple)
+    if work_w * work_h > 2 * budget:  # a side held at the minimum must not inflate the other
+        if work_w > work_h:
+            work_w = max(multiple, budget // work_h // multiple * multiple)
+        else:
+            work_h = max(multiple, budget // work_w // multiple * multiple)
     return work_w, work_h
 
 

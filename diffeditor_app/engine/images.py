@@ -13,6 +13,7 @@ from diffeditor_app.engine.errors import InvalidInput
 
 _ALPHA_MODES = {"RGBA", "LA", "PA", "RGBa", "La"}
 _HIGH_DEPTH_MODES = {"I;16", "I;16L", "I;16B", "I;16N", "I", "F"}
+_TRNS_MODES = {"P", "L", "RGB"}  # modes whose "transparency" info means see-through pixels
 
 
 @dataclass(frozen=True, eq=False)
@@ -62,8 +63,8 @@ class SourceImage:
         image = ImageOps.exif_transpose(image)
         if image.mode in _HIGH_DEPTH_MODES:
             image = _to_8bit(image)
-        if image.mode == "P" and "transparency" in image.info:
-            image = image.convert("RGBA")
+        if image.mode in _TRNS_MODES and "transparency" in image.info:
+            image = image.convert("RGBA")  # a palette or tRNS colour key is an alpha channel
         alpha = None
         if image.mode in _ALPHA_MODES:
             rgba = np.asarray(image.convert("RGBA"))
@@ -87,23 +88,35 @@ def _to_8bit(image: Image.Image) -> Image.Image:
 
 
 def open_image(path: str | Path) -> Image.Image:
-    """Open a file as a PIL image, or say in one sentence why it cannot be read."""
+    """Open a file as a PIL image, or say in one sentence why it cannot be read.
+
+    Use it as a context manager (`with open_image(path) as image:`) so the file is closed
+    even for formats that keep it open after `load()` (multi-frame GIF and TIFF)."""
     path = Path(path)
     if not path.is_file():
         raise InvalidInput(f"'{path}' does not exist or is not a file.")
+    image = None
     try:
         image = Image.open(path)
         image.load()
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
+        _close(image)
         raise InvalidInput(f"'{path}' is not an image this editor can read ({error}).") from None
     except Image.DecompressionBombError:
+        _close(image)
         raise InvalidInput(f"'{path}' is too large to open safely.") from None
     return image
 
 
+def _close(image: Image.Image | None) -> None:
+    if image is not None:
+        image.close()
+
+
 def load_image(path: str | Path) -> SourceImage:
     """Read an image file for editing; the file itself is only ever read."""
-    return SourceImage.from_pil(open_image(path), name=Path(path).name)
+    with open_image(path) as image:
+        return SourceImage.from_pil(image, name=Path(path).name)
 
 
 def mask_from_pil(image: Image.Image, size: tuple[int, int], what: str = "mask") -> np.ndarray:
@@ -126,4 +139,5 @@ def mask_from_pil(image: Image.Image, size: tuple[int, int], what: str = "mask")
 
 def load_mask(path: str | Path, size: tuple[int, int], what: str = "mask") -> np.ndarray:
     """Read a mask file of the image's size as a boolean H x W array."""
-    return mask_from_pil(open_image(path), size, what=f"{what} '{Path(path).name}'")
+    with open_image(path) as image:
+        return mask_from_pil(image, size, what=f"{what} '{Path(path).name}'")

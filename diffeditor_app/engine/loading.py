@@ -227,6 +227,7 @@ def load_model(spec: ModelSpec) -> LoadedModel:
         folder = hub_snapshot(str(where), spec.allow_download)
         model = _load_folder(folder, dtype, identity=f"hub:{where}@{folder.name}")
     elif kind == "folder":
+        check_sd1_folder(where)
         model = _load_folder(where, dtype, identity=_file_identity(where / "unet"))
     else:
         model = _load_single_file(where, dtype, spec.allow_download)
@@ -249,8 +250,9 @@ def quiet_libraries() -> None:
     from diffusers.utils import logging as diffusers_logging
     from transformers.utils import logging as transformers_logging
 
-    transformers_logging.disable_progress_bar()
-    diffusers_logging.disable_progress_bar()
+    for logging_module in (transformers_logging, diffusers_logging):
+        logging_module.set_verbosity_error()
+        logging_module.disable_progress_bar()
 
 
 def _load_folder(folder: Path, dtype: torch.dtype, identity: str) -> LoadedModel:
