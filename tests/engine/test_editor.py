@@ -124,7 +124,7 @@ def test_every_step_reports_a_small_preview(editor, scene):
 
 
 def test_huge_image_composes_back_at_full_size(editor):
-    image, mask = square_scene(2400, 1600)
+    image, _ = square_scene(2400, 1600)
     big_mask = np.zeros((1600, 2400), dtype=bool)
     big_mask[500:900, 600:1000] = True
     result = editor.edit(MoveEdit(image=image, mask=big_mask, offset=(300, 0), steps=3))
