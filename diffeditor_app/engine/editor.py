@@ -18,6 +18,7 @@ from PIL import Image
 
 from diffeditor_app.engine.attention import BankController, MemoryBank, install_bank
 from diffeditor_app.engine.compose import compose
+from diffeditor_app.engine.errors import OutOfMemory
 from diffeditor_app.engine.features import FeatureExtractor, to_grid
 from diffeditor_app.engine.geometry import Frame, working_size
 from diffeditor_app.engine.images import SourceImage
@@ -67,12 +68,16 @@ class EditResult:
 
 
 StepHandler = Callable[[StepInfo], None]
+PrepareHandler = Callable[[int, int], None]  # (inversion steps done, total)
 
 
 class Editor:
     """Runs edits on one loaded model; not thread-safe (one worker thread owns it)."""
 
     def __init__(self, model: LoadedModel, cache_size: int = 2) -> None:
+        if getattr(model.unet, "_diffeditor_editor", False):
+            raise ValueError("This model already has an Editor; reuse that one.")
+        model.unet._diffeditor_editor = True  # bank processors and counters are per model
         self.model = model
         self.controller = BankController()
         install_bank(model.unet, self.controller)
@@ -96,7 +101,13 @@ class Editor:
         return frame, resolution
 
     def prepare(
-        self, image: SourceImage, prompt: str, frame: Frame, steps: int, bank_steps: frozenset[int]
+        self,
+        image: SourceImage,
+        prompt: str,
+        frame: Frame,
+        steps: int,
+        bank_steps: frozenset[int],
+        on_step: PrepareHandler | None = None,
     ) -> tuple[Prepared, bool]:
         """The prepared state for this image, from the cache when possible."""
         m = self.model
@@ -132,6 +143,7 @@ class Editor:
                 float(m.scheduler.final_alpha_cumprod),
                 bank_steps,
                 bank,
+                on_step,
             )
             projection = fit_preview(z0, pixels)
         prepared = Prepared(
@@ -164,8 +176,33 @@ class Editor:
 
     # -- edit ----------------------------------------------------------------------------
 
-    def edit(self, request: EditRequest, on_step: StepHandler | None = None) -> EditResult:
-        """Carry out one edit. Bad input raises InvalidInput before any model work."""
+    def edit(
+        self,
+        request: EditRequest,
+        on_step: StepHandler | None = None,
+        on_prepare: PrepareHandler | None = None,
+    ) -> EditResult:
+        """Carry out one edit. Bad input raises InvalidInput before any model work; either
+        callback may raise EditCancelled; running out of device memory raises OutOfMemory
+        with the memory released."""
+        try:
+            return self._edit(request, on_step, on_prepare)
+        except torch.OutOfMemoryError:
+            self.cache.clear()
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()
+            where = "GPU" if self.model.device.type == "cuda" else "device"
+            raise OutOfMemory(
+                f"The {where} ran out of memory; try a lower working resolution or a "
+                "smaller image."
+            ) from None
+
+    def _edit(
+        self,
+        request: EditRequest,
+        on_step: StepHandler | None,
+        on_prepare: PrepareHandler | None,
+    ) -> EditResult:
         request.validate()
         m = self.model
         settings = request.settings or m.profile.task_settings(request.task)
@@ -179,6 +216,7 @@ class Editor:
             frame,
             request.steps,
             settings.bank_steps(request.steps),
+            on_prepare,
         )
         start = time.perf_counter()
         sampler = DiffEditorSampler(

@@ -15,3 +15,7 @@ class ModelUnavailable(EngineError):
 
 class EditCancelled(EngineError):
     """Raised from a step callback to stop an edit; the edit leaves nothing behind."""
+
+
+class OutOfMemory(EngineError):
+    """The device ran out of memory; the editor has released what it could."""

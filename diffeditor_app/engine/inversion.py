@@ -6,6 +6,7 @@ caches the result and a second edit of the same image skips this stage entirely.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -62,11 +63,13 @@ def invert(
     final_alpha: float,
     bank_steps: frozenset[int],
     bank: MemoryBank,
+    on_step: Callable[[int, int], None] | None = None,
 ) -> list[torch.Tensor]:
     """DDIM inversion from z_0 to z_T, text-conditional only (no CFG, no image prompt).
 
     Step i evaluates the UNet at the target timestep t_i on the latent of the previous, less
-    noisy level, and records the memory bank for sampling step i when asked to.
+    noisy level, and records the memory bank for sampling step i when asked to. `on_step`
+    gets (done, total) after every step and may raise EditCancelled.
     """
     latents: list[torch.Tensor] = [z0] * (len(timesteps) + 1)
     z, a_from = z0, final_alpha
@@ -80,6 +83,8 @@ def invert(
         z = renoise(z, eps, a_from, alpha[t])
         latents[i] = z
         a_from = alpha[t]
+        if on_step is not None:
+            on_step(len(timesteps) - i, len(timesteps))
     return latents
 
 

@@ -247,3 +247,49 @@ def test_features_stop_after_the_last_feature_block(editor):
         head.remove()
     assert called == []
     assert [f.shape[-1] for f in features] == [8, 16]  # up_blocks[1] and [2]
+
+
+def test_out_of_memory_is_a_sentence_and_releases_the_cache(editor, scene, monkeypatch):
+    from diffeditor_app.engine.errors import OutOfMemory
+
+    image, mask = scene
+    editor.edit(MoveEdit(image=image, mask=mask, offset=(8, 0), steps=2))
+    assert editor.cache
+
+    def exhausted(*args, **kwargs):
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(DiffEditorSampler, "sample", exhausted)
+        with pytest.raises(OutOfMemory, match="ran out of memory; try a lower"):
+            editor.edit(MoveEdit(image=image, mask=mask, offset=(8, 0), steps=2))
+    assert not editor.cache and editor.controller.action is None
+    result = editor.edit(MoveEdit(image=image, mask=mask, offset=(8, 0), steps=2))
+    assert result.image.size == image.size
+
+
+def test_prepare_reports_progress_and_can_be_cancelled(editor, scene):
+    image, mask = scene
+    tinted = type(image)(np.ascontiguousarray(image.rgb[:, ::-1]))  # not in the cache
+    progress = []
+
+    def on_prepare(done, total):
+        progress.append((done, total))
+        if done == 3:
+            raise EditCancelled
+
+    with pytest.raises(EditCancelled):
+        editor.edit(
+            MoveEdit(image=tinted, mask=mask, offset=(8, 0), steps=8), on_prepare=on_prepare
+        )
+    assert progress == [(1, 8), (2, 8), (3, 8)]
+    assert editor.controller.action is None
+    result = editor.edit(MoveEdit(image=tinted, mask=mask, offset=(8, 0), steps=8))
+    assert not result.prepared_from_cache  # the cancelled prepare left nothing behind
+
+
+def test_one_editor_per_model(editor):
+    from diffeditor_app.engine import Editor
+
+    with pytest.raises(ValueError, match="already has an Editor"):
+        Editor(editor.model)
