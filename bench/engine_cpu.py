@@ -97,9 +97,10 @@ def main() -> int:
     header = "task     prepare_s  edit_s  edit_s(cached)  fwd(+prepare)  bwd"
     print(header)
     for task, r in rows.items():
+        forwards = f"{r['unet_forward_cached']:4d} (+{r['prepare_unet_forward']})"
         print(
             f"{task:<8} {r['prepare_s']:9.2f} {r['edit_s']:7.2f} {r['edit_s_cached']:15.2f}"
-            f"  {r['unet_forward_cached']:4d} (+{r['prepare_unet_forward']})  {r['unet_backward']:4d}"
+            f"  {forwards}  {r['unet_backward']:4d}"
         )
     print(f"wrote {args.out}")
     return 0

@@ -10,7 +10,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "diffeditor_app"
 QT = ("PySide6", "qasync", "shiboken6")
 FORBIDDEN = {
-    "engine": QT + ("diffeditor_app.runtime", "diffeditor_app.document", "diffeditor_app.ui"),
+    "engine": (*QT, "diffeditor_app.runtime", "diffeditor_app.document", "diffeditor_app.ui"),
     "runtime": ("diffeditor_app.document", "diffeditor_app.ui", "PySide6.QtWidgets"),
     "document": ("diffeditor_app.ui", "diffeditor_app.runtime", "torch", "PySide6.QtWidgets"),
     "ui": ("torch", "diffusers", "transformers"),

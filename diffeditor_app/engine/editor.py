@@ -94,7 +94,7 @@ class Editor:
 
     def frame_for(self, image: SourceImage, resolution: int | None) -> tuple[Frame, int]:
         profile = self.model.profile
-        resolution = resolution or profile.default_resolution
+        resolution = profile.default_resolution if resolution is None else resolution
         profile.check_resolution(resolution)
         work_w, work_h = working_size(image.width, image.height, resolution, profile.size_multiple)
         frame = Frame(image.width, image.height, work_w, work_h, self.model.latent_factor)
@@ -193,8 +193,7 @@ class Editor:
                 torch.cuda.empty_cache()
             where = "GPU" if self.model.device.type == "cuda" else "device"
             raise OutOfMemory(
-                f"The {where} ran out of memory; try a lower working resolution or a "
-                "smaller image."
+                f"The {where} ran out of memory; try a lower working resolution or a smaller image."
             ) from None
 
     def _edit(

@@ -11,6 +11,9 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from diffeditor_app.engine.errors import InvalidInput
 
+MAX_PIXELS = 250_000_000  # ~18000 x 14000: past this an edit's buffers outgrow a desktop
+Image.MAX_IMAGE_PIXELS = None  # PIL's bomb guard warns from 89 MP; MAX_PIXELS replaces it
+
 _ALPHA_MODES = {"RGBA", "LA", "PA", "RGBa", "La"}
 _HIGH_DEPTH_MODES = {"I;16", "I;16L", "I;16B", "I;16N", "I", "F"}
 _TRNS_MODES = {"P", "L", "RGB"}  # modes whose "transparency" info means see-through pixels
@@ -78,10 +81,13 @@ class SourceImage:
 def _to_8bit(image: Image.Image) -> Image.Image:
     """16-bit and 32-bit grey to 8 bits by range, not by clipping (PIL's convert clips)."""
     values = np.asarray(image, dtype=np.float64)
+    peak = float(values.max(initial=0))
     top = 255.0
-    if image.mode.startswith("I;16") or values.max(initial=0) > 255:
+    if image.mode.startswith("I;16") or peak > 255:
         top = 65535.0
-    if image.mode == "F" and values.max(initial=0) <= 1.0:
+    if peak > 65535:  # 32-bit data: scale by its own range rather than clip it to white
+        top = peak
+    if image.mode == "F" and peak <= 1.0:
         top = 1.0
     grey = np.clip(np.round(values * (255.0 / top)), 0, 255).astype(np.uint8)
     return Image.fromarray(grey, "L")
@@ -98,13 +104,18 @@ def open_image(path: str | Path) -> Image.Image:
     image = None
     try:
         image = Image.open(path)
+        if image.width * image.height > MAX_PIXELS:
+            _close(image)
+            raise InvalidInput(
+                f"'{path}' is {image.width}x{image.height}; images up to "
+                f"{MAX_PIXELS // 1_000_000} megapixels can be edited."
+            )
         image.load()
+    except InvalidInput:
+        raise
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
         _close(image)
         raise InvalidInput(f"'{path}' is not an image this editor can read ({error}).") from None
-    except Image.DecompressionBombError:
-        _close(image)
-        raise InvalidInput(f"'{path}' is too large to open safely.") from None
     return image
 
 
@@ -130,6 +141,10 @@ def mask_from_pil(image: Image.Image, size: tuple[int, int], what: str = "mask")
     if image.mode in _HIGH_DEPTH_MODES:
         values = np.asarray(image) != 0
         return np.ascontiguousarray(values)
+    if image.mode in {"1", "L", "RGB"} and "transparency" not in image.info:
+        values = np.asarray(image)  # no RGBA copy: masks can be 8000 x 6000
+        inside = values.any(axis=2) if values.ndim == 3 else values != 0
+        return np.ascontiguousarray(inside)
     rgba = np.asarray(image.convert("RGBA"))
     inside = rgba[..., :3].max(axis=2) > 0
     if image.mode in _ALPHA_MODES or "transparency" in image.info:

@@ -1,0 +1,559 @@
+"""The `diffeditor` command as scripts use it: the README contract, exit codes, one-line
+errors, outputs of the input's size that leave the input file and far pixels untouched."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from diffeditor_app.cli import build_parser, join_negative_values, main
+from diffeditor_app.engine.compose import feather_width
+
+REPO = Path(__file__).resolve().parents[2]
+WIDTH, HEIGHT = 128, 96  # the tiny model works at 64x64: composing upscales
+TOP, BOTTOM, LEFT, RIGHT = 30, 60, 40, 70  # the object's box in the test scene
+README_JSON_KEYS = {
+    "output",
+    "width",
+    "height",
+    "device",
+    "dtype",
+    "seed",
+    "steps",
+    "resolution",
+    "prepare_s",
+    "edit_s",
+    "unet_forward",
+    "unet_backward",
+    "prepare_unet_forward",
+    "schedule",
+}
+
+
+def sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def pixels(path: Path) -> np.ndarray:
+    with Image.open(path) as image:
+        return np.asarray(image).copy()
+
+
+def picture(width: int, height: int, seed: int = 0) -> np.ndarray:
+    """A smooth gradient with some texture, so that edits have something to move; cheap
+    enough for 8000 x 6000 (broadcast uint8 arithmetic, a tiled noise patch)."""
+    rgb = np.empty((height, width, 3), np.uint8)
+    rgb[..., 0] = (np.arange(width) * 127 // max(width - 1, 1)).astype(np.uint8)[None, :]
+    rgb[..., 1] = (np.arange(height) * 127 // max(height - 1, 1)).astype(np.uint8)[:, None]
+    diagonal = (np.arange(width) % 128).astype(np.uint8)[None, :]
+    rgb[..., 2] = (diagonal + (np.arange(height) % 128).astype(np.uint8)[:, None]) & 127
+    patch = np.random.default_rng(seed).integers(0, 64, (61, 67, 3), dtype=np.uint8)
+    reps = (-(-height // patch.shape[0]), -(-width // patch.shape[1]), 1)
+    rgb += np.tile(patch, reps)[:height, :width]
+    return rgb
+
+
+@dataclass
+class Scene:
+    folder: Path
+    image: Path
+    mask: Path
+    region: Path  # a drag region around the object
+
+    def out(self, name: str = "out.png") -> Path:
+        return self.folder / "results" / name
+
+
+@pytest.fixture
+def scene(tmp_path) -> Scene:
+    image = tmp_path / "scene.png"
+    Image.fromarray(picture(WIDTH, HEIGHT)).save(image)
+    mask = np.zeros((HEIGHT, WIDTH), np.uint8)
+    mask[TOP:BOTTOM, LEFT:RIGHT] = 255
+    Image.fromarray(mask).save(tmp_path / "mask.png")
+    region = np.zeros((HEIGHT, WIDTH), np.uint8)
+    region[20:80, 30:100] = 255
+    Image.fromarray(region).save(tmp_path / "region.png")
+    return Scene(tmp_path, image, tmp_path / "mask.png", tmp_path / "region.png")
+
+
+def cli(capsys, *argv) -> tuple[int, str, str]:
+    code = main([str(a) for a in argv])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def move_args(model: Path, scene: Scene, out: Path, *extra, steps: int = 4) -> list:
+    common = ["--model", model, "--image", scene.image, "--mask", scene.mask, "--out", out]
+    return ["edit", "move", *common, "--steps", steps, *extra]
+
+
+def drag_args(model: Path, scene: Scene, out: Path, *extra, steps: int = 4) -> list:
+    common = ["--model", model, "--image", scene.image, "--mask", scene.region, "--out", out]
+    return ["edit", "drag", *common, "--steps", steps, *extra]
+
+
+def assert_one_line_error(err: str, *fragments: str) -> str:
+    assert "Traceback" not in err, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("diffeditor: "), err
+    for fragment in fragments:
+        assert fragment in lines[0], (fragment, lines[0])
+    return lines[0]
+
+
+def unchanged_outside(before: np.ndarray, after: np.ndarray, box: tuple[int, int, int, int]):
+    """Every pixel outside box = (top, bottom, left, right) is bit-identical."""
+    top, bottom, left, right = box
+    keep = np.ones(before.shape[:2], bool)
+    keep[max(top, 0) : bottom, max(left, 0) : right] = False
+    assert keep.any()
+    np.testing.assert_array_equal(after[keep], before[keep])
+
+
+# -- the README contract ---------------------------------------------------------------------
+
+
+def test_contract_example_models_tiny_then_move_json(tmp_path, scene, capsys):
+    model = tmp_path / "tiny-model"
+    code, out, err = cli(capsys, "models", "tiny", model)
+    assert code == 0, err
+    assert (model / "unet").is_dir() and (model / "model_index.json").is_file()
+    before = sha(scene.image), sha(scene.mask)
+    result = scene.out("moved.png")
+
+    code, out, err = cli(capsys, *move_args(model, scene, result, "--offset", "8,0", "--json"))
+    assert code == 0, err
+    assert "Traceback" not in err
+    summary = json.loads(out)  # stdout is the JSON summary and nothing else
+    assert set(summary) >= README_JSON_KEYS
+    assert Path(summary["output"]) == result and result.is_file()
+    with Image.open(result) as written:
+        assert written.size == (WIDTH, HEIGHT) == (summary["width"], summary["height"])
+        assert written.format == "PNG"
+    assert summary["device"] == "cpu" and summary["dtype"] == "float32"
+    assert summary["seed"] == 42 and summary["steps"] == 4
+    assert summary["resolution"] == 64
+    assert summary["prepare_s"] > 0 and summary["edit_s"] > 0
+    assert summary["unet_forward"] > summary["prepare_unet_forward"] > 0
+    assert summary["unet_backward"] > 0
+    assert isinstance(summary["schedule"], dict)
+    assert (sha(scene.image), sha(scene.mask)) == before
+
+    # outside the feathered edit region the output is the input, bit for bit
+    reach = 2 * feather_width(WIDTH, HEIGHT) + 2
+    box = (TOP - reach, BOTTOM + reach, LEFT - reach, RIGHT + 8 + reach)
+    source, edited = pixels(scene.image), pixels(result)
+    unchanged_outside(source, edited, box)
+    assert not np.array_equal(source[TOP:BOTTOM, LEFT:RIGHT], edited[TOP:BOTTOM, LEFT:RIGHT])
+
+
+def test_negative_offset_works_spaced_and_joined(tiny_model_dir, scene, capsys):
+    spaced, joined = scene.out("spaced.png"), scene.out("joined.png")
+    code, _, err = cli(capsys, *move_args(tiny_model_dir, scene, spaced, "--offset", "-8,0"))
+    assert code == 0, err
+    code, _, err = cli(capsys, *move_args(tiny_model_dir, scene, joined, "--offset=-8,0"))
+    assert code == 0, err
+    np.testing.assert_array_equal(pixels(spaced), pixels(joined))
+    # it really moved left: the pixels right of the moved box are untouched again
+    unchanged_outside(pixels(scene.image), pixels(spaced), (0, HEIGHT, 0, RIGHT + 20))
+
+
+@pytest.mark.parametrize(
+    ("argv", "name", "value"),
+    [
+        (["--offset", "-8,0"], "offset", (-8.0, 0.0)),
+        (["--offset", "-.5,-2"], "offset", (-0.5, -2.0)),
+        (["--offset", "-0.5,3", "--scale", "-1"], "scale", -1.0),
+        (["--offset", "1,1", "--seed", "-3"], "seed", -3),
+    ],
+)
+def test_negative_values_parse_as_typed(argv, name, value):
+    base = ["edit", "move", "--image", "a.png", "--mask", "m.png", "--out", "o.png"]
+    args = build_parser().parse_args(join_negative_values(base + argv))
+    assert getattr(args, name) == value
+
+
+def test_drag_with_two_pairs_writes_one_preview_per_step(tiny_model_dir, scene, capsys):
+    previews = scene.folder / "previews"
+    result = scene.out("dragged.png")
+    argv = drag_args(
+        tiny_model_dir,
+        scene,
+        result,
+        "--points",
+        "50,40:60,40",
+        "--points",
+        "62,52:70,56",
+        "--previews",
+        previews,
+        "--json",
+    )
+    code, out, err = cli(capsys, *argv)
+    assert code == 0, err
+    assert json.loads(out)["steps"] == 4
+    names = sorted(p.name for p in previews.iterdir())
+    assert names == [f"step_{i:03d}.png" for i in range(4)]
+    for name in names:
+        with Image.open(previews / name) as preview:
+            preview.load()
+            assert preview.mode == "RGB" and min(preview.size) > 0
+    assert pixels(result).shape == (HEIGHT, WIDTH, 3)
+    # the drag region is the edit region: far outside it nothing changed
+    reach = 2 * feather_width(WIDTH, HEIGHT) + 2
+    unchanged_outside(pixels(scene.image), pixels(result), (0, 80 + reach, 0, 100 + reach))
+
+
+@pytest.mark.parametrize("task", ["move", "drag"])
+def test_all_ones_mask_works(tiny_model_dir, scene, capsys, task):
+    ones = scene.folder / "ones.png"
+    Image.new("L", (WIDTH, HEIGHT), 255).save(ones)
+    args = ["--model", tiny_model_dir, "--image", scene.image, "--mask", ones, "--steps", 4]
+    extra = ["--offset", "8,0"] if task == "move" else ["--points", "40,40:48,44"]
+    out = scene.out(f"{task}.png")
+    code, _, err = cli(capsys, "edit", task, *args, *extra, "--out", out)
+    assert code == 0, err
+    with Image.open(out) as written:
+        assert written.size == (WIDTH, HEIGHT)
+
+
+def test_edit_never_writes_its_inputs(tiny_model_dir, scene, capsys):
+    inputs = [scene.image, scene.mask]
+    before = [(sha(p), p.stat().st_mtime_ns) for p in inputs]
+    for extra in ([], ["--raw"]):
+        out = scene.folder / f"next_to_input{len(extra)}.png"
+        code, _, err = cli(
+            capsys, *move_args(tiny_model_dir, scene, out, "--offset", "4,4", *extra)
+        )
+        assert code == 0, err
+    assert [(sha(p), p.stat().st_mtime_ns) for p in inputs] == before
+    with Image.open(scene.folder / "next_to_input1.png") as raw:
+        assert raw.size == (64, 64)  # --raw writes the working-size decode
+
+
+# -- bad input: exit 2, one line, no traceback ------------------------------------------------
+
+
+def _write_small_mask(scene: Scene) -> Path:
+    path = scene.folder / "small_mask.png"
+    Image.new("L", (WIDTH // 2, HEIGHT), 255).save(path)
+    return path
+
+
+def _write_empty_mask(scene: Scene) -> Path:
+    path = scene.folder / "empty_mask.png"
+    Image.new("L", (WIDTH, HEIGHT), 0).save(path)
+    return path
+
+
+def _write_text_file(scene: Scene) -> Path:
+    path = scene.folder / "notes.png"
+    path.write_text("not a picture")
+    return path
+
+
+def _link_to_image(scene: Scene) -> Path:
+    link = scene.folder / "link.png"
+    link.symlink_to(scene.image)
+    return link
+
+
+# Each case: (task, replacements of the default arguments, extra arguments, message parts).
+BAD_INPUT = {
+    "missing image": ("move", {"--image": lambda s: s.folder / "nope.png"}, [], ["nope.png"]),
+    "text as image": ("move", {"--image": _write_text_file}, [], ["notes.png", "not an image"]),
+    "mask of another size": (
+        "move",
+        {"--mask": _write_small_mask},
+        [],
+        [f"{WIDTH // 2}x{HEIGHT}", f"{WIDTH}x{HEIGHT}"],
+    ),
+    "empty mask": ("move", {"--mask": _write_empty_mask}, [], ["empty"]),
+    "point outside": ("drag", {}, ["--points", "50,40:500,40"], ["(500, 40)", "outside"]),
+    "handles equal targets": (
+        "drag",
+        {},
+        ["--points", "50,40:50,40", "--points", "60,50:60,50"],
+        ["nothing to drag"],
+    ),
+    "points without colon": ("drag", {}, ["--points", "50,40"], ["HX,HY:TX,TY"]),
+    "points not numbers": ("drag", {}, ["--points", "a,b:1,2"], ["two numbers"]),
+    "offset not a pair": ("move", {"--offset": lambda s: "8"}, [], ["X,Y"]),
+    "scale 0": ("move", {}, ["--scale", "0"], ["scale", "0.1", "4"]),
+    "scale -1": ("move", {}, ["--scale", "-1"], ["scale", "-1"]),
+    "scale 100": ("move", {}, ["--scale", "100"], ["scale", "100"]),
+    "offset leaves the image": ("move", {"--offset": lambda s: "1000,0"}, [], ["outside"]),
+    "offset not finite": ("move", {"--offset": lambda s: "nan,0"}, [], ["finite"]),
+    "resolution 10000": ("move", {}, ["--resolution", "10000"], ["64", "256", "10000"]),
+    "resolution 8": ("move", {}, ["--resolution", "8"], ["64", "256"]),
+    "steps 0": ("move", {}, ["--steps", "0"], ["steps"]),
+    "out is the input": ("move", {"--out": lambda s: s.image}, [], ["--out", "input"]),
+    "out links to the input": ("move", {"--out": _link_to_image}, [], ["--out", "input"]),
+    "out is the mask": ("move", {"--out": lambda s: s.mask}, [], ["--out", "mask"]),
+    "out unknown extension": ("move", {"--out": lambda s: s.folder / "o.xyz"}, [], [".png"]),
+    "out without extension": ("move", {"--out": lambda s: s.folder / "o"}, [], [".jpg"]),
+    "unknown option": ("move", {}, ["--colour", "red"], ["--colour"]),
+    "missing offset": ("move", {"--offset": None}, [], ["--offset"]),
+    "cuda on a cpu machine": ("move", {}, ["--device", "cuda"], ["cuda"]),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_INPUT), ids=list(BAD_INPUT))
+def test_bad_input_exits_2_with_one_line(tiny_model_dir, scene, capsys, case):
+    task, replace, extra, fragments = BAD_INPUT[case]
+    if case == "cuda on a cpu machine":
+        import torch
+
+        if torch.cuda.is_available():
+            pytest.skip("a CUDA GPU is present")
+    options = {
+        "--model": tiny_model_dir,
+        "--image": scene.image,
+        "--mask": scene.mask if task == "move" else scene.region,
+        "--out": scene.out(),
+        "--steps": 4,
+    }
+    if task == "move":
+        options["--offset"] = "8,0"
+    for key, make in replace.items():
+        if make is None:
+            del options[key]
+        else:
+            options[key] = make(scene)
+    argv = ["edit", task]
+    for key, value in options.items():
+        argv += [key, value]
+    if task == "drag" and "--points" not in extra:
+        argv += ["--points", "50,40:60,40"]
+    watched = [p for p in scene.folder.iterdir() if p.is_file()]
+    before = {p: sha(p) for p in watched}
+
+    code, out, err = cli(capsys, *argv, *extra)
+
+    assert code == 2, err
+    assert out == ""
+    assert_one_line_error(err, *fragments)
+    assert {p: sha(p) for p in watched} == before  # no input was touched
+    assert not scene.out().exists()
+
+
+# -- models that cannot be loaded: non-zero, one sentence, fast --------------------------------
+
+
+def _json_only_folder(folder: Path) -> Path:
+    folder.mkdir()
+    (folder / "random.json").write_text(json.dumps({"hello": "world"}))
+    return folder
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        pytest.param(lambda tmp: tmp / "empty-dir", id="empty folder"),
+        pytest.param(lambda tmp: _json_only_folder(tmp / "json-only"), id="folder with a json"),
+        pytest.param(lambda tmp: tmp / "no-such-folder" / "model", id="missing path"),
+    ],
+)
+def test_model_that_is_not_a_model_fails_with_one_line(tmp_path, scene, capsys, make):
+    model = make(tmp_path)
+    if model.name == "empty-dir":
+        model.mkdir()
+    argv = move_args(model, scene, scene.out(), "--offset", "8,0")
+    code, out, err = cli(capsys, *argv)
+    assert code != 0
+    assert out == ""
+    assert_one_line_error(err, model.name)
+    assert not scene.out().exists()
+
+
+@pytest.mark.parametrize(
+    ("model", "offline", "extra", "reason"),
+    [
+        (None, "1", [], "offline mode is on"),  # the default: the SD1.5 hub id
+        ("someone/not-cached-model", "1", [], "offline mode is on"),
+        ("someone/not-cached-model", "0", ["--no-download"], "downloading is off"),
+    ],
+)
+def test_uncached_hub_model_offline_fails_fast_naming_the_repo(
+    tmp_path, scene, capsys, monkeypatch, model, offline, extra, reason
+):
+    import huggingface_hub.constants as hub_constants
+
+    from diffeditor_app.engine.loading import SD15_HUB_ID
+
+    home = tmp_path / "hf-home"
+    monkeypatch.setenv("HF_HOME", str(home))
+    monkeypatch.setenv("HF_HUB_CACHE", str(home / "hub"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", offline)
+    # huggingface_hub reads the cache location once, at import: point it at the empty one too
+    monkeypatch.setattr(hub_constants, "HF_HOME", str(home))
+    monkeypatch.setattr(hub_constants, "HF_HUB_CACHE", str(home / "hub"))
+    monkeypatch.setattr(hub_constants, "HF_HUB_OFFLINE", True)
+    argv = ["edit", "move", "--image", scene.image, "--mask", scene.mask, "--offset", "8,0"]
+    argv += ["--out", scene.out(), *extra]
+    if model is not None:
+        argv += ["--model", model]
+    import diffusers  # noqa: F401  (warm imports: time the lookup, not the import)
+
+    start = time.perf_counter()
+    code, out, err = cli(capsys, *argv)
+    elapsed = time.perf_counter() - start
+
+    assert code == 1
+    assert out == ""
+    line = assert_one_line_error(err, model or SD15_HUB_ID, "cache", reason)
+    assert line.count(". ") == 0 and line.rstrip().endswith(".")  # one sentence
+    assert elapsed < 5, elapsed
+    assert not scene.out().exists()
+
+
+# -- big images, alpha, formats --------------------------------------------------------------
+
+
+def test_huge_image_edits_at_working_size_and_keeps_far_pixels(tiny_model_dir, tmp_path, capsys):
+    width, height = 8000, 6000
+    source = picture(width, height, seed=1)
+    image = tmp_path / "huge.bmp"  # uncompressed: writing the input is not what is timed
+    Image.fromarray(source).save(image)
+    mask = np.zeros((height, width), np.uint8)
+    top, bottom, left, right = 2000, 3000, 3000, 4200
+    mask[top:bottom, left:right] = 255
+    Image.fromarray(mask).save(tmp_path / "huge_mask.png", compress_level=1)
+    out = tmp_path / "huge_out.bmp"
+    argv = ["edit", "move", "--model", tiny_model_dir, "--image", image]
+    argv += ["--mask", tmp_path / "huge_mask.png", "--offset=-400,150", "--steps", 4]
+    argv += ["--out", out, "--json"]
+
+    code, stdout, err = cli(capsys, *argv)
+
+    assert code == 0, err
+    summary = json.loads(stdout)
+    assert (summary["width"], summary["height"]) == (width, height)
+    assert summary["resolution"] == 64
+    edited = pixels(out)
+    assert edited.shape == (height, width, 3)
+    reach = 2 * feather_width(width, height) + 2
+    box = (top - reach, bottom + 150 + reach, left - 400 - reach, right + reach)
+    unchanged_outside(source, edited, box)
+    assert not np.array_equal(edited[top:bottom, left:right], source[top:bottom, left:right])
+
+
+@pytest.fixture
+def rgba_scene(scene) -> tuple[Scene, np.ndarray]:
+    alpha = np.tile(np.linspace(0, 255, WIDTH).astype(np.uint8), (HEIGHT, 1))
+    alpha[:10] = 0  # a fully transparent band, too
+    rgba = np.dstack([picture(WIDTH, HEIGHT), alpha])
+    Image.fromarray(rgba, "RGBA").save(scene.image)
+    return scene, alpha
+
+
+def test_rgba_input_keeps_its_alpha_channel(tiny_model_dir, rgba_scene, capsys):
+    scene, alpha = rgba_scene
+    out = scene.out("rgba.png")
+    code, _, err = cli(capsys, *move_args(tiny_model_dir, scene, out, "--offset", "8,0"))
+    assert code == 0, err
+    with Image.open(out) as written:
+        assert written.mode == "RGBA"
+        result = np.asarray(written)
+    np.testing.assert_array_equal(result[..., 3], alpha)
+
+
+@pytest.mark.parametrize("suffix", [".jpg", ".jpeg", ".webp", ".tif", ".bmp"])
+def test_rgba_input_to_other_formats(tiny_model_dir, rgba_scene, capsys, suffix):
+    scene, _ = rgba_scene
+    out = scene.out(f"result{suffix}")
+    code, _, err = cli(capsys, *move_args(tiny_model_dir, scene, out, "--offset", "8,0"))
+    assert code == 0, err
+    with Image.open(out) as written:
+        assert written.size == (WIDTH, HEIGHT)
+        if suffix in {".jpg", ".jpeg"}:
+            assert written.format == "JPEG" and written.mode == "RGB"  # alpha dropped
+
+
+# -- unexpected errors -----------------------------------------------------------------------
+
+
+@pytest.fixture
+def broken_editor(monkeypatch):
+    from diffeditor_app.engine.editor import Editor
+
+    def explode(self, request, on_step=None):
+        raise RuntimeError("the sampler exploded")
+
+    monkeypatch.setattr(Editor, "edit", explode)
+
+
+def test_unexpected_error_with_debug_prints_the_traceback(
+    tiny_model_dir, scene, capsys, broken_editor
+):
+    argv = move_args(tiny_model_dir, scene, scene.out(), "--offset", "8,0", "--debug")
+    code, _, err = cli(capsys, *argv)
+    assert code == 1
+    assert "Traceback (most recent call last)" in err
+    assert "RuntimeError: the sampler exploded" in err
+    assert "explode" in err  # the frame that raised is in the traceback
+    assert not scene.out().exists()
+
+
+def test_unexpected_error_without_debug_has_no_traceback(
+    tiny_model_dir, scene, capsys, broken_editor
+):
+    code, out, err = cli(capsys, *move_args(tiny_model_dir, scene, scene.out(), "--offset", "8,0"))
+    assert code == 1
+    assert out == ""
+    assert "Traceback" not in err
+    assert "the sampler exploded" in err
+    assert "--debug" in err
+    assert not scene.out().exists()
+
+
+# -- the real entry points -----------------------------------------------------------------
+
+
+def _environment() -> dict[str, str]:
+    env = dict(os.environ, HF_HUB_OFFLINE="1", PYTHONPATH=str(REPO))
+    env.pop("PYTHONWARNINGS", None)
+    return env
+
+
+def test_module_entry_point_runs_an_edit(tiny_model_dir, scene):
+    out = scene.out("sub.png")
+    argv = [str(a) for a in move_args(tiny_model_dir, scene, out, "--offset=-8,0", "--json")]
+    done = subprocess.run(
+        [sys.executable, "-m", "diffeditor_app.cli", *argv],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=_environment(),
+        cwd=scene.folder,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr
+    summary = json.loads(done.stdout)
+    assert (summary["width"], summary["height"]) == (WIDTH, HEIGHT)
+    assert pixels(out).shape == (HEIGHT, WIDTH, 3)
+
+
+def test_console_script_reports_bad_input_with_exit_2(scene):
+    script = Path(sys.executable).with_name("diffeditor")
+    if not script.is_file():
+        pytest.skip("the diffeditor console script is not installed in this environment")
+    argv = ["edit", "move", "--image", str(scene.folder / "nope.png"), "--mask", str(scene.mask)]
+    argv += ["--offset", "-8,0", "--out", str(scene.out())]
+    done = subprocess.run(
+        [str(script), *argv], capture_output=True, text=True, timeout=120, env=_environment()
+    )
+    assert done.returncode == 2
+    assert done.stdout == ""
+    assert_one_line_error(done.stderr, "nope.png")
