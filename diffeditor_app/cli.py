@@ -80,7 +80,6 @@ def build_parser() -> argparse.ArgumentParser:
     common = _Parser(add_help=False)
     common.add_argument("--debug", action="store_true", help="show tracebacks")
     common.add_argument("--image", required=True, type=Path, help="input image")
-    common.add_argument("--mask", required=True, type=Path, help="mask image, non-zero = inside")
     common.add_argument("--out", required=True, type=Path, help="output image (new file)")
     common.add_argument("--model", default=None, help="folder, .safetensors/.ckpt or hub id")
     common.add_argument("--prompt", default="", help="what the image shows")
@@ -102,15 +101,29 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="never download weights; use the Hugging Face cache only",
     )
+    common.add_argument(
+        "--image-prompt", default=None, help="image-prompt weights (file, folder, hub id) or none"
+    )
+    common.add_argument("--image-encoder", default=None, help="CLIP vision folder or hub id")
+    common.add_argument("--ip-scale", type=float, default=None, help="image-prompt scale gamma")
+
+    masked = _Parser(add_help=False)
+    masked.add_argument("--mask", required=True, type=Path, help="mask image, non-zero = inside")
+    reference = _Parser(add_help=False)
+    reference.add_argument("--reference", required=True, type=Path, help="reference image")
+    reference.add_argument(
+        "--reference-mask", required=True, type=Path, help="the object on the reference"
+    )
+    reference.add_argument("--reference-prompt", default="", help="what the reference shows")
 
     edit = commands.add_parser("edit", help="edit an image headless").add_subparsers(
         dest="task", required=True, parser_class=_Parser
     )
-    move = edit.add_parser("move", parents=[common], help="move and resize an object")
+    move = edit.add_parser("move", parents=[common, masked], help="move and resize an object")
     move.add_argument("--offset", required=True, type=_pair, help="DX,DY in image pixels")
     move.add_argument("--scale", type=float, default=1.0, help="resize about the object's centre")
     move.add_argument("--fill-hint", type=Path, help="mask of what should fill the vacated area")
-    drag = edit.add_parser("drag", parents=[common], help="drag content by point pairs")
+    drag = edit.add_parser("drag", parents=[common, masked], help="drag content by point pairs")
     drag.add_argument(
         "--points",
         required=True,
@@ -119,6 +132,36 @@ def build_parser() -> argparse.ArgumentParser:
         help="HX,HY:TX,TY (repeat for more pairs)",
     )
 
+    edit.add_parser(
+        "appearance",
+        parents=[common, masked, reference],
+        help="give an object the appearance of the reference's object",
+    )
+    paste = edit.add_parser(
+        "paste", parents=[common, reference], help="paste the reference's object"
+    )
+    paste.add_argument("--at", required=True, type=_pair, help="X,Y: centre of the pasted object")
+    paste.add_argument("--scale", type=float, default=1.0, help="resize about the object's centre")
+
+    train = commands.add_parser(
+        "train-image-prompt", help="train the image-prompt encoder (paper Eq. 6)"
+    )
+    train.add_argument("--data", required=True, type=Path, help="folder of images (+ NAME.txt)")
+    train.add_argument("--model", default=None, help="the frozen base model")
+    train.add_argument("--out", required=True, type=Path, help="weights file (.safetensors)")
+    train.add_argument("--steps", type=int, default=1000)
+    train.add_argument("--batch", type=int, default=4)
+    train.add_argument("--lr", type=float, default=1e-5)
+    train.add_argument("--drop", type=float, default=0.05, help="zero-image dropout rate")
+    train.add_argument("--resume", type=Path, default=None, help="checkpoint to continue from")
+    train.add_argument("--checkpoint-every", type=int, default=100)
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--resolution", type=int, default=None)
+    train.add_argument("--device", default="auto")
+    train.add_argument("--dtype", default="auto", choices=["auto", "fp16", "bf16", "fp32"])
+    train.add_argument("--image-encoder", default=None, help="CLIP vision folder or hub id")
+    train.add_argument("--debug", action="store_true", help="show tracebacks")
+
     models = commands.add_parser("models", help="model utilities").add_subparsers(
         dest="models_command", required=True, parser_class=_Parser
     )
@@ -126,6 +169,10 @@ def build_parser() -> argparse.ArgumentParser:
     tiny.add_argument("folder", type=Path)
     tiny.add_argument("--seed", type=int, default=0)
     tiny.add_argument("--debug", action="store_true", help="show tracebacks")
+    convert = models.add_parser("convert", help="image-prompt weights .bin -> .safetensors")
+    convert.add_argument("source", type=Path)
+    convert.add_argument("target", type=Path)
+    convert.add_argument("--debug", action="store_true", help="show tracebacks")
     return parser
 
 
@@ -141,7 +188,13 @@ def _output_path(args: argparse.Namespace) -> Path:
     out: Path = args.out
     if out.suffix.lower() not in SAVE_FORMATS:
         raise BadArguments(f"--out must end in one of {', '.join(sorted(SAVE_FORMATS))}.")
-    inputs = {"image": "the input image", "mask": "the mask", "fill_hint": "the fill hint"}
+    inputs = {
+        "image": "the input image",
+        "mask": "the mask",
+        "fill_hint": "the fill hint",
+        "reference": "the reference image",
+        "reference_mask": "the reference mask",
+    }
     for name, what in inputs.items():
         source = getattr(args, name, None)
         if source is not None and _same_file(out, source):
@@ -153,10 +206,12 @@ def _output_path(args: argparse.Namespace) -> Path:
 
 def run_edit(args: argparse.Namespace) -> int:
     from diffeditor_app.engine import (
+        AppearanceEdit,
         DragEdit,
         Editor,
         ModelSpec,
         MoveEdit,
+        PasteEdit,
         Point,
         load_image,
         load_mask,
@@ -167,26 +222,44 @@ def run_edit(args: argparse.Namespace) -> int:
 
     out = _output_path(args)
     image = load_image(args.image)
-    mask = load_mask(args.mask, image.size)
     common = dict(
         image=image,
-        mask=mask,
         prompt=args.prompt,
         seed=args.seed,
         steps=args.steps,
         resolution=args.resolution,
         raw=args.raw,
+        image_prompt=args.image_prompt != "none",
+        ip_scale=args.ip_scale,
     )
+    if args.task in {"appearance", "paste"}:
+        reference = load_image(args.reference)
+        common.update(
+            reference=reference,
+            reference_mask=load_mask(args.reference_mask, reference.size, "reference mask"),
+            reference_prompt=args.reference_prompt,
+        )
+    if args.task != "paste":
+        common["mask"] = load_mask(args.mask, image.size)
     request: EditRequest
     if args.task == "move":
         hint = load_mask(args.fill_hint, image.size, "fill hint") if args.fill_hint else None
         request = MoveEdit(offset=args.offset, scale=args.scale, fill_hint=hint, **common)
-    else:
+    elif args.task == "drag":
         pairs = tuple((Point(*h), Point(*t)) for h, t in args.points)
         request = DragEdit(pairs=pairs, **common)
+    elif args.task == "appearance":
+        request = AppearanceEdit(**common)
+    else:
+        request = PasteEdit(at=args.at, scale=args.scale, **common)
     request.validate()
     spec = ModelSpec(
-        args.model or SD15_HUB_ID, args.device, args.dtype, allow_download=not args.no_download
+        args.model or SD15_HUB_ID,
+        args.device,
+        args.dtype,
+        allow_download=not args.no_download,
+        image_prompt=args.image_prompt,
+        image_encoder=args.image_encoder,
     )
     editor = Editor(load_model(spec))
     on_step = None
@@ -228,10 +301,42 @@ def run_edit(args: argparse.Namespace) -> int:
 
 
 def run_models(args: argparse.Namespace) -> int:
+    if args.models_command == "convert":
+        from diffeditor_app.engine.image_prompt_weights import convert
+
+        count = convert(args.source, args.target)
+        print(f"Wrote {count} tensors to {args.target}")
+        return EXIT_OK
     from diffeditor_app.engine.testing import write_tiny_model
 
     folder = write_tiny_model(args.folder, seed=args.seed)
     print(f"Wrote a tiny random model to {folder}")
+    return EXIT_OK
+
+
+def run_training(args: argparse.Namespace) -> int:
+    from diffeditor_app.engine.loading import SD15_HUB_ID
+    from diffeditor_app.engine.training import TrainingConfig, train
+
+    report = train(
+        TrainingConfig(
+            data=args.data,
+            model=args.model or SD15_HUB_ID,
+            out=args.out,
+            steps=args.steps,
+            batch=args.batch,
+            lr=args.lr,
+            drop=args.drop,
+            resume=args.resume,
+            checkpoint_every=args.checkpoint_every,
+            seed=args.seed,
+            resolution=args.resolution,
+            device=args.device,
+            dtype=args.dtype,
+            image_encoder=args.image_encoder,
+        )
+    )
+    print(f"Trained to step {report.step}; final loss {report.final_loss:.4f}; wrote {args.out}")
     return EXIT_OK
 
 
@@ -253,6 +358,8 @@ def main(argv: list[str] | None = None) -> int:
             return run_edit(args)
         if args.command == "models":
             return run_models(args)
+        if args.command == "train-image-prompt":
+            return run_training(args)
         return run_gui(args)
     except (BadArguments, InvalidInput) as error:
         print(f"diffeditor: {error}", file=sys.stderr)

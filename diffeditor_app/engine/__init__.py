@@ -8,10 +8,11 @@ from diffeditor_app.engine.editor import Editor, EditResult, StepInfo
 from diffeditor_app.engine.errors import EditCancelled, EngineError, InvalidInput, ModelUnavailable
 from diffeditor_app.engine.images import SourceImage, load_image, load_mask
 from diffeditor_app.engine.loading import LoadedModel, ModelSpec, load_model
-from diffeditor_app.engine.requests import DragEdit, MoveEdit, Point
+from diffeditor_app.engine.requests import AppearanceEdit, DragEdit, MoveEdit, PasteEdit, Point
 from diffeditor_app.engine.settings import Schedule, Task, TaskSettings
 
 __all__ = [
+    "AppearanceEdit",
     "DragEdit",
     "EditCancelled",
     "EditResult",
@@ -22,6 +23,7 @@ __all__ = [
     "ModelSpec",
     "ModelUnavailable",
     "MoveEdit",
+    "PasteEdit",
     "Point",
     "Schedule",
     "SourceImage",

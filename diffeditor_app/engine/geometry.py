@@ -87,6 +87,58 @@ def bbox_centre(mask: np.ndarray) -> tuple[float, float]:
 
 
 @dataclass(frozen=True)
+class AxisMap:
+    """An axis-aligned inverse map from destination to source coordinates, per axis:
+    src = a * dest + b (continuous coordinates). Sampling goes through cell centres and is
+    separable, so it stays cheap on 8000 x 6000 masks; nothing wraps around a border."""
+
+    ax: float
+    bx: float
+    ay: float
+    by: float
+
+    def then(self, ax: float, bx: float, ay: float, by: float) -> AxisMap:
+        """Follow this map by src' = a * src + b (change the source's units)."""
+        return AxisMap(ax * self.ax, ax * self.bx + bx, ay * self.ay, ay * self.by + by)
+
+    def after(self, ax: float, bx: float, ay: float, by: float) -> AxisMap:
+        """Precede this map by dest = a * dest' + b (change the destination's units)."""
+        return AxisMap(self.ax * ax, self.ax * bx + self.bx, self.ay * ay, self.ay * by + self.by)
+
+    def sources(
+        self, shape: Shape, source_shape: Shape | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """For every cell of a destination grid: the source (row, col) it samples and whether
+        that source lies inside the source grid (by default of the same shape)."""
+        source_shape = source_shape or shape
+        cols = np.arange(shape[1], dtype=np.float64) + 0.5
+        rows = np.arange(shape[0], dtype=np.float64) + 0.5
+        src_col = np.floor(self.ax * cols + self.bx).astype(np.intp)
+        src_row = np.floor(self.ay * rows + self.by).astype(np.intp)
+        valid_col = (src_col >= 0) & (src_col < source_shape[1])
+        valid_row = (src_row >= 0) & (src_row < source_shape[0])
+        valid = valid_row[:, None] & valid_col[None, :]
+        src_row = np.broadcast_to(np.where(valid_row, src_row, 0)[:, None], shape)
+        src_col = np.broadcast_to(np.where(valid_col, src_col, 0)[None, :], shape)
+        return src_row, src_col, valid
+
+    def place(self, mask: np.ndarray, shape: Shape | None = None) -> np.ndarray:
+        """The source mask carried onto a destination grid (by default of its own shape)."""
+        src_row, src_col, valid = self.sources(shape or mask.shape, mask.shape)
+        return valid & mask[src_row, src_col]
+
+    def pairs(self, mask: np.ndarray, shape: Shape | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Flat indices (destination, source) of every placed cell and the source cell it
+        shows: the pixel pairing of the move and paste energies."""
+        shape = shape or mask.shape
+        src_row, src_col, valid = self.sources(shape, mask.shape)
+        placed = valid & mask[src_row, src_col]
+        dest = np.flatnonzero(placed)
+        source = (src_row * mask.shape[1] + src_col).ravel()[dest]
+        return dest, source
+
+
+@dataclass(frozen=True)
 class Placement:
     """A scale s about a centre c followed by a shift d: q = c + s (p - c) + d."""
 
@@ -100,34 +152,22 @@ class Placement:
         """The same placement measured in another grid's units."""
         return Placement(self.scale, self.dx * fx, self.dy * fy, self.cx * fx, self.cy * fy)
 
+    def inverse(self) -> AxisMap:
+        """p = c + (q - d - c) / s, as an AxisMap."""
+        s = self.scale
+        return AxisMap(
+            1 / s, self.cx - (self.dx + self.cx) / s, 1 / s, self.cy - (self.dy + self.cy) / s
+        )
+
     def sources(self, shape: Shape) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """For every cell of a destination grid: the source (row, col) it samples, and
-        whether that source lies inside a source grid of the same shape. The map is separable,
-        so rows and columns are computed once each and broadcast (cheap on 8000 x 6000)."""
-        cols = np.arange(shape[1], dtype=np.float64)
-        rows = np.arange(shape[0], dtype=np.float64)
-        src_col = np.floor(self.cx + (cols + 0.5 - self.dx - self.cx) / self.scale).astype(np.intp)
-        src_row = np.floor(self.cy + (rows + 0.5 - self.dy - self.cy) / self.scale).astype(np.intp)
-        valid_col = (src_col >= 0) & (src_col < shape[1])
-        valid_row = (src_row >= 0) & (src_row < shape[0])
-        valid = valid_row[:, None] & valid_col[None, :]
-        src_row = np.broadcast_to(np.where(valid_row, src_row, 0)[:, None], shape)
-        src_col = np.broadcast_to(np.where(valid_col, src_col, 0)[None, :], shape)
-        return src_row, src_col, valid
+        return self.inverse().sources(shape)
 
     def place(self, mask: np.ndarray) -> np.ndarray:
         """The mask moved and scaled, cropped at the borders."""
-        src_row, src_col, valid = self.sources(mask.shape)
-        return valid & mask[src_row, src_col]
+        return self.inverse().place(mask)
 
     def pairs(self, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Flat indices (destination, source) of every placed cell and the cell it came from:
-        the pixel pairing of the move and paste energies."""
-        src_row, src_col, valid = self.sources(mask.shape)
-        placed = valid & mask[src_row, src_col]
-        dest = np.flatnonzero(placed)
-        source = (src_row * mask.shape[1] + src_col).ravel()[dest]
-        return dest, source
+        return self.inverse().pairs(mask)
 
 
 def block_mask(shape: Shape, col: int, row: int, radius: int = 1) -> np.ndarray:

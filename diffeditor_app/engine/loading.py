@@ -39,6 +39,8 @@ class ModelSpec:
     device: str = "auto"  # auto | cuda | cpu (or any torch device string)
     dtype: str = "auto"  # auto | fp16 | bf16 | fp32
     allow_download: bool = False  # may a hub id be downloaded when it is not cached?
+    image_prompt: str | None = None  # weights spec; None: the model's own or cached; "none": off
+    image_encoder: str | None = None  # CLIP vision spec; None: the model's own or h94/IP-Adapter
 
 
 @dataclass(frozen=True)
@@ -108,6 +110,7 @@ class LoadedModel:
     name: str  # what the user asked for, for messages and the status bar
     identity: str  # changes whenever the weights change: part of the prepare cache key
     notes: list[str] = field(default_factory=list)  # things worth telling the user once
+    image_prompt: Any = None  # ImagePrompt when image-prompt weights are loaded
 
     @property
     def latent_factor(self) -> int:
@@ -191,6 +194,15 @@ def hub_snapshot(repo_id: str, allow_download: bool, patterns: list[str] | None 
     return Path(folder)
 
 
+def hub_file(repo_id: str, filename: str, allow_download: bool) -> Path:
+    """One file of a hub repo through the cache; same offline rules as `hub_snapshot`."""
+    folder = hub_snapshot(repo_id, allow_download, patterns=[filename])
+    path = folder / filename
+    if not path.is_file():
+        raise ModelUnavailable(f"The hub repo '{repo_id}' has no file '{filename}'.")
+    return path
+
+
 def check_sd1_folder(folder: Path) -> None:
     """A clear error for a folder that is not a Stable Diffusion 1.x model in diffusers layout."""
     missing = [c for c in COMPONENTS if not (folder / c).is_dir()]
@@ -223,17 +235,23 @@ def load_model(spec: ModelSpec) -> LoadedModel:
     device, notes = resolve_device(spec.device)
     dtype = resolve_dtype(spec.dtype, device)
     kind, where = locate(spec.source)
+    folder: Path | None = None  # a diffusers folder that may also hold image-prompt parts
     if kind == "hub":
         folder = hub_snapshot(str(where), spec.allow_download)
         model = _load_folder(folder, dtype, identity=f"hub:{where}@{folder.name}")
     elif kind == "folder":
-        check_sd1_folder(where)
-        model = _load_folder(where, dtype, identity=_file_identity(where / "unet"))
+        folder = where
+        check_sd1_folder(folder)
+        model = _load_folder(folder, dtype, identity=_file_identity(folder / "unet"))
     else:
         model = _load_single_file(where, dtype, spec.allow_download)
     model.name = spec.source
     model.notes = notes + model.notes
-    return _to_device(model, device, dtype)
+    model = _to_device(model, device, dtype)
+    from diffeditor_app.engine.image_prompt_weights import attach_image_prompt
+
+    attach_image_prompt(model, spec.image_prompt, spec.image_encoder, folder, spec.allow_download)
+    return model
 
 
 def _file_identity(path: Path) -> str:

@@ -14,7 +14,7 @@ from typing import ClassVar, NamedTuple
 import numpy as np
 
 from diffeditor_app.engine.errors import InvalidInput
-from diffeditor_app.engine.geometry import Placement, bbox_centre
+from diffeditor_app.engine.geometry import AxisMap, Placement, bbox_centre
 from diffeditor_app.engine.images import SourceImage
 from diffeditor_app.engine.settings import Task, TaskSettings
 
@@ -34,20 +34,21 @@ class EditRequest:
 
     task: ClassVar[Task]
     image: SourceImage
-    mask: np.ndarray  # H x W bool, the image's size
     prompt: str = ""
     seed: int = 42
     steps: int = 50
     resolution: int | None = None  # None: the model profile's default
     raw: bool = False  # return the working-size decode instead of composing
     settings: TaskSettings | None = None  # None: the model's defaults for the task
-    mask_name: str = field(default="mask", repr=False)
+    image_prompt: bool = True  # use the image prompt when the model has one
+    ip_scale: float | None = None  # gamma of the image branch; None: the task's default
 
     def validate(self) -> None:
         """Raise InvalidInput with one sentence for anything the edit cannot work with."""
-        _check_mask(self.mask, self.image, self.mask_name)
         if self.steps < 1 or self.steps > 1000:
             raise InvalidInput(f"steps must be between 1 and 1000, got {self.steps}.")
+        if self.ip_scale is not None and not (math.isfinite(self.ip_scale) and self.ip_scale >= 0):
+            raise InvalidInput(f"The image-prompt scale must be 0 or more, got {self.ip_scale}.")
         if self.settings is not None:
             self.settings.validate()
 
@@ -57,7 +58,19 @@ class EditRequest:
 
 
 @dataclass(frozen=True, kw_only=True, eq=False)
-class MoveEdit(EditRequest):
+class MaskedEdit(EditRequest):
+    """An edit of one region of the image, given as a mask of the image's size."""
+
+    mask: np.ndarray  # H x W bool
+    mask_name: str = field(default="mask", repr=False)
+
+    def validate(self) -> None:
+        super().validate()
+        _check_mask(self.mask, self.image, self.mask_name)
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)
+class MoveEdit(MaskedEdit):
     """Move an object by an offset and resize it about its own centre."""
 
     task: ClassVar[Task] = Task.MOVE
@@ -98,7 +111,7 @@ class MoveEdit(EditRequest):
 
 
 @dataclass(frozen=True, kw_only=True, eq=False)
-class DragEdit(EditRequest):
+class DragEdit(MaskedEdit):
     """Drag content from handle points to target points inside an editable region."""
 
     task: ClassVar[Task] = Task.DRAG
@@ -137,3 +150,73 @@ def _check_mask(mask: np.ndarray, image: SourceImage, name: str) -> None:
         raise InvalidInput(f"The {name} must be a boolean array.")
     if not mask.any():
         raise InvalidInput(f"The {name} is empty: paint the area to edit first.")
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)
+class ReferenceEdit(EditRequest):
+    """An edit that takes an object from a second image (the reference)."""
+
+    reference: SourceImage
+    reference_mask: np.ndarray  # the object on the reference, the reference's size
+    reference_prompt: str = ""
+
+    def validate(self) -> None:
+        super().validate()
+        _check_mask(self.reference_mask, self.reference, "reference mask")
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)
+class AppearanceEdit(ReferenceEdit):
+    """Give an object of the image the appearance of the reference's object."""
+
+    task: ClassVar[Task] = Task.APPEARANCE
+    mask: np.ndarray  # the object whose appearance changes
+
+    def validate(self) -> None:
+        super().validate()
+        _check_mask(self.mask, self.image, "object mask")
+
+    def edit_region(self) -> np.ndarray:
+        return self.mask
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)
+class PasteEdit(ReferenceEdit):
+    """Paste the reference's object into the image, centred at `at`, scaled about its centre."""
+
+    task: ClassVar[Task] = Task.PASTE
+    at: tuple[float, float]  # centre of the pasted object, in the image's pixels
+    scale: float = 1.0
+
+    def validate(self) -> None:
+        super().validate()
+        if not all(math.isfinite(v) for v in self.at):
+            raise InvalidInput("The paste position must be two finite numbers.")
+        if not (math.isfinite(self.scale) and MIN_SCALE <= self.scale <= MAX_SCALE):
+            raise InvalidInput(
+                f"scale must be between {MIN_SCALE} and {MAX_SCALE}, got {self.scale}."
+            )
+        if not self.edit_region().any():
+            raise InvalidInput(
+                "At that position the pasted object lies entirely outside the image; "
+                "choose a position inside it."
+            )
+
+    def edit_region(self) -> np.ndarray:
+        """The placed object on the image, at the image's size (never wrapping)."""
+        return placed_reference(self)
+
+
+def paste_map(request: PasteEdit) -> AxisMap:
+    """Base-image pixels -> reference pixels of the pasted object: the reference object is
+    scaled about its bounding-box centre c and its centre put on `at` (a pixel, whose
+    centre is at + 0.5): p = c + (q - at - 0.5) / s."""
+    cx, cy = bbox_centre(request.reference_mask)
+    s = request.scale
+    return AxisMap(1 / s, cx - (request.at[0] + 0.5) / s, 1 / s, cy - (request.at[1] + 0.5) / s)
+
+
+def placed_reference(request: PasteEdit) -> np.ndarray:
+    """The pasted object on the base image, at the base image's size."""
+    shape = (request.image.height, request.image.width)
+    return paste_map(request).place(request.reference_mask, shape)

@@ -74,13 +74,25 @@ SD_SCHEDULER = {
     "prediction_type": "epsilon",
 }
 
+TINY_VISION = {
+    "hidden_size": 32,
+    "intermediate_size": 64,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 2,
+    "image_size": 32,
+    "patch_size": 8,
+    "projection_dim": 32,
+}
+
+TINY_RESAMPLER = {"dim": 32, "depth": 1, "num_queries": 8, "ff_mult": 2}
+
 _SPECIALS = ("<|startoftext|>", "<|endoftext|>")
 
 # A random UNet's eps is no consistent noise estimate, so DDIM inversion of it drifts far
 # (about 50% relative error over 50 steps). Scaling the output head down makes eps vary
-# smoothly in z, as a trained model's does: inversion then reconstructs (under 2%), and the
+# smoothly in z, as a trained model's does: inversion then reconstructs (under 1%), and the
 # edits of the tiny model stay close to their input, which makes its outputs readable.
-HEAD_DAMPING = 0.1
+HEAD_DAMPING = 0.05
 
 
 def _unit_scaling_factor(vae) -> float:
@@ -144,6 +156,7 @@ def write_tiny_model(folder: str | Path, seed: int = 0) -> Path:
     )
     CLIPTextModel(text_config).save_pretrained(folder / "text_encoder")
     DDIMScheduler(**SD_SCHEDULER).save_pretrained(folder / "scheduler")
+    _write_tiny_image_prompt(folder, unet)
     index = {
         "_class_name": "StableDiffusionPipeline",
         "unet": ["diffusers", "UNet2DConditionModel"],
@@ -210,3 +223,34 @@ def square_scene(width: int = 96, height: int = 64) -> tuple[SourceImage, np.nda
     mask[top : top + side, left : left + side] = True
     rgb[mask] = (220, 30, 30)
     return SourceImage(rgb, name="square scene"), mask
+
+
+def _write_tiny_image_prompt(folder: Path, unet) -> None:
+    """A tiny CLIP vision tower (`image_encoder/`) and random image-prompt weights in the
+    public layout (`image_prompt/ip_adapter.safetensors`)."""
+    from safetensors.torch import save_file
+    from transformers import CLIPVisionConfig, CLIPVisionModelWithProjection
+
+    from diffeditor_app.engine.image_prompt import (
+        ImagePromptController,
+        Resampler,
+        ResamplerConfig,
+        install_image_prompt,
+    )
+
+    CLIPVisionModelWithProjection(CLIPVisionConfig(**TINY_VISION)).save_pretrained(
+        folder / "image_encoder"
+    )
+    config = ResamplerConfig(
+        embedding_dim=TINY_VISION["hidden_size"],
+        output_dim=TINY_UNET["cross_attention_dim"],
+        **TINY_RESAMPLER,
+    )
+    adapter = install_image_prompt(unet, ImagePromptController())
+    flat = {f"image_proj.{k}": v for k, v in Resampler(config).state_dict().items()}
+    flat.update({f"ip_adapter.{k}": v for k, v in adapter.state_dict().items()})
+    (folder / "image_prompt").mkdir(exist_ok=True)
+    save_file(
+        {k: v.contiguous() for k, v in flat.items()},
+        str(folder / "image_prompt" / "ip_adapter.safetensors"),
+    )

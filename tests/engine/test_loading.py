@@ -29,9 +29,15 @@ def test_tiny_model_loads_with_its_profile_and_sdpa(tiny_model):
     assert tiny_model.profile.feature_blocks == (1, 2)
     assert tiny_model.dtype == torch.float32 and tiny_model.device.type == "cpu"
     assert tiny_model.latent_factor == 4
+    from diffeditor_app.engine.image_prompt import ImagePromptAttnProcessor
+
     processors = tiny_model.unet.attn_processors
     cross = [p for name, p in processors.items() if name.endswith("attn2.processor")]
-    assert cross and all(isinstance(p, AttnProcessor2_0) for p in cross)
+    assert len(cross) == 6 and all(isinstance(p, ImagePromptAttnProcessor) for p in cross)
+    encoder_self = [p for name, p in processors.items() if name.startswith("down_blocks")]
+    encoder_self = [p for p in encoder_self if not isinstance(p, ImagePromptAttnProcessor)]
+    assert encoder_self and all(isinstance(p, AttnProcessor2_0) for p in encoder_self)
+    assert tiny_model.image_prompt is not None and tiny_model.notes == []
     assert not any(p.requires_grad for p in tiny_model.unet.parameters())
 
 
