@@ -33,7 +33,7 @@ def test_tiny_model_loads_with_its_profile_and_sdpa(tiny_model):
 
     processors = tiny_model.unet.attn_processors
     cross = [p for name, p in processors.items() if name.endswith("attn2.processor")]
-    assert len(cross) == 6 and all(isinstance(p, ImagePromptAttnProcessor) for p in cross)
+    assert len(cross) == 10 and all(isinstance(p, ImagePromptAttnProcessor) for p in cross)
     encoder_self = [p for name, p in processors.items() if name.startswith("down_blocks")]
     encoder_self = [p for p in encoder_self if not isinstance(p, ImagePromptAttnProcessor)]
     assert encoder_self and all(isinstance(p, AttnProcessor2_0) for p in encoder_self)
