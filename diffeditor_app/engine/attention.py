@@ -47,9 +47,39 @@ class _Recording:
 
 
 @dataclass
+class TokenMasks:
+    """The masked two-image bank (appearance, paste) keeps the base tokens outside the base
+    object and the reference tokens inside the reference object. Objects are given on the
+    latent grid and max-pooled to each layer's token grid, so an object always claims every
+    token it touches and a non-empty object keeps at least one (CLARIFICATIONS 19)."""
+
+    base_object: torch.Tensor  # [h, w] bool on the latent grid
+    ref_object: torch.Tensor  # [h, w] bool on the latent grid
+    _cache: dict[int, tuple[torch.Tensor, torch.Tensor]] = field(default_factory=dict)
+
+    def indices(self, tokens: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Token indices (base kept, reference kept) for a layer with `tokens` tokens."""
+        if tokens not in self._cache:
+            rows, cols = self.base_object.shape
+            factor = round((rows * cols / tokens) ** 0.5)
+            if (rows // factor) * (cols // factor) != tokens:
+                raise ValueError(f"{tokens} tokens do not tile a {rows}x{cols} latent grid")
+
+            def touched(mask: torch.Tensor) -> torch.Tensor:
+                return F.max_pool2d(mask[None, None].float(), factor)[0, 0].flatten() > 0
+
+            self._cache[tokens] = (
+                (~touched(self.base_object)).nonzero().flatten(),
+                touched(self.ref_object).nonzero().flatten(),
+            )
+        return self._cache[tokens]
+
+
+@dataclass
 class _Injection:
     layers: dict[str, KV]
     mode: BankMode
+    masks: TokenMasks | None = None
 
 
 class BankController:
@@ -67,8 +97,12 @@ class BankController:
             self.action = None
 
     @contextmanager
-    def injecting(self, bank: MemoryBank, step: int, mode: BankMode) -> Iterator[None]:
-        self.action = _Injection(bank.steps[step], mode)
+    def injecting(
+        self, bank: MemoryBank, step: int, mode: BankMode, masks: TokenMasks | None = None
+    ) -> Iterator[None]:
+        if mode is BankMode.MASKED and masks is None:
+            raise ValueError("the masked two-image bank needs token masks")
+        self.action = _Injection(bank.steps[step], mode, masks)
         try:
             yield
         finally:
@@ -99,14 +133,7 @@ class BankAttnProcessor:
         if isinstance(action, _Recording):
             action.bank.store(action.step, self.layer, key, value)
         elif isinstance(action, _Injection):
-            stored_k, stored_v = action.layers[self.layer]
-            stored_k = stored_k.to(key.device, key.dtype).expand(batch, -1, -1)
-            stored_v = stored_v.to(value.device, value.dtype).expand(batch, -1, -1)
-            if action.mode is BankMode.REPLACE:
-                key, value = stored_k, stored_v
-            else:
-                key = torch.cat([key, stored_k], dim=1)
-                value = torch.cat([value, stored_v], dim=1)
+            key, value = self.injected(action, key, value)
         heads = attn.heads
         head_dim = query.shape[-1] // heads
 
@@ -119,6 +146,25 @@ class BankAttnProcessor:
         if attn.residual_connection:
             out = out + hidden_states
         return out / attn.rescale_output_factor
+
+    def injected(self, action: _Injection, key: torch.Tensor, value: torch.Tensor) -> KV:
+        """The K/V the current tokens attend to, by bank mode; every image of the batch (both
+        CFG halves) sees the same stored tokens."""
+        stored_k, stored_v = action.layers[self.layer]
+        stored_k, stored_v = (
+            stored_k.to(key.device, key.dtype),
+            stored_v.to(value.device, value.dtype),
+        )
+        if action.mode is BankMode.MASKED:
+            base, ref = action.masks.indices(stored_k.shape[1])
+            stored_k = torch.cat([stored_k[0:1, base], stored_k[1:2, ref]], dim=1)
+            stored_v = torch.cat([stored_v[0:1, base], stored_v[1:2, ref]], dim=1)
+        batch = key.shape[0]
+        stored_k = stored_k[:1].expand(batch, -1, -1)
+        stored_v = stored_v[:1].expand(batch, -1, -1)
+        if action.mode is BankMode.CONCAT:
+            return torch.cat([key, stored_k], dim=1), torch.cat([value, stored_v], dim=1)
+        return stored_k, stored_v
 
 
 def install_bank(unet, controller: BankController) -> list[str]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -24,17 +24,18 @@ from diffeditor_app.engine.geometry import Frame, working_size
 from diffeditor_app.engine.images import SourceImage
 from diffeditor_app.engine.inversion import (
     Prepared,
+    PrepareSources,
     decode_latent,
     encode_image,
     encode_prompt,
     fit_preview,
     invert,
-    to_working_tensor,
+    working_tensor,
 )
 from diffeditor_app.engine.loading import LoadedModel
 from diffeditor_app.engine.preview import project
-from diffeditor_app.engine.requests import EditRequest
-from diffeditor_app.engine.sampler import Conditioning, Costs, DiffEditorSampler
+from diffeditor_app.engine.requests import EditRequest, ReferenceEdit
+from diffeditor_app.engine.sampler import Conditioning, Costs, DiffEditorSampler, Levels
 from diffeditor_app.engine.tasks import PLANNERS
 
 
@@ -102,18 +103,18 @@ class Editor:
 
     def prepare(
         self,
-        image: SourceImage,
-        prompt: str,
+        sources: PrepareSources,
         frame: Frame,
         steps: int,
         bank_steps: frozenset[int],
         on_step: PrepareHandler | None = None,
     ) -> tuple[Prepared, bool]:
-        """The prepared state for this image, from the cache when possible."""
+        """The prepared state of one image (or a base and its reference, inverted as one
+        batch of two), from the cache when possible."""
         m = self.model
         key = (
-            image.digest(),
-            prompt,
+            *(image.digest() for image in sources.images),
+            *sources.prompts,
             m.identity,
             str(m.dtype),
             str(m.device),
@@ -126,9 +127,11 @@ class Editor:
             return self.cache[key], True
         start, forward_before = time.perf_counter(), self.costs.unet_forward
         with torch.no_grad():
-            pixels = to_working_tensor(image.rgb, frame, m.device)
+            pixels = torch.cat([working_tensor(rgb, m.device) for rgb in sources.working(frame)])
             z0 = encode_image(m.vae, pixels, m.latent_scale).to(m.dtype)
-            text = encode_prompt(m.tokenizer, m.text_encoder, prompt, m.device)
+            text = torch.cat(
+                [encode_prompt(m.tokenizer, m.text_encoder, p, m.device) for p in sources.prompts]
+            )
             uncond = encode_prompt(m.tokenizer, m.text_encoder, "", m.device)
             m.scheduler.set_timesteps(steps)
             timesteps = [int(t) for t in m.scheduler.timesteps]
@@ -145,7 +148,8 @@ class Editor:
                 bank,
                 on_step,
             )
-            projection = fit_preview(z0, pixels)
+            projection = fit_preview(z0[:1], pixels[:1])
+            tokens = self.image_tokens(sources) if m.image_prompt is not None else None
         prepared = Prepared(
             key=key,
             frame=frame,
@@ -155,6 +159,7 @@ class Editor:
             uncond=uncond,
             bank=bank,
             projection=projection,
+            image_tokens=tokens,
             prepare_s=time.perf_counter() - start,
         )
         self.costs.prepare_unet_forward += self.costs.unet_forward - forward_before
@@ -163,16 +168,27 @@ class Editor:
             self.cache.popitem(last=False)
         return prepared, False
 
-    def reference_features(self, prepared: Prepared, i: int) -> list[torch.Tensor]:
-        """F_gud at step i on the feature grid; computed once per prepared image and step.
-        Stored at the blocks' own resolution (smaller), upsampled on use."""
+    def image_tokens(self, sources: PrepareSources) -> torch.Tensor:
+        """[unconditional, conditional] image tokens: one image's 64, or the base's and the
+        reference's concatenated (128) for the two-image tasks."""
+        encoder = self.model.image_prompt.encoder
+        pairs = [encoder.encode(image.rgb) for image in sources.images]
+        uncond = torch.cat([u for _, u in pairs], dim=1)
+        cond = torch.cat([c for c, _ in pairs], dim=1)
+        return torch.cat([uncond, cond]).to(self.model.dtype)
+
+    def reference_features(self, prepared: Prepared, i: int) -> tuple[Levels, Levels | None]:
+        """F_gud (and F_ref) at step i on the feature grid; computed once per prepared state
+        and step, in one batch for both images, stored at the blocks' own resolution."""
         if i not in prepared.features:
             self.costs.prepare_unet_forward += 1
             with torch.no_grad():
                 prepared.features[i] = self.extractor(
                     prepared.latents[i], prepared.timesteps[i], prepared.text
                 )
-        return to_grid(prepared.features[i], prepared.frame.grid_shape)
+        features, grid = prepared.features[i], prepared.frame.grid_shape
+        reference = to_grid(features, grid, 1) if features[0].shape[0] > 1 else None
+        return to_grid(features, grid, 0), reference
 
     # -- edit ----------------------------------------------------------------------------
 
@@ -209,13 +225,17 @@ class Editor:
         frame, resolution = self.frame_for(request.image, request.resolution)
         plan = PLANNERS[request.task](request, frame, settings, m.device)
         self.costs = Costs()
+        if request.ip_scale is not None:
+            settings = replace(settings, ip_scale=request.ip_scale)
+        sources = PrepareSources((request.image,), (request.prompt,))
+        if isinstance(request, ReferenceEdit):
+            sources = PrepareSources(
+                (request.image, request.reference),
+                (request.prompt, request.reference_prompt),
+                plan.letterbox,
+            )
         prepared, cached = self.prepare(
-            request.image,
-            request.prompt,
-            frame,
-            request.steps,
-            settings.bank_steps(request.steps),
-            on_prepare,
+            sources, frame, request.steps, settings.bank_steps(request.steps), on_prepare
         )
         start = time.perf_counter()
         sampler = DiffEditorSampler(
@@ -224,10 +244,12 @@ class Editor:
         cond = Conditioning(
             timesteps=prepared.timesteps,
             latents=prepared.latents,
-            text=prepared.text,
+            text=prepared.text[:1],
             uncond=prepared.uncond,
             bank=prepared.bank,
             reference_features=lambda i: self.reference_features(prepared, i),
+            image_tokens=prepared.image_tokens if request.image_prompt else None,
+            image_prompt=m.image_prompt.controller if m.image_prompt is not None else None,
         )
         generator = torch.Generator(m.device).manual_seed(request.seed)
 

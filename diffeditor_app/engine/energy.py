@@ -1,7 +1,8 @@
 """The energies of the editing tasks (ALGORITHM.md 6, CLARIFICATIONS 9).
 
 Symbols: F_gen = features of the latent being generated (with gradients), F_gud = features of
-the inverted source latent at the same timestep. Both arrive as one [C, cells] tensor per
+the inverted source latent at the same timestep (F_base in the two-image tasks), F_ref =
+those of the inverted reference image. All arrive as one [C, cells] tensor per
 feature level on the feature grid, cells in raster order. Every term has the form
 w / (1 + 4 s); energies are minimised, so the guidance moves eps along +grad E.
 Raw cosines are clamped at COS_FLOOR so that 1 + 4 s can never reach zero.
@@ -47,7 +48,9 @@ class MoveEnergy:
     w_contrast: float
     w_inpaint: float
 
-    def __call__(self, gen: Levels, gud: Levels) -> tuple[torch.Tensor, torch.Tensor]:
+    def __call__(
+        self, gen: Levels, gud: Levels, ref: Levels | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         edit = gen[0].new_zeros(())
         content = gen[0].new_zeros(())
         for f_gen, f_gud in zip(gen, gud, strict=True):
@@ -79,7 +82,9 @@ class DragEnergy:
     w_content: float
     w_inpaint: float
 
-    def __call__(self, gen: Levels, gud: Levels) -> tuple[torch.Tensor, torch.Tensor]:
+    def __call__(
+        self, gen: Levels, gud: Levels, ref: Levels | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         edit = gen[0].new_zeros(())
         content = gen[0].new_zeros(())
         pairs = len(self.targets)
@@ -96,3 +101,56 @@ class DragEnergy:
                 s = similarity(f_gen[:, self.other], f_gud[:, self.other]).mean()
                 content = content + attract(self.w_content, s) / 2
         return edit, content
+
+
+def two_image_content(
+    gen: Levels, base: Levels, outside: torch.Tensor, w_content: float
+) -> torch.Tensor:
+    """E_content of appearance and paste: sum_levels w / (1 + 4 mean_outside sim(F_gen, F_base))."""
+    content = gen[0].new_zeros(())
+    if outside.numel():
+        for f_gen, f_base in zip(gen, base, strict=True):
+            s = similarity(f_gen[:, outside], f_base[:, outside]).mean()
+            content = content + attract(w_content, s)
+    return content
+
+
+@dataclass(frozen=True)
+class AppearanceEnergy:
+    """Appearance replacing: the object's mean feature is pulled to the reference object's."""
+
+    base_object: torch.Tensor  # cells of m_base
+    outside: torch.Tensor  # cells outside m_base
+    ref_object: torch.Tensor  # cells of m_ref on the (letterboxed) reference grid
+    w_edit: float
+    w_content: float
+
+    def __call__(
+        self, gen: Levels, gud: Levels, ref: Levels | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        edit = gen[0].new_zeros(())
+        for f_gen, f_ref in zip(gen, ref, strict=True):
+            obj = f_gen[:, self.base_object].mean(dim=1, keepdim=True)
+            look = f_ref[:, self.ref_object].mean(dim=1, keepdim=True)
+            edit = edit + attract(self.w_edit, similarity(obj, look).mean())
+        return edit, two_image_content(gen, gud, self.outside, self.w_content)
+
+
+@dataclass(frozen=True)
+class PasteEnergy:
+    """Object pasting: each placed cell is pulled to the reference cell it shows."""
+
+    dest: torch.Tensor  # cells of m_base (the placed object)
+    src: torch.Tensor  # for each, its cell of m_ref on the reference grid
+    outside: torch.Tensor  # cells outside m_base
+    w_edit: float
+    w_content: float
+
+    def __call__(
+        self, gen: Levels, gud: Levels, ref: Levels | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        edit = gen[0].new_zeros(())
+        for f_gen, f_ref in zip(gen, ref, strict=True):
+            s = similarity(f_gen[:, self.dest], f_ref[:, self.src]).mean()
+            edit = edit + attract(self.w_edit, s)
+        return edit, two_image_content(gen, gud, self.outside, self.w_content)

@@ -53,7 +53,12 @@ class FeatureExtractor:
         return [captured[b] for b in self.blocks]
 
 
-def to_grid(features: list[torch.Tensor], shape: tuple[int, int]) -> list[torch.Tensor]:
-    """Nearest-upsample each level to the feature grid and flatten: [C, rows * cols] each,
-    in float32 so cosines and their gradients keep their precision."""
-    return [F.interpolate(f.float(), size=shape, mode="nearest")[0].flatten(1) for f in features]
+def to_grid(
+    features: list[torch.Tensor], shape: tuple[int, int], image: int = 0
+) -> list[torch.Tensor]:
+    """Nearest-upsample each level of one image of the batch to the feature grid and
+    flatten: [C, rows * cols] each, in float32 so cosines and gradients keep precision."""
+    return [
+        F.interpolate(f[image : image + 1].float(), size=shape, mode="nearest")[0].flatten(1)
+        for f in features
+    ]

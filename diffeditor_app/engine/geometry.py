@@ -181,3 +181,54 @@ def disc_mask(shape: Shape, x: float, y: float, radius: float) -> np.ndarray:
     """Pixels within radius of (x, y) (pixel centres), used to grow a region around a point."""
     rows, cols = np.ogrid[0 : shape[0], 0 : shape[1]]
     return (cols + 0.5 - (x + 0.5)) ** 2 + (rows + 0.5 - (y + 0.5)) ** 2 <= radius * radius
+
+
+@dataclass(frozen=True)
+class Letterbox:
+    """A reference image fitted into the base's working frame with its aspect kept and the
+    rest padded (CLARIFICATIONS 19): working x = offset_x + ratio * reference x."""
+
+    ratio: float
+    offset_x: int
+    offset_y: int
+    inner: tuple[int, int]  # (width, height) of the fitted image
+    frame: tuple[int, int]  # (width, height) of the working frame
+
+    @classmethod
+    def fit(cls, width: int, height: int, frame_w: int, frame_h: int) -> Letterbox:
+        ratio = min(frame_w / width, frame_h / height)
+        inner_w = max(1, min(frame_w, round(width * ratio)))
+        inner_h = max(1, min(frame_h, round(height * ratio)))
+        return cls(
+            ratio,
+            (frame_w - inner_w) // 2,
+            (frame_h - inner_h) // 2,
+            (inner_w, inner_h),
+            (frame_w, frame_h),
+        )
+
+    def image(self, rgb: np.ndarray) -> np.ndarray:
+        """The fitted image (Lanczos), padded with its own mean colour."""
+        canvas = np.empty((self.frame[1], self.frame[0], 3), dtype=np.uint8)
+        canvas[:] = rgb.reshape(-1, 3).mean(axis=0).round().astype(np.uint8)
+        fitted = np.asarray(Image.fromarray(rgb).resize(self.inner, Image.LANCZOS))
+        canvas[
+            self.offset_y : self.offset_y + self.inner[1],
+            self.offset_x : self.offset_x + self.inner[0],
+        ] = fitted
+        return canvas
+
+    def mask(self, mask: np.ndarray) -> np.ndarray:
+        """The mask fitted the same way (area resize, 0.5 threshold, never vanishing)."""
+        canvas = np.zeros((self.frame[1], self.frame[0]), dtype=bool)
+        fitted = resize_mask(mask, (self.inner[1], self.inner[0]))
+        canvas[
+            self.offset_y : self.offset_y + self.inner[1],
+            self.offset_x : self.offset_x + self.inner[0],
+        ] = fitted
+        return canvas
+
+    def to_grid(self, shape: Shape) -> tuple[float, float, float, float]:
+        """(ax, bx, ay, by) taking reference pixels to cells of a grid over the frame."""
+        gx, gy = shape[1] / self.frame[0], shape[0] / self.frame[1]
+        return self.ratio * gx, self.offset_x * gx, self.ratio * gy, self.offset_y * gy

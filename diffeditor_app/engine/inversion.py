@@ -14,7 +14,8 @@ import torch
 from PIL import Image
 
 from diffeditor_app.engine.attention import BankController, MemoryBank
-from diffeditor_app.engine.geometry import Frame
+from diffeditor_app.engine.geometry import Frame, Letterbox
+from diffeditor_app.engine.images import SourceImage
 from diffeditor_app.engine.preview import fit_projection
 from diffeditor_app.engine.sampler import renoise
 
@@ -27,18 +28,34 @@ class Prepared:
     frame: Frame
     timesteps: list[int]  # sampling order, noisiest first
     latents: list[torch.Tensor]  # latents[i] at timesteps[i]; latents[-1] is z_0
-    text: torch.Tensor
+    text: torch.Tensor  # [images, L, D]: one prompt embedding per image
     uncond: torch.Tensor
     bank: MemoryBank
     projection: torch.Tensor  # latent -> RGB preview map
+    image_tokens: torch.Tensor | None = None  # [2, n, D]: unconditional and image tokens
     prepare_s: float = 0.0
     features: dict[int, list[torch.Tensor]] = field(default_factory=dict)  # F_gud per step
 
 
-def to_working_tensor(rgb: np.ndarray, frame: Frame, device: torch.device) -> torch.Tensor:
-    """Resize to the working size (Lanczos) and map to [-1, 1], [1, 3, H, W]."""
-    work = Image.fromarray(rgb).resize((frame.work_width, frame.work_height), Image.LANCZOS)
-    pixels = torch.from_numpy(np.asarray(work).copy()).permute(2, 0, 1)[None].float()
+@dataclass(frozen=True, eq=False)
+class PrepareSources:
+    """What prepare inverts: the base image and, for the two-image tasks, the reference,
+    fitted into the base's working frame by a letterbox."""
+
+    images: tuple[SourceImage, ...]  # base first
+    prompts: tuple[str, ...]  # one per image
+    letterbox: Letterbox | None = None  # how the reference sits in the working frame
+
+    def working(self, frame: Frame) -> list[np.ndarray]:
+        """Each image at the working size (Lanczos)."""
+        size = (frame.work_width, frame.work_height)
+        base = np.asarray(Image.fromarray(self.images[0].rgb).resize(size, Image.LANCZOS))
+        return [base, *(self.letterbox.image(image.rgb) for image in self.images[1:])]
+
+
+def working_tensor(rgb: np.ndarray, device: torch.device) -> torch.Tensor:
+    """uint8 H x W x 3 -> [1, 3, H, W] in [-1, 1]."""
+    pixels = torch.from_numpy(np.array(rgb, dtype=np.uint8)).permute(2, 0, 1)[None].float()
     return (pixels / 127.5 - 1.0).to(device)
 
 

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass
 
 import torch
 
 from diffeditor_app.engine.attention import BankController, MemoryBank
 from diffeditor_app.engine.features import FeatureExtractor, to_grid
+from diffeditor_app.engine.image_prompt import ImagePromptController
 from diffeditor_app.engine.settings import Renoise, TaskSettings
 from diffeditor_app.engine.tasks import EditPlan
 
@@ -85,16 +87,21 @@ class Costs:
     prepare_unet_forward: int = 0  # the part of unet_forward that built the prepared state
 
 
+Levels = list[torch.Tensor]
+
+
 @dataclass
 class Conditioning:
     """What the sampler reads from the prepared state."""
 
     timesteps: list[int]  # sampling order, noisiest first
-    latents: list[torch.Tensor]  # inverted latents: latents[i] at timesteps[i]
-    text: torch.Tensor  # [1, L, D] prompt embedding
+    latents: list[torch.Tensor]  # inverted latents: latents[i] at timesteps[i], one per image
+    text: torch.Tensor  # [1, L, D] embedding of the base image's prompt
     uncond: torch.Tensor  # [1, L, D] empty-prompt embedding
     bank: MemoryBank
-    reference_features: Callable[[int], list[torch.Tensor]]  # step -> F_gud on the grid
+    reference_features: Callable[[int], tuple[Levels, Levels | None]]  # step -> F_gud, F_ref
+    image_tokens: torch.Tensor | None = None  # [2, n, D]: unconditional and image tokens
+    image_prompt: ImagePromptController | None = None
 
 
 StepCallback = Callable[[int, torch.Tensor], None]  # (step, x0 estimate)
@@ -134,7 +141,7 @@ class DiffEditorSampler:
     ) -> torch.Tensor:
         settings, schedule = self.settings, self.settings.schedule
         steps = len(cond.timesteps)
-        z = plan.initial_latent(cond.latents[0])
+        z = plan.initial_latent(cond.latents[0])  # z_T of every prepared image -> start
         for i, t in enumerate(cond.timesteps):
             j = schedule.table_step(i, steps)
             t_prev = cond.timesteps[i + 1] if i + 1 < steps else None
@@ -144,7 +151,7 @@ class DiffEditorSampler:
             eta_in, eta_out = (settings.eta_in, settings.eta_out) if sde else (0.0, 0.0)
             passes = schedule.passes(j) if settings.time_travel else 1
             for p in range(passes):
-                eps = self.guided_noise(z, t, i, j, cond)
+                eps = self.guided_noise(z, t, i, j, cond, plan)
                 eps_g = eps + self.guidance(z, t, i, cond, plan, grid) if guided else eps
                 noise = None
                 if max(eta_in, eta_out) > 0:
@@ -163,16 +170,20 @@ class DiffEditorSampler:
         return z
 
     def guided_noise(
-        self, z: torch.Tensor, t: int, i: int, j: int, cond: Conditioning
+        self, z: torch.Tensor, t: int, i: int, j: int, cond: Conditioning, plan: EditPlan
     ) -> torch.Tensor:
-        """Classifier-free guidance over [uncond, text], the memory bank injected when active."""
+        """Classifier-free guidance over [uncond, text], with the memory bank and the image
+        prompt injected in their step windows."""
         settings = self.settings
         batch = torch.cat([z, z])
         text = torch.cat([cond.uncond, cond.text])
-        if settings.bank_active(j) and i in cond.bank.steps:
-            with self.controller.injecting(cond.bank, i, settings.bank_mode):
-                out = self.unet(batch, t, encoder_hidden_states=text).sample
-        else:
+        with ExitStack() as active:
+            if settings.bank_active(j) and i in cond.bank.steps:
+                active.enter_context(
+                    self.controller.injecting(cond.bank, i, settings.bank_mode, plan.token_masks)
+                )
+            if cond.image_tokens is not None and settings.ip_active(j):
+                active.enter_context(cond.image_prompt.active(cond.image_tokens, settings.ip_scale))
             out = self.unet(batch, t, encoder_hidden_states=text).sample
         eps_uncond, eps_text = out.chunk(2)
         return eps_uncond + settings.cfg_scale * (eps_text - eps_uncond)
@@ -191,7 +202,7 @@ class DiffEditorSampler:
         with torch.enable_grad():
             latent = z.detach().requires_grad_(True)
             generated = to_grid(self.extractor(latent, t, cond.text), grid)
-            e_edit, e_content = plan.energy(generated, cond.reference_features(i))
+            e_edit, e_content = plan.energy(generated, *cond.reference_features(i))
             grads = []
             for energy, keep in ((e_edit, True), (e_content, False)):
                 if energy.requires_grad:

@@ -25,6 +25,7 @@ class BankMode(str, enum.Enum):
 
     REPLACE = "replace"  # stored K/V replace the current ones (move)
     CONCAT = "concat"  # stored K/V are appended to the current ones (drag)
+    MASKED = "masked"  # base K/V outside the base object + reference K/V inside its object
     OFF = "off"
 
 
@@ -94,6 +95,9 @@ class TaskSettings:
     bank_from: int = 0  # memory bank active for bank_from <= table step ...
     bank_until: int = 50  # ... < bank_until
     renoise: Renoise = Renoise.DDIM
+    ip_scale: float = 0.1  # gamma: weight of the decoupled image-prompt branch
+    ip_from: int = 10  # image prompt active for ip_from <= table step ...
+    ip_until: int = 20  # ... < ip_until (never in inversion nor in guidance features)
     schedule: Schedule = Schedule()
 
     @property
@@ -108,6 +112,9 @@ class TaskSettings:
     def bank_active(self, j: int) -> bool:
         return self.bank_mode is not BankMode.OFF and self.bank_from <= j < self.bank_until
 
+    def ip_active(self, j: int) -> bool:
+        return self.ip_scale > 0 and self.ip_from <= j < self.ip_until
+
     def bank_steps(self, steps: int) -> frozenset[int]:
         """Sampling steps of an N-step run that read the memory bank (prepare stores these)."""
         return frozenset(
@@ -118,7 +125,7 @@ class TaskSettings:
         for name in ("cfg_scale", "guidance_strength", "guidance_lambda", "w_edit", "w_content"):
             if getattr(self, name) < 0:
                 raise InvalidInput(f"{name} must be 0 or more, got {getattr(self, name)}.")
-        for name in ("w_contrast", "w_inpaint"):
+        for name in ("w_contrast", "w_inpaint", "ip_scale"):
             if getattr(self, name) < 0:
                 raise InvalidInput(f"{name} must be 0 or more, got {getattr(self, name)}.")
         for name in ("eta_in", "eta_out"):
@@ -167,5 +174,23 @@ DEFAULTS: dict[Task, TaskSettings] = {
         w_inpaint=0.2,
         bank_mode=BankMode.CONCAT,
         bank_from=5,
+    ),
+    Task.APPEARANCE: TaskSettings(
+        cfg_scale=5.0,
+        guidance_strength=2.0,
+        guidance_lambda=0.04,
+        w_edit=3.5,
+        w_content=5.0,
+        bank_mode=BankMode.MASKED,
+        bank_until=36,  # steps 0..35
+    ),
+    Task.PASTE: TaskSettings(
+        cfg_scale=4.0,
+        guidance_strength=1.5,
+        guidance_lambda=0.04,
+        w_edit=4.0,
+        w_content=6.0,
+        bank_mode=BankMode.MASKED,
+        bank_until=36,
     ),
 }

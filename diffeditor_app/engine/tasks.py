@@ -12,10 +12,26 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from diffeditor_app.engine.energy import DragEnergy, MoveEnergy
+from diffeditor_app.engine.attention import TokenMasks
+from diffeditor_app.engine.energy import AppearanceEnergy, DragEnergy, MoveEnergy, PasteEnergy
 from diffeditor_app.engine.errors import InvalidInput
-from diffeditor_app.engine.geometry import Frame, block_mask, disc_mask, resize_mask
-from diffeditor_app.engine.requests import DragEdit, EditRequest, MoveEdit
+from diffeditor_app.engine.geometry import (
+    AxisMap,
+    Frame,
+    Letterbox,
+    block_mask,
+    disc_mask,
+    resize_mask,
+)
+from diffeditor_app.engine.requests import (
+    AppearanceEdit,
+    DragEdit,
+    EditRequest,
+    MoveEdit,
+    PasteEdit,
+    ReferenceEdit,
+    paste_map,
+)
 from diffeditor_app.engine.settings import Task, TaskSettings
 
 Energy = Callable[[list[torch.Tensor], list[torch.Tensor]], tuple[torch.Tensor, torch.Tensor]]
@@ -26,9 +42,11 @@ class EditPlan:
     energy: Energy
     grad_mask: torch.Tensor  # [1, 1, h, w] on the latent grid: 1 takes the edit gradient
     sde_mask: torch.Tensor  # [1, 1, h, w]: 1 samples with eta_in
-    initial_latent: Callable[[torch.Tensor], torch.Tensor]  # z_T -> starting latent
+    initial_latent: Callable[[torch.Tensor], torch.Tensor]  # z_T of each image -> start
     region: np.ndarray  # original size: where the output may differ from the input
     notes: list[str] = field(default_factory=list)
+    token_masks: TokenMasks | None = None  # the masked two-image memory bank
+    letterbox: Letterbox | None = None  # how the reference sits in the working frame
 
 
 def _cells(mask: np.ndarray, device: torch.device) -> torch.Tensor:
@@ -173,5 +191,98 @@ def plan_drag(
     )
 
 
+def letterbox_for(request: ReferenceEdit, frame: Frame) -> Letterbox:
+    return Letterbox.fit(
+        request.reference.width, request.reference.height, frame.work_width, frame.work_height
+    )
+
+
+def _ref_object(request: ReferenceEdit, box: Letterbox, shape: tuple[int, int]) -> np.ndarray:
+    """The reference object on a grid over the working frame."""
+    return resize_mask(box.mask(request.reference_mask), shape)
+
+
+def _token_masks(base_object: np.ndarray, ref_object: np.ndarray, device) -> TokenMasks:
+    return TokenMasks(
+        torch.from_numpy(base_object).to(device), torch.from_numpy(ref_object).to(device)
+    )
+
+
+def plan_appearance(
+    request: AppearanceEdit, frame: Frame, settings: TaskSettings, device: torch.device
+) -> EditPlan:
+    grid, latent = frame.grid_shape, frame.latent_shape
+    box = letterbox_for(request, frame)
+    base_object = resize_mask(request.mask, grid)
+    energy = AppearanceEnergy(
+        base_object=_cells(base_object, device),
+        outside=_cells(~base_object, device),
+        ref_object=_cells(_ref_object(request, box, grid), device),
+        w_edit=settings.w_edit,
+        w_content=settings.w_content,
+    )
+    base_latent = resize_mask(request.mask, latent)
+    return EditPlan(
+        energy=energy,
+        grad_mask=_latent_mask(base_latent, device),
+        sde_mask=_latent_mask(base_latent, device),
+        initial_latent=lambda z_T: z_T[:1].clone(),
+        region=request.edit_region(),
+        token_masks=_token_masks(base_latent, _ref_object(request, box, latent), device),
+        letterbox=box,
+    )
+
+
+def paste_grid_map(request: PasteEdit, frame: Frame, box: Letterbox, shape) -> AxisMap:
+    """Cells of a base grid -> cells of the same grid over the letterboxed reference."""
+    fx, fy = frame.factors(shape)
+    return paste_map(request).after(1 / fx, 0.0, 1 / fy, 0.0).then(*box.to_grid(shape))
+
+
+def plan_paste(
+    request: PasteEdit, frame: Frame, settings: TaskSettings, device: torch.device
+) -> EditPlan:
+    grid, latent = frame.grid_shape, frame.latent_shape
+    box = letterbox_for(request, frame)
+    dest, src = paste_grid_map(request, frame, box, grid).pairs(_ref_object(request, box, grid))
+    if dest.size == 0:
+        raise InvalidInput("The pasted object would lie outside the image; move it inside.")
+    placed = np.zeros(grid, dtype=bool)
+    placed.flat[dest] = True
+    energy = PasteEnergy(
+        dest=torch.from_numpy(dest).to(device),
+        src=torch.from_numpy(src).to(device),
+        outside=_cells(~placed, device),
+        w_edit=settings.w_edit,
+        w_content=settings.w_content,
+    )
+    ref_latent = _ref_object(request, box, latent)
+    latent_dest, latent_src = paste_grid_map(request, frame, box, latent).pairs(ref_latent)
+    placed_latent = np.zeros(latent, dtype=bool)
+    placed_latent.flat[latent_dest] = True
+    dest_t, src_t = torch.from_numpy(latent_dest), torch.from_numpy(latent_src)
+
+    def initial_latent(z_T: torch.Tensor) -> torch.Tensor:
+        """The base z_T with the reference z_T under the object, placed the same way."""
+        z = z_T[:1].clone()
+        z.flatten(2)[:, :, dest_t.to(z.device)] = z_T[1:2].flatten(2)[:, :, src_t.to(z.device)]
+        return z
+
+    return EditPlan(
+        energy=energy,
+        grad_mask=_latent_mask(placed_latent, device),
+        sde_mask=_latent_mask(placed_latent, device),
+        initial_latent=initial_latent,
+        region=request.edit_region(),
+        token_masks=_token_masks(placed_latent, ref_latent, device),
+        letterbox=box,
+    )
+
+
 Planner = Callable[[EditRequest, Frame, TaskSettings, torch.device], EditPlan]
-PLANNERS: dict[Task, Planner] = {Task.MOVE: plan_move, Task.DRAG: plan_drag}
+PLANNERS: dict[Task, Planner] = {
+    Task.MOVE: plan_move,
+    Task.DRAG: plan_drag,
+    Task.APPEARANCE: plan_appearance,
+    Task.PASTE: plan_paste,
+}

@@ -8,6 +8,7 @@ import torch
 
 from diffeditor_app.engine import DragEdit, EditCancelled, MoveEdit, Point
 from diffeditor_app.engine.compose import blend_weights, feather_width
+from diffeditor_app.engine.inversion import PrepareSources
 from diffeditor_app.engine.sampler import Conditioning, Costs, DiffEditorSampler
 from diffeditor_app.engine.settings import DEFAULTS, BankMode, Task
 from diffeditor_app.engine.tasks import PLANNERS
@@ -147,7 +148,8 @@ def run_sampler(editor, image, mask, settings, steps):
     request = MoveEdit(image=image, mask=mask, offset=(0, 0), steps=steps, settings=settings)
     frame, _ = editor.frame_for(image, None)
     plan = PLANNERS[Task.MOVE](request, frame, settings, editor.model.device)
-    prepared, _ = editor.prepare(image, "", frame, steps, settings.bank_steps(steps))
+    sources = PrepareSources((image,), ("",))
+    prepared, _ = editor.prepare(sources, frame, steps, settings.bank_steps(steps))
     sampler = DiffEditorSampler(
         editor.model.unet,
         editor.model.scheduler,
@@ -157,12 +159,12 @@ def run_sampler(editor, image, mask, settings, steps):
         Costs(),
     )
     cond = Conditioning(
-        prepared.timesteps,
-        prepared.latents,
-        prepared.text,
-        prepared.uncond,
-        prepared.bank,
-        lambda i: editor.reference_features(prepared, i),
+        timesteps=prepared.timesteps,
+        latents=prepared.latents,
+        text=prepared.text,
+        uncond=prepared.uncond,
+        bank=prepared.bank,
+        reference_features=lambda i: editor.reference_features(prepared, i),
     )
     with torch.no_grad():
         z0 = sampler.sample(cond, plan, frame.grid_shape, torch.Generator().manual_seed(0))
