@@ -21,13 +21,23 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from diffeditor_app.engine import DragEdit, Editor, ModelSpec, MoveEdit, Point, load_model
+from diffeditor_app.engine import (
+    AppearanceEdit,
+    DragEdit,
+    Editor,
+    ModelSpec,
+    MoveEdit,
+    PasteEdit,
+    Point,
+    load_model,
+)
 from diffeditor_app.engine.images import SourceImage
 from diffeditor_app.engine.testing import square_scene, write_tiny_model
 
 
 def requests(image: SourceImage, mask: np.ndarray, steps: int) -> dict[str, object]:
     h, w = mask.shape
+    reference, ref_mask = square_scene(w * 3 // 4, h)  # another size: letterboxed
     region = np.zeros_like(mask)
     region[h // 8 : h - h // 8, w // 8 : w - w // 8] = True
     handle = Point(w * 0.35, h * 0.45)
@@ -36,6 +46,17 @@ def requests(image: SourceImage, mask: np.ndarray, steps: int) -> dict[str, obje
         "resize": MoveEdit(image=image, mask=mask, offset=(w * 0.1, 0), scale=1.3, steps=steps),
         "drag": DragEdit(
             image=image, mask=region, pairs=((handle, Point(w * 0.55, h * 0.5)),), steps=steps
+        ),
+        "appearance": AppearanceEdit(
+            image=image, mask=mask, reference=reference, reference_mask=ref_mask, steps=steps
+        ),
+        "paste": PasteEdit(
+            image=image,
+            reference=reference,
+            reference_mask=ref_mask,
+            at=(w * 0.7, h * 0.6),
+            scale=0.8,
+            steps=steps,
         ),
     }
 
@@ -62,7 +83,7 @@ def main() -> int:
     editor = Editor(model)
     editor.edit(requests(*fresh_image(-1, width, height), steps=3)["move"])  # warm-up
     rows = {}
-    for task in ("move", "resize", "drag"):
+    for task in ("move", "resize", "drag", "appearance", "paste"):
         samples = []
         for run in range(args.runs):
             image, mask = fresh_image(run + 1000 * len(rows), width, height)
@@ -94,12 +115,12 @@ def main() -> int:
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n")
-    header = "task     prepare_s  edit_s  edit_s(cached)  fwd(+prepare)  bwd"
+    header = "task        prepare_s  edit_s  edit_s(cached)  fwd(+prepare)  bwd"
     print(header)
     for task, r in rows.items():
         forwards = f"{r['unet_forward_cached']:4d} (+{r['prepare_unet_forward']})"
         print(
-            f"{task:<8} {r['prepare_s']:9.2f} {r['edit_s']:7.2f} {r['edit_s_cached']:15.2f}"
+            f"{task:<11} {r['prepare_s']:9.2f} {r['edit_s']:7.2f} {r['edit_s_cached']:15.2f}"
             f"  {forwards}  {r['unet_backward']:4d}"
         )
     print(f"wrote {args.out}")
