@@ -50,7 +50,9 @@ class ResamplerConfig:
             dim=image_proj["proj_in.weight"].shape[0],
             depth=depth,
             num_queries=image_proj["latents"].shape[1],
-            output_dim=image_proj["proj_out.weight"].shape[0],
+            output_dim=image_proj["proj_out.weight"].shape[0]
+            if "proj_out.weight" in image_proj
+            else cls.output_dim,
             ff_mult=image_proj["layers.0.1.1.weight"].shape[0] // image_proj["latents"].shape[2],
         )
 
@@ -205,7 +207,8 @@ def install_image_prompt(unet, controller: ImagePromptController) -> nn.ModuleLi
 def clip_pixels(rgb: np.ndarray, size: int) -> torch.Tensor:
     """ALGORITHM.md 3: resize to 256 x 256, then CLIP's shortest-side resize and centre crop
     to `size` (224 for ViT-H/14), normalised: [1, 3, size, size]."""
-    image = Image.fromarray(rgb).resize((PRE_RESIZE, PRE_RESIZE), Image.BICUBIC)
+    image = Image.fromarray(rgb).convert("RGB")  # as CLIP's processor: RGBA, grey -> RGB
+    image = image.resize((PRE_RESIZE, PRE_RESIZE), Image.BICUBIC)
     image = image.resize((size, size), Image.BICUBIC)  # square in, so resize = resize + crop
     pixels = torch.from_numpy(np.asarray(image).copy()).permute(2, 0, 1).float() / 255.0
     mean = torch.tensor(CLIP_MEAN)[:, None, None]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import pickle
+import warnings
 from pathlib import Path
 
 import torch
@@ -48,7 +49,7 @@ def read_weights(path: Path) -> StateDicts:
             flat = load_file(str(path))
         except Exception as error:  # safetensors raises its own error types
             raise ModelUnavailable(
-                f"'{path}' is not a readable safetensors file ({error})."
+                f"'{path}' is not a readable safetensors file ({first_line(error)})."
             ) from None
         state: StateDicts = {part: {} for part in PARTS}
         for key, tensor in flat.items():
@@ -62,21 +63,50 @@ def read_weights(path: Path) -> StateDicts:
     if path.suffix not in PICKLE_SUFFIXES:
         raise ModelUnavailable(f"'{path}' is neither a .safetensors nor a .bin weights file.")
     try:
-        loaded = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError:
+        with warnings.catch_warnings():  # e.g. torch's note on the pickle protocol
+            warnings.simplefilter("ignore")
+            loaded = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as error:  # the weights-only unpickler refused something
+        why = (
+            "loading it could run code it contains"  # it names a function or a class
+            if "GLOBAL" in str(error)
+            else "it holds pickle data other than plain tensors, or it is damaged"
+        )
         raise ModelUnavailable(
-            f"'{path}' was refused: loading it would run code it contains (only plain tensors "
-            "are accepted)."
+            f"'{path}' was refused: it is not a plain-tensor checkpoint, and {why}."
         ) from None
-    except (RuntimeError, EOFError, OSError) as error:
-        raise ModelUnavailable(f"'{path}' is not a readable weights file ({error}).") from None
+    except Exception as error:  # corrupt files fail as KeyError, RuntimeError, EOFError...
+        raise ModelUnavailable(
+            f"'{path}' is not a readable weights file ({first_line(error)})."
+        ) from None
+    return check_parts(path, loaded)
+
+
+def check_parts(path: Path, loaded: object) -> StateDicts:
+    """The two parts of a loaded pickle, each a dict of named tensors, or one sentence."""
     if not isinstance(loaded, dict) or set(loaded) != set(PARTS):
-        keys = sorted(loaded)[:4] if isinstance(loaded, dict) else type(loaded).__name__
+        keys = sorted(map(str, loaded))[:4] if isinstance(loaded, dict) else type(loaded).__name__
         raise ModelUnavailable(
             f"'{path}' is not an image-prompt checkpoint: expected image_proj and ip_adapter, "
             f"found {keys}."
         )
+    for part in PARTS:
+        tensors = loaded[part]
+        if not isinstance(tensors, dict) or not all(
+            isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in tensors.items()
+        ):
+            raise ModelUnavailable(
+                f"'{path}' is not an image-prompt checkpoint: its {part} is not a dict of "
+                "named tensors."
+            )
     return loaded
+
+
+def first_line(error: BaseException) -> str:
+    """The first sentence of an error message, without its full stop, to quote in ours."""
+    text = str(error).strip()
+    text = text.splitlines()[0].split(". ")[0].rstrip(".") if text else ""
+    return text or type(error).__name__
 
 
 def convert(source: Path, target: Path) -> int:
@@ -166,17 +196,19 @@ def load_vision(folder: Path, dtype: torch.dtype, device: torch.device) -> nn.Mo
         raise ModelUnavailable(f"'{folder}' is not a CLIP vision model folder (config.json).")
     try:
         vision = CLIPVisionModelWithProjection.from_pretrained(folder, torch_dtype=dtype)
-    except (OSError, ValueError) as error:
-        first = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
+    except (OSError, ValueError, RuntimeError) as error:
         raise ModelUnavailable(
-            f"'{folder}' could not be loaded as a CLIP vision model: {first}"
+            f"'{folder}' could not be loaded as a CLIP vision model: {first_line(error)}."
         ) from None
     return vision.to(device).eval().requires_grad_(False)
 
 
 def build_image_prompt(model: LoadedModel, vision: nn.Module, state: StateDicts) -> ImagePrompt:
     """Resampler and decoupled processors shaped by the CLIP tower and the UNet, loaded
-    strictly; any mismatch is one sentence naming the first offending keys."""
+    strictly; any mismatch is one sentence naming the first offending keys, and leaves the
+    UNet's processors as they were. On the `meta` device (a model from
+    `build_random_model(..., device="meta")` and a checkpoint of meta tensors) it checks the
+    shapes of the full-size modules without allocating anything."""
     proj = state["image_proj"]
     if "latents" not in proj or "proj_in.weight" not in proj or "layers.0.1.1.weight" not in proj:
         raise ModelUnavailable("The image-prompt weights lack the resampler (image_proj) keys.")
@@ -189,16 +221,21 @@ def build_image_prompt(model: LoadedModel, vision: nn.Module, state: StateDicts)
         output_dim=model.unet.config.cross_attention_dim,
         ff_mult=shapes.ff_mult,
     )
-    resampler = Resampler(config)
+    with torch.device("meta"):  # no random initialisation only to be overwritten
+        resampler = Resampler(config)
     check_state(resampler, proj, "image-prompt weights (image_proj)")
-    resampler.load_state_dict(proj, strict=True)
+    resampler.to_empty(device=model.device).load_state_dict(proj, strict=True)
     controller = ImagePromptController()
+    before = dict(model.unet.attn_processors)
     adapter = install_image_prompt(model.unet, controller)
-    check_state(adapter, state["ip_adapter"], "image-prompt weights (ip_adapter)")
-    adapter.load_state_dict(state["ip_adapter"], strict=True)
-    adapter.to(model.device, model.dtype)
+    try:
+        check_state(adapter, state["ip_adapter"], "image-prompt weights (ip_adapter)")
+        adapter.load_state_dict(state["ip_adapter"], strict=True)
+    except BaseException:
+        model.unet.set_attn_processor(before)
+        raise
+    adapter.to(model.device, model.dtype).requires_grad_(False)
     resampler.to(model.device, model.dtype).eval().requires_grad_(False)
-    adapter.requires_grad_(False)
     return ImagePrompt(ImagePromptEncoder(vision, resampler), controller, adapter)
 
 
@@ -210,14 +247,23 @@ def attach_image_prompt(
     allow_download: bool,
 ) -> None:
     """Give the model its image prompt. An explicit spec must load; without one, a model that
-    has no weights edits with the image prompt off and says so once (CLARIFICATIONS 16)."""
+    has no weights (or no CLIP encoder to go with weights it found) edits with the image
+    prompt off and says so once (CLARIFICATIONS 16)."""
     if weights == "none":
         return
     path = locate_weights(weights, model_folder, allow_download)
     if path is None:
         model.notes.append("No image-prompt weights found: editing with the image prompt off.")
         return
-    vision = load_vision(
-        locate_encoder(encoder, model_folder, allow_download), model.dtype, model.device
-    )
+    try:
+        encoder_folder = locate_encoder(encoder, model_folder, allow_download)
+    except ModelUnavailable as error:
+        if weights is not None or encoder is not None:
+            raise
+        model.notes.append(
+            f"No CLIP image encoder for the image-prompt weights ({first_line(error)}): "
+            "editing with the image prompt off."
+        )
+        return
+    vision = load_vision(encoder_folder, model.dtype, model.device)
     model.image_prompt = build_image_prompt(model, vision, read_weights(path))
