@@ -336,6 +336,8 @@ def run_training(args: argparse.Namespace) -> int:
             image_encoder=args.image_encoder,
         )
     )
+    for note in report.notes:
+        print(note, file=sys.stderr)
     print(f"Trained to step {report.step}; final loss {report.final_loss:.4f}; wrote {args.out}")
     return EXIT_OK
 

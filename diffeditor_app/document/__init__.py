@@ -1,1 +1,3 @@
-"""The document layer (see docs/ARCHITECTURE.md); filled by the desktop-app issue."""
+"""The editing session: images, masks, points, layers, results, and the undo commands that
+are the only way to change them. Imports engine types, QtCore for signals and QtGui only for
+QUndoStack / QUndoCommand; never widgets."""

@@ -216,6 +216,12 @@ def clip_pixels(rgb: np.ndarray, size: int) -> torch.Tensor:
     return ((pixels - mean) / std)[None]
 
 
+def clip_features(vision: nn.Module, pixels: torch.Tensor) -> torch.Tensor:
+    """Normalised CLIP pixels -> the penultimate hidden states the resampler reads."""
+    output = vision(pixels.to(vision.device, vision.dtype), output_hidden_states=True)
+    return output.hidden_states[-2]
+
+
 @dataclass(eq=False)
 class ImagePromptEncoder:
     """CLIP vision tower + resampler: images -> image tokens (and the unconditional tokens)."""
@@ -229,11 +235,8 @@ class ImagePromptEncoder:
 
     def tokens(self, pixels: torch.Tensor) -> torch.Tensor:
         """Normalised CLIP pixels [B, 3, S, S] -> image tokens [B, num_queries, cross_dim]."""
-        weight = self.resampler.proj_in.weight
-        hidden = self.vision(
-            pixels.to(weight.device, self.vision.dtype), output_hidden_states=True
-        ).hidden_states[-2]
-        return self.resampler(hidden.to(weight.dtype))
+        hidden = clip_features(self.vision, pixels)
+        return self.resampler(hidden.to(self.resampler.proj_in.weight.dtype))
 
     def encode(self, rgb: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
         """(tokens of the image, unconditional tokens of an all-zero normalised pixel tensor)."""

@@ -1,0 +1,226 @@
+"""Undo commands: one gesture, one command, sized to the change.
+
+A brush stroke stores its bounding box and the pixels before and after; point and box
+gestures store the values before and after; consecutive nudges of the same thing merge.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtGui import QUndoCommand
+
+from diffeditor_app.document.session import (
+    BBox,
+    DragPair,
+    EditSession,
+    MaskName,
+    MoveBox,
+    PasteLayer,
+)
+from diffeditor_app.engine.images import SourceImage
+from diffeditor_app.engine.requests import Point
+
+NUDGE_ID = 1001  # QUndoCommand.id() of mergeable nudges
+
+
+class MaskEdit(QUndoCommand):
+    """A stroke, a fill, a clear or an invert of one mask, inside a bounding box."""
+
+    def __init__(
+        self, session: EditSession, name: MaskName, bbox: BBox, after: np.ndarray, text: str
+    ) -> None:
+        super().__init__(text)
+        x0, y0, x1, y1 = bbox
+        self.session, self.name, self.bbox = session, name, bbox
+        self.before = session.mask(name)[y0:y1, x0:x1].copy()
+        self.after = after.astype(bool, copy=True)
+
+    def redo(self) -> None:
+        self.session._apply_mask(self.name, self.bbox, self.after)
+
+    def undo(self) -> None:
+        self.session._apply_mask(self.name, self.bbox, self.before)
+
+
+def whole(mask: np.ndarray) -> BBox:
+    return 0, 0, mask.shape[1], mask.shape[0]
+
+
+def stroke(
+    session: EditSession, name: MaskName, bbox: BBox, after: np.ndarray, erase: bool
+) -> bool:
+    """Push a brush stroke unless it changed nothing; True when pushed."""
+    x0, y0, x1, y1 = bbox
+    if np.array_equal(session.mask(name)[y0:y1, x0:x1], after):
+        return False
+    session.undo_stack.push(MaskEdit(session, name, bbox, after, "Erase" if erase else "Paint"))
+    return True
+
+
+def clear_mask(session: EditSession, name: MaskName) -> None:
+    mask = session.mask(name)
+    if mask.any():
+        session.undo_stack.push(
+            MaskEdit(session, name, whole(mask), np.zeros_like(mask), f"Clear {name.value} mask")
+        )
+
+
+def invert_mask(session: EditSession, name: MaskName) -> None:
+    mask = session.mask(name)
+    session.undo_stack.push(
+        MaskEdit(session, name, whole(mask), ~mask, f"Invert {name.value} mask")
+    )
+
+
+class PairsEdit(QUndoCommand):
+    """Any change of the drag pairs: add, move a point, delete, clear."""
+
+    def __init__(
+        self, session: EditSession, after: list[DragPair], text: str, merge_key: object = None
+    ) -> None:
+        super().__init__(text)
+        self.session = session
+        self.before = list(session.state.pairs)
+        self.after = list(after)
+        self.merge_key = merge_key  # a nudge of the same point merges with the previous one
+
+    def id(self) -> int:
+        return NUDGE_ID if self.merge_key is not None else -1
+
+    def mergeWith(self, other: QUndoCommand) -> bool:
+        if not isinstance(other, PairsEdit) or other.merge_key != self.merge_key:
+            return False
+        self.after = other.after
+        return True
+
+    def redo(self) -> None:
+        self.session._apply_pairs(self.after)
+
+    def undo(self) -> None:
+        self.session._apply_pairs(self.before)
+
+
+def add_point(session: EditSession, point: Point) -> None:
+    """The first click adds a handle, the next one its target (numbered arrows)."""
+    pairs = list(session.state.pairs)
+    if pairs and pairs[-1].target is None:
+        pairs[-1] = DragPair(pairs[-1].handle, point)
+        text = f"Add target {len(pairs)}"
+    else:
+        pairs.append(DragPair(point))
+        text = f"Add handle {len(pairs)}"
+    session.undo_stack.push(PairsEdit(session, pairs, text))
+
+
+def move_point(
+    session: EditSession, index: int, which: str, point: Point, nudge: bool = False
+) -> None:
+    """Move a handle or a target; nudges of the same point merge into one step."""
+    pairs = list(session.state.pairs)
+    pair = pairs[index]
+    if which == "handle":
+        if pair.handle == point:
+            return
+        pairs[index] = DragPair(point, pair.target)
+    else:
+        if pair.target == point:
+            return
+        pairs[index] = DragPair(pair.handle, point)
+    key = (index, which) if nudge else None
+    session.undo_stack.push(PairsEdit(session, pairs, f"Move {which} {index + 1}", key))
+
+
+def delete_pair(session: EditSession, index: int) -> None:
+    pairs = list(session.state.pairs)
+    del pairs[index]
+    session.undo_stack.push(PairsEdit(session, pairs, f"Delete pair {index + 1}"))
+
+
+def clear_pairs(session: EditSession) -> None:
+    if session.state.pairs:
+        session.undo_stack.push(PairsEdit(session, [], "Clear points"))
+
+
+class ValueEdit(QUndoCommand):
+    """A whole-value change of the move box or the paste layer."""
+
+    def __init__(self, apply, before, after, text: str, merge_key: object = None) -> None:
+        super().__init__(text)
+        self.apply, self.before, self.after, self.merge_key = apply, before, after, merge_key
+
+    def id(self) -> int:
+        return NUDGE_ID + 1 if self.merge_key is not None else -1
+
+    def mergeWith(self, other: QUndoCommand) -> bool:
+        if not isinstance(other, ValueEdit) or other.merge_key != self.merge_key:
+            return False
+        self.after = other.after
+        return True
+
+    def redo(self) -> None:
+        self.apply(self.after)
+
+    def undo(self) -> None:
+        self.apply(self.before)
+
+
+def set_box(session: EditSession, box: MoveBox, nudge: bool = False) -> None:
+    """One gesture (a drag or a corner scale) or a merged series of nudges."""
+    before = session.state.box
+    if box == before:
+        return
+    text = "Scale object" if box.scale != before.scale else "Move object"
+    key = "box" if nudge else None
+    session.undo_stack.push(ValueEdit(session._apply_box, before, box, text, key))
+
+
+def set_paste(session: EditSession, paste: PasteLayer, nudge: bool = False) -> None:
+    before = session.state.paste
+    if paste == before:
+        return
+    text = "Scale paste layer" if paste.scale != before.scale else "Move paste layer"
+    key = "paste" if nudge else None
+    session.undo_stack.push(ValueEdit(session._apply_paste, before, paste, text, key))
+
+
+class ReferenceEdit(QUndoCommand):
+    """Load (or remove) the reference image; its mask starts empty."""
+
+    def __init__(self, session: EditSession, reference: SourceImage | None) -> None:
+        super().__init__("Load reference" if reference is not None else "Remove reference")
+        self.session = session
+        self.before = (session.state.reference, session.state.masks.get(MaskName.REFERENCE))
+        mask = None
+        if reference is not None:
+            mask = np.zeros((reference.height, reference.width), dtype=bool)
+        self.after = (reference, mask)
+
+    def redo(self) -> None:
+        self.session._apply_reference(*self.after)
+
+    def undo(self) -> None:
+        self.session._apply_reference(*self.before)
+
+
+def set_reference(session: EditSession, reference: SourceImage | None) -> None:
+    session.undo_stack.push(ReferenceEdit(session, reference))
+
+
+class KeepResult(QUndoCommand):
+    """A kept result becomes the current image; the original is never touched."""
+
+    def __init__(self, session: EditSession, image: SourceImage) -> None:
+        super().__init__("Keep result")
+        self.session = session
+        self.before = (session.state.current, list(session.state.kept))
+        self.after = (image, [*session.state.kept, image])
+
+    def redo(self) -> None:
+        self.session._apply_current(*self.after)
+
+    def undo(self) -> None:
+        self.session._apply_current(*self.before)
+
+
+def keep_result(session: EditSession, image: SourceImage) -> None:
+    session.undo_stack.push(KeepResult(session, image))

@@ -1,0 +1,198 @@
+"""`EditSession`: everything the user has set up for an edit, observed by the views.
+
+Views read the session and subscribe to its fine-grained signals; they change it only by
+pushing undo commands (commands.py), which call the `_apply_*` methods below. Setters that
+would not change anything emit nothing.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtGui import QUndoStack
+
+from diffeditor_app.engine.images import SourceImage
+from diffeditor_app.engine.requests import Point
+from diffeditor_app.engine.settings import Task
+
+BBox = tuple[int, int, int, int]  # x0, y0, x1, y1 (exclusive), in the mask's pixels
+
+
+class MaskName(str, enum.Enum):
+    OBJECT = "object"  # move / appearance: the object; drag uses REGION
+    REGION = "region"  # drag: the editable region
+    FILL = "fill"  # move: what should fill the vacated area
+    REFERENCE = "reference"  # appearance / paste: the object on the reference image
+
+
+@dataclass(frozen=True)
+class DragPair:
+    handle: Point
+    target: Point | None = None  # None until the second click
+
+
+@dataclass(frozen=True)
+class MoveBox:
+    """The move/resize gesture: where the object goes and how big it becomes."""
+
+    dx: float = 0.0
+    dy: float = 0.0
+    scale: float = 1.0
+
+
+@dataclass(frozen=True)
+class PasteLayer:
+    at: Point | None = None  # centre of the pasted object on the image; None: not placed
+    scale: float = 1.0
+
+
+@dataclass(frozen=True)
+class EditOptions:
+    """The Advanced panel. None means the engine's default for the task and model."""
+
+    guidance_strength: float | None = None
+    flexibility: float | None = None  # the regional SDE's eta inside the edit region
+    ip_scale: float | None = None
+    steps: int = 50
+    resolution: int | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class Candidate:
+    """A finished edit waiting to be kept or discarded."""
+
+    image: SourceImage
+    seed: int
+    summary: str  # e.g. "seed 42 · 12.3 s"
+
+
+@dataclass(eq=False)
+class SessionState:
+    """The session's data, separate from its signals so a project file can carry it."""
+
+    original: SourceImage
+    current: SourceImage
+    masks: dict[MaskName, np.ndarray]
+    pairs: list[DragPair] = field(default_factory=list)
+    box: MoveBox = MoveBox()
+    paste: PasteLayer = PasteLayer()
+    reference: SourceImage | None = None
+    task: Task = Task.MOVE
+    prompt: str = ""
+    reference_prompt: str = ""
+    seed: int = 42
+    options: EditOptions = EditOptions()
+    kept: list[SourceImage] = field(default_factory=list)  # every result kept, in order
+
+    @classmethod
+    def for_image(cls, image: SourceImage) -> SessionState:
+        empty = np.zeros((image.height, image.width), dtype=bool)
+        masks = {name: empty.copy() for name in (MaskName.OBJECT, MaskName.REGION, MaskName.FILL)}
+        return cls(original=image, current=image, masks=masks)
+
+
+class EditSession(QObject):
+    """One open image and everything set up to edit it."""
+
+    image_changed = Signal()
+    mask_changed = Signal(str, object)  # mask name, changed BBox (None: everywhere)
+    pairs_changed = Signal()
+    box_changed = Signal()
+    paste_changed = Signal()
+    reference_changed = Signal()
+    task_changed = Signal(str)
+    text_changed = Signal()  # prompts, seed or options
+    candidates_changed = Signal()
+
+    def __init__(self, state: SessionState, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.state = state
+        self.undo_stack = QUndoStack(self)
+        self.candidates: list[Candidate] = []
+
+    @classmethod
+    def open(cls, image: SourceImage, parent: QObject | None = None) -> EditSession:
+        return cls(SessionState.for_image(image), parent)
+
+    # -- reading --------------------------------------------------------------------------
+
+    @property
+    def image(self) -> SourceImage:
+        return self.state.current
+
+    def mask(self, name: MaskName) -> np.ndarray:
+        """The live mask (read it, never write it: push a command instead)."""
+        return self.state.masks[name]
+
+    @property
+    def task(self) -> Task:
+        return self.state.task
+
+    # -- settings that are not undo steps (CLARIFICATIONS: tool options are preferences) --
+
+    def set_task(self, task: Task) -> None:
+        if task is not self.state.task:
+            self.state.task = task
+            self.task_changed.emit(task.value)
+
+    def set_text(self, **changes) -> None:
+        """Prompt, reference_prompt, seed or options; emits once if anything changed."""
+        updated = False
+        for key, value in changes.items():
+            if key not in {"prompt", "reference_prompt", "seed", "options"}:
+                raise KeyError(key)
+            if getattr(self.state, key) != value:
+                setattr(self.state, key, value)
+                updated = True
+        if updated:
+            self.text_changed.emit()
+
+    def set_options(self, **changes) -> None:
+        self.set_text(options=replace(self.state.options, **changes))
+
+    def add_candidate(self, candidate: Candidate) -> None:
+        self.candidates.append(candidate)
+        self.candidates_changed.emit()
+
+    def discard_candidate(self, candidate: Candidate) -> None:
+        if candidate in self.candidates:
+            self.candidates.remove(candidate)
+            self.candidates_changed.emit()
+
+    # -- applied only by undo commands ---------------------------------------------------
+
+    def _apply_mask(self, name: MaskName, bbox: BBox, pixels: np.ndarray) -> None:
+        x0, y0, x1, y1 = bbox
+        self.state.masks[name][y0:y1, x0:x1] = pixels
+        self.mask_changed.emit(name.value, bbox)
+
+    def _apply_reference(self, reference: SourceImage | None, mask: np.ndarray | None) -> None:
+        self.state.reference = reference
+        if mask is None:
+            self.state.masks.pop(MaskName.REFERENCE, None)
+        else:
+            self.state.masks[MaskName.REFERENCE] = mask
+        self.reference_changed.emit()
+        self.mask_changed.emit(MaskName.REFERENCE.value, None)
+
+    def _apply_pairs(self, pairs: list[DragPair]) -> None:
+        self.state.pairs = list(pairs)
+        self.pairs_changed.emit()
+
+    def _apply_box(self, box: MoveBox) -> None:
+        if box != self.state.box:
+            self.state.box = box
+            self.box_changed.emit()
+
+    def _apply_paste(self, paste: PasteLayer) -> None:
+        if paste != self.state.paste:
+            self.state.paste = paste
+            self.paste_changed.emit()
+
+    def _apply_current(self, image: SourceImage, kept: list[SourceImage]) -> None:
+        self.state.current = image
+        self.state.kept = list(kept)
+        self.image_changed.emit()

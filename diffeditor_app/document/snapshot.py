@@ -1,0 +1,64 @@
+"""The request snapshot: everything an edit needs, copied out of the live session, so the
+worker never reads the document while the user keeps working."""
+
+from __future__ import annotations
+
+from diffeditor_app.document.session import EditSession, MaskName, SessionState
+from diffeditor_app.engine.errors import InvalidInput
+from diffeditor_app.engine.requests import (
+    AppearanceEdit,
+    DragEdit,
+    EditRequest,
+    MoveEdit,
+    PasteEdit,
+)
+from diffeditor_app.engine.settings import DEFAULTS, Task, TaskSettings
+
+
+def task_settings(state: SessionState) -> TaskSettings | None:
+    """The Advanced panel's overrides on the task's defaults; None when nothing is set."""
+    options = state.options
+    overrides = {}
+    if options.guidance_strength is not None:
+        overrides["guidance_strength"] = options.guidance_strength
+    if options.flexibility is not None:
+        overrides["eta_in"] = options.flexibility
+    return DEFAULTS[state.task].with_overrides(overrides) if overrides else None
+
+
+def build_request(session: EditSession) -> EditRequest:
+    """A validated-on-use request for the session's task, with copies of every array."""
+    state = session.state
+    common = dict(
+        image=state.current,
+        prompt=state.prompt,
+        seed=state.seed,
+        steps=state.options.steps,
+        resolution=state.options.resolution,
+        settings=task_settings(state),
+        ip_scale=state.options.ip_scale,
+    )
+    if state.task is Task.MOVE:
+        fill = state.masks[MaskName.FILL]
+        return MoveEdit(
+            mask=state.masks[MaskName.OBJECT].copy(),
+            offset=(state.box.dx, state.box.dy),
+            scale=state.box.scale,
+            fill_hint=fill.copy() if fill.any() else None,
+            **common,
+        )
+    if state.task is Task.DRAG:
+        pairs = tuple((p.handle, p.target) for p in state.pairs if p.target is not None)
+        return DragEdit(mask=state.masks[MaskName.REGION].copy(), pairs=pairs, **common)
+    if state.reference is None:
+        raise InvalidInput("Load a reference image first.")
+    reference = dict(
+        reference=state.reference,
+        reference_mask=state.masks[MaskName.REFERENCE].copy(),
+        reference_prompt=state.reference_prompt,
+    )
+    if state.task is Task.APPEARANCE:
+        return AppearanceEdit(mask=state.masks[MaskName.OBJECT].copy(), **reference, **common)
+    if state.paste.at is None:
+        raise InvalidInput("Place the reference object on the image first.")
+    return PasteEdit(at=tuple(state.paste.at), scale=state.paste.scale, **reference, **common)
