@@ -1,0 +1,252 @@
+"""Side panels of the main window: the edit panel (prompts, seed, Advanced, Edit / Cancel,
+progress) and the candidates bar (keep, discard, run again, previous / next).
+
+Panels hold no document state: they show the session and write back through it."""
+
+from __future__ import annotations
+
+import random
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QDoubleSpinBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from diffeditor_app.document.session import EditOptions, EditSession
+from diffeditor_app.engine.settings import DEFAULTS, Task
+
+SEED_RANGE = (0, 2**31 - 1)
+TASK_LABELS = {
+    Task.MOVE: "Move / Resize",
+    Task.DRAG: "Drag",
+    Task.APPEARANCE: "Replace appearance",
+    Task.PASTE: "Paste",
+}
+TASK_HINTS = {
+    Task.MOVE: "Paint the object, then drag the box to move it; drag a corner to resize.",
+    Task.DRAG: "Paint the editable region, then click a handle and its target.",
+    Task.APPEARANCE: "Paint the object here and the new look on the reference.",
+    Task.PASTE: "Paint the object on the reference, then place it on the image.",
+}
+
+
+def new_seed() -> int:
+    return random.randint(*SEED_RANGE)
+
+
+class EditPanel(QWidget):
+    """Prompts, seed, Advanced settings, the Edit and Cancel buttons and the progress bar."""
+
+    edit_requested = Signal()
+    cancel_requested = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.session: EditSession | None = None
+        self.hint = QLabel()
+        self.hint.setWordWrap(True)
+        self.prompt = QLineEdit(placeholderText="What the image shows (optional)")
+        self.reference_prompt = QLineEdit(placeholderText="What the reference shows (optional)")
+        self.seed = QSpinBox(minimum=SEED_RANGE[0], maximum=SEED_RANGE[1])
+        self.new_seed = QPushButton("New seed")
+        seed_row = QHBoxLayout()
+        seed_row.addWidget(self.seed, 1)
+        seed_row.addWidget(self.new_seed)
+
+        self.advanced = QGroupBox("Advanced")
+        self.advanced.setCheckable(True)
+        self.advanced.setChecked(False)
+        self.guidance = QDoubleSpinBox(minimum=0.0, maximum=10.0, singleStep=0.1, decimals=2)
+        self.guidance.setToolTip("Guidance strength: how hard the edit is pushed (S / 1000).")
+        self.flexibility = QDoubleSpinBox(minimum=0.0, maximum=1.0, singleStep=0.05, decimals=2)
+        self.flexibility.setToolTip("Flexibility: randomness inside the edit region (SDE eta).")
+        self.ip_scale = QDoubleSpinBox(minimum=0.0, maximum=2.0, singleStep=0.05, decimals=2)
+        self.ip_scale.setToolTip("Image-prompt scale: how much the image itself steers the edit.")
+        self.steps = QSpinBox(minimum=1, maximum=200)
+        self.resolution = QSpinBox(minimum=0, maximum=1024, singleStep=64)
+        self.resolution.setSpecialValueText("model default")
+        self.reset = QPushButton("Reset to defaults")
+        form = QFormLayout(self.advanced)
+        form.addRow("Guidance strength", self.guidance)
+        form.addRow("Flexibility", self.flexibility)
+        form.addRow("Image-prompt scale", self.ip_scale)
+        form.addRow("Steps", self.steps)
+        form.addRow("Working resolution", self.resolution)
+        form.addRow(self.reset)
+
+        self.edit_button = QPushButton("Edit")
+        self.edit_button.setDefault(True)
+        self.edit_button.setShortcut("Ctrl+Return")
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setVisible(False)
+        self.progress = QProgressBar()
+        self.progress.setVisible(False)
+        self.status = QLabel()
+        self.status.setWordWrap(True)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.edit_button, 1)
+        buttons.addWidget(self.cancel_button)
+
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.hint)
+        fields = QFormLayout()
+        fields.addRow("Prompt", self.prompt)
+        fields.addRow("Reference prompt", self.reference_prompt)
+        fields.addRow("Seed", seed_row)
+        layout.addLayout(fields)
+        layout.addWidget(self.advanced)
+        layout.addLayout(buttons)
+        layout.addWidget(self.progress)
+        layout.addWidget(self.status)
+        layout.addStretch(1)
+
+        self.edit_button.clicked.connect(self.edit_requested)
+        self.cancel_button.clicked.connect(self.cancel_requested)
+        self.new_seed.clicked.connect(lambda: self.seed.setValue(new_seed()))
+        self.reset.clicked.connect(self.reset_to_defaults)
+        self.prompt.editingFinished.connect(self._write_back)
+        self.reference_prompt.editingFinished.connect(self._write_back)
+        self.seed.valueChanged.connect(self._write_back)
+        self.advanced.toggled.connect(self._write_back)
+        for box in (self.guidance, self.flexibility, self.ip_scale, self.steps, self.resolution):
+            box.valueChanged.connect(self._write_back)
+        self.setEnabled(False)
+
+    def set_session(self, session: EditSession | None) -> None:
+        if self.session is not None:
+            self.session.task_changed.disconnect(self._refresh)
+            self.session.text_changed.disconnect(self._refresh)
+        self.session = session
+        self.setEnabled(session is not None)
+        if session is not None:
+            session.task_changed.connect(self._refresh)
+            session.text_changed.connect(self._refresh)
+            self._refresh()
+
+    def _refresh(self, *_) -> None:
+        """Show the session; widgets' own signals are blocked so nothing echoes back."""
+        state = self.session.state
+        defaults = DEFAULTS[state.task]
+        options = state.options
+        widgets = (
+            self.prompt,
+            self.reference_prompt,
+            self.seed,
+            self.advanced,
+            self.guidance,
+            self.flexibility,
+            self.ip_scale,
+            self.steps,
+            self.resolution,
+        )
+        for widget in widgets:
+            widget.blockSignals(True)
+        self.hint.setText(TASK_HINTS[state.task])
+        self.prompt.setText(state.prompt)
+        self.reference_prompt.setText(state.reference_prompt)
+        two_image = state.task in {Task.APPEARANCE, Task.PASTE}
+        self.reference_prompt.setEnabled(two_image)
+        self.seed.setValue(state.seed)
+        customised = options != EditOptions()
+        self.advanced.setChecked(customised or self.advanced.isChecked())
+        pick = lambda value, default: default if value is None else value  # noqa: E731
+        self.guidance.setValue(pick(options.guidance_strength, defaults.guidance_strength))
+        self.flexibility.setValue(pick(options.flexibility, defaults.eta_in))
+        self.ip_scale.setValue(pick(options.ip_scale, defaults.ip_scale))
+        self.steps.setValue(options.steps)
+        self.resolution.setValue(options.resolution or 0)
+        for widget in widgets:
+            widget.blockSignals(False)
+
+    def _write_back(self, *_) -> None:
+        if self.session is None:
+            return
+        defaults = DEFAULTS[self.session.task]
+        custom = self.advanced.isChecked()
+
+        def chosen(value: float, default: float) -> float | None:
+            return value if custom and abs(value - default) > 1e-9 else None
+
+        options = EditOptions(
+            guidance_strength=chosen(self.guidance.value(), defaults.guidance_strength),
+            flexibility=chosen(self.flexibility.value(), defaults.eta_in),
+            ip_scale=chosen(self.ip_scale.value(), defaults.ip_scale),
+            steps=self.steps.value() if custom else EditOptions.steps,
+            resolution=(self.resolution.value() or None) if custom else None,
+        )
+        self.session.set_text(
+            prompt=self.prompt.text(),
+            reference_prompt=self.reference_prompt.text(),
+            seed=self.seed.value(),
+            options=options,
+        )
+
+    def reset_to_defaults(self) -> None:
+        if self.session is not None:
+            self.session.set_text(options=EditOptions())
+
+    def set_running(self, running: bool) -> None:
+        self.edit_button.setEnabled(not running)
+        self.cancel_button.setVisible(running)
+        self.progress.setVisible(running)
+        if running:
+            self.progress.setRange(0, 0)  # busy until the first step reports
+            self.status.setText("Starting…")
+
+    def show_progress(self, step: int, total: int, remaining_s: float) -> None:
+        self.progress.setRange(0, total)
+        self.progress.setValue(step)
+        left = f", about {remaining_s:.0f} s left" if remaining_s > 0 else ""
+        self.status.setText(f"Step {step} of {total}{left}")
+
+
+class CandidatesBar(QWidget):
+    """Finished edits waiting for a decision: keep, discard, run again, previous / next."""
+
+    keep_requested = Signal()
+    discard_requested = Signal()
+    again_requested = Signal()
+    index_changed = Signal(int)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.count = 0
+        self.index = -1
+        self.label = QLabel()
+        self.previous = QPushButton("◀")
+        self.next = QPushButton("▶")
+        self.keep = QPushButton("Keep")
+        self.discard = QPushButton("Discard")
+        self.again = QPushButton("Run again (new seed)")
+        layout = QHBoxLayout(self)
+        for widget in (self.previous, self.label, self.next, self.keep, self.discard, self.again):
+            layout.addWidget(widget)
+        layout.addStretch(1)
+        self.label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.keep.clicked.connect(self.keep_requested)
+        self.discard.clicked.connect(self.discard_requested)
+        self.again.clicked.connect(self.again_requested)
+        self.previous.clicked.connect(lambda: self.select(self.index - 1))
+        self.next.clicked.connect(lambda: self.select(self.index + 1))
+        self.show_candidates(0, -1, "")
+
+    def show_candidates(self, count: int, index: int, summary: str) -> None:
+        self.count, self.index = count, index
+        self.setVisible(count > 0)
+        self.label.setText(f"Result {index + 1} of {count} · {summary}" if count else "")
+        self.previous.setEnabled(index > 0)
+        self.next.setEnabled(0 <= index < count - 1)
+
+    def select(self, index: int) -> None:
+        if 0 <= index < self.count and index != self.index:
+            self.index_changed.emit(index)

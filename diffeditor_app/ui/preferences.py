@@ -1,0 +1,122 @@
+"""The Preferences dialog, built from the settings schema: one page per group, one widget
+per declared setting, so a new preference needs no dialog code."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QLineEdit,
+    QSpinBox,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from diffeditor_app.runtime.settings import GROUPS, Setting, SettingsStore, settings_in
+
+AUTOMATIC = "(automatic)"
+
+
+class Field:
+    """A widget for one setting, with a way to read the value back."""
+
+    def __init__(self, setting: Setting, value: Any) -> None:
+        self.setting = setting
+        if setting.choices is not None:
+            self.widget = QComboBox()
+            self.widget.addItems([str(c) for c in setting.choices])
+            self.widget.setCurrentIndex(setting.choices.index(value))
+        elif setting.kind is bool:
+            self.widget = QCheckBox()
+            self.widget.setChecked(bool(value))
+        elif setting.kind is int and not setting.optional:
+            self.widget = QSpinBox(minimum=int(setting.minimum or 0))
+            self.widget.setMaximum(int(setting.maximum if setting.maximum is not None else 10**6))
+            self.widget.setValue(int(value))
+        elif setting.kind is float and not setting.optional:
+            self.widget = QDoubleSpinBox(decimals=2, singleStep=0.05)
+            self.widget.setRange(setting.minimum or 0.0, setting.maximum or 10**6)
+            self.widget.setValue(float(value))
+        else:  # text, and optional numbers typed as text: empty means automatic
+            self.widget = QLineEdit("" if value is None else str(value))
+            self.widget.setPlaceholderText(AUTOMATIC if setting.optional else "")
+        self.widget.setToolTip(setting.help)
+
+    def value(self) -> Any:
+        s, w = self.setting, self.widget
+        if s.choices is not None:
+            return s.choices[w.currentIndex()]
+        if isinstance(w, QCheckBox):
+            return w.isChecked()
+        if isinstance(w, (QSpinBox, QDoubleSpinBox)):
+            return w.value()
+        text = w.text().strip()
+        if not text and s.optional:
+            return None
+        if s.kind not in (int, float):
+            return text
+        try:
+            return s.kind(text)
+        except ValueError:
+            raise ValueError(f"{s.key} must be a number; got {text!r}.") from None
+
+
+class PreferencesDialog(QDialog):
+    def __init__(self, settings: SettingsStore, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Preferences")
+        self.settings = settings
+        self.fields: list[Field] = []
+        tabs = QTabWidget()
+        for group in GROUPS:
+            declared = [s for s in settings_in(group) if s.in_dialog]
+            if not declared:
+                continue
+            page = QWidget()
+            form = QFormLayout(page)
+            for setting in declared:
+                field = Field(setting, settings.get(setting.key))
+                form.addRow(setting.label, field.widget)
+                self.fields.append(field)
+            tabs.addTab(page, group.capitalize())
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok
+            | QDialogButtonBox.StandardButton.Cancel
+            | QDialogButtonBox.StandardButton.RestoreDefaults
+        )
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        restore = buttons.button(QDialogButtonBox.StandardButton.RestoreDefaults)
+        restore.clicked.connect(self.restore_defaults)
+        self.error = QLineEdit(readOnly=True, frame=False)
+        self.error.setVisible(False)
+        layout = QVBoxLayout(self)
+        layout.addWidget(tabs)
+        layout.addWidget(self.error)
+        layout.addWidget(buttons)
+
+    def restore_defaults(self) -> None:
+        for field in self.fields:
+            self.settings.reset(field.setting.key)
+        self.reject()
+
+    def accept(self) -> None:
+        """Apply every field; a bad value keeps the dialog open with the reason."""
+        try:
+            values = {
+                field.setting.key: field.setting.validate(field.value()) for field in self.fields
+            }
+        except ValueError as error:
+            self.error.setText(str(error))
+            self.error.setVisible(True)
+            return
+        for key, value in values.items():
+            self.settings.set(key, value)
+        super().accept()

@@ -1,0 +1,38 @@
+"""The Preferences dialog is built from the schema and writes validated values back."""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import QComboBox, QLineEdit
+
+from diffeditor_app.runtime.settings import SCHEMA, SettingsStore
+from diffeditor_app.ui.preferences import PreferencesDialog
+
+
+def field(dialog, key):
+    return next(f for f in dialog.fields if f.setting.key == key)
+
+
+def test_every_dialog_setting_has_a_field(qtbot, tmp_path):
+    dialog = PreferencesDialog(SettingsStore(tmp_path / "settings.json"))
+    qtbot.addWidget(dialog)
+    shown = {f.setting.key for f in dialog.fields}
+    assert shown == {s.key for s in SCHEMA if s.in_dialog}
+
+
+def test_accept_writes_values_and_rejects_bad_ones(qtbot, tmp_path):
+    store = SettingsStore(tmp_path / "settings.json")
+    dialog = PreferencesDialog(store)
+    qtbot.addWidget(dialog)
+    precision = field(dialog, "precision").widget
+    assert isinstance(precision, QComboBox)
+    precision.setCurrentText("fp32")
+    resolution = field(dialog, "default_resolution").widget
+    assert isinstance(resolution, QLineEdit)
+    resolution.setText("not a number")
+    dialog.accept()
+    assert not dialog.error.isHidden() and "default_resolution" in dialog.error.text()
+    assert store.get("precision") == "auto"
+    resolution.setText("512")
+    dialog.accept()
+    assert store.get("precision") == "fp32" and store.get("default_resolution") == 512
+    assert SettingsStore(tmp_path / "settings.json").get("precision") == "fp32"
