@@ -75,6 +75,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="diffeditor", description="Fine-grained diffusion image editing.")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     parser.add_argument("--demo", action="store_true", help="open the GUI on the demo model")
+    parser.add_argument("--model", default=None, help="model for the GUI (default: settings)")
+    parser.add_argument("--image", type=Path, default=None, help="image to open in the GUI")
+    parser.add_argument(
+        "--screenshot", type=Path, default=None, help="render the window offscreen to a PNG"
+    )
+    parser.add_argument(
+        "--task",
+        default="move",
+        choices=["move", "drag", "appearance", "paste"],
+        help="task shown by --screenshot",
+    )
     commands = parser.add_subparsers(dest="command")
 
     common = _Parser(add_help=False)
@@ -343,9 +354,11 @@ def run_training(args: argparse.Namespace) -> int:
 
 
 def run_gui(args: argparse.Namespace) -> int:
-    from diffeditor_app.ui.app import run
+    from diffeditor_app.ui.app import run, screenshot
 
-    return run(demo=args.demo)
+    if args.screenshot is not None:
+        return screenshot(args.screenshot, args.task, args.image, args.demo)
+    return run(demo=args.demo, model=args.model, image=args.image)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,195 @@
+"""The main window end to end: open, task switching, an edit through the worker with live
+previews, candidates, keep and undo, cancel, errors as messages, projects, recovery."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+from PySide6.QtGui import QDropEvent
+from PySide6.QtWidgets import QMessageBox
+
+from diffeditor_app.document import commands
+from diffeditor_app.document.session import MaskName, MoveBox
+from diffeditor_app.engine.loading import ModelSpec
+from diffeditor_app.engine.settings import Task
+from diffeditor_app.ui.app import create_window
+
+TIMEOUT_MS = 120_000
+
+
+@pytest.fixture
+def scene_path(tmp_path):
+    image = Image.new("RGB", (96, 64), (200, 185, 150))
+    ImageDraw.Draw(image).rectangle((24, 20, 40, 36), fill=(220, 30, 30))
+    path = tmp_path / "scene.png"
+    image.save(path)
+    return path
+
+
+@pytest.fixture
+def messages(monkeypatch):
+    shown = []
+    monkeypatch.setattr(
+        QMessageBox, "warning", lambda parent, title, text, *a: shown.append((title, text))
+    )
+    return shown
+
+
+@pytest.fixture
+def window(qtbot, tmp_path, tiny_model_dir, messages):
+    spec = ModelSpec(str(tiny_model_dir), device="cpu")
+    window = create_window(tmp_path / "config" / "settings.json", tmp_path / "data", spec)
+    qtbot.addWidget(window)
+    window.show()
+    yield window
+    window.worker.shutdown()
+
+
+def paint_object(window) -> None:
+    session = window.session
+    mask = np.zeros((session.image.height, session.image.width), dtype=bool)
+    mask[20:37, 24:41] = True
+    commands.stroke(session, MaskName.OBJECT, (0, 0, mask.shape[1], mask.shape[0]), mask, False)
+    commands.set_box(session, MoveBox(dx=16, dy=4))
+
+
+def test_open_by_api_and_by_drop(window, scene_path, qtbot):
+    assert window.open_image(scene_path)
+    assert window.session.image.size == (96, 64)
+    assert "96 × 64" in window.size_label.text()
+    window.set_session(None)
+    data = QMimeData()
+    data.setUrls([QUrl.fromLocalFile(str(scene_path))])
+    drop = QDropEvent(
+        QPointF(10, 10),
+        Qt.DropAction.CopyAction,
+        data,
+        Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier.NoModifier,
+    )
+    window.dropEvent(drop)
+    assert window.session is not None and window.session.image.size == (96, 64)
+    assert str(scene_path) in window.settings.get("recent_files")
+
+
+def test_a_bad_file_is_a_message_and_the_app_survives(window, tmp_path, messages, scene_path):
+    bad = tmp_path / "broken.png"
+    bad.write_text("not an image")
+    assert not window.open_image(bad)
+    assert messages and "broken.png" in messages[0][1]
+    assert window.open_image(scene_path)
+
+
+def test_task_switch_picks_mask_and_tool(window, scene_path):
+    window.open_image(scene_path)
+    window.set_task(Task.DRAG)
+    assert window.session.task is Task.DRAG and window.canvas.mask_name is MaskName.REGION
+    window.set_task(Task.PASTE)
+    assert window.canvas.tool == "paste" and window.reference_dock.isVisibleTo(window)
+    window.set_task(Task.MOVE)
+    assert window.canvas.tool == "brush" and window.canvas.mask_name is MaskName.OBJECT
+
+
+def test_edit_through_the_worker_with_previews_keep_and_undo(window, scene_path, qtbot):
+    window.open_image(scene_path)
+    paint_object(window)
+    window.session.set_options(steps=5)
+    previews = []
+    window.worker.preview.connect(lambda job, p: previews.append(p))
+    with qtbot.waitSignal(window.worker.finished, timeout=TIMEOUT_MS):
+        window.edit_panel.edit_button.click()
+    assert len(previews) == 5
+    assert len(window.session.candidates) == 1 and window.candidates.isVisibleTo(window)
+    original = window.session.image
+    window.candidates.keep.click()
+    assert window.session.image is not original and window.session.candidates == []
+    assert window.autosave_path.is_file()
+    window.undo()
+    assert window.session.image is original
+
+
+def test_run_again_and_browse_candidates(window, scene_path, qtbot):
+    window.open_image(scene_path)
+    paint_object(window)
+    window.session.set_options(steps=3)
+    for _ in range(2):
+        with qtbot.waitSignal(window.worker.finished, timeout=TIMEOUT_MS):
+            window.run_edit(fresh_seed=True)
+    assert len(window.session.candidates) == 2 and window.candidate_index == 1
+    window.candidates.previous.click()
+    assert window.candidate_index == 0
+    window.candidates.discard.click()
+    assert len(window.session.candidates) == 1
+
+
+def test_cancel_mid_run(window, scene_path, qtbot):
+    window.open_image(scene_path)
+    paint_object(window)
+    window.session.set_options(steps=40)
+
+    def cancel_after_two(job, preview, seen=[]):  # noqa: B006
+        seen.append(preview)
+        if len(seen) == 2:
+            window.edit_panel.cancel_button.click()
+
+    window.worker.preview.connect(cancel_after_two)
+    with qtbot.waitSignal(window.worker.cancelled, timeout=TIMEOUT_MS):
+        window.run_edit()
+    assert window.session.candidates == []
+    assert window.edit_panel.edit_button.isEnabled()
+
+
+def test_engine_errors_are_messages(window, scene_path, messages):
+    window.open_image(scene_path)
+    window.run_edit()  # nothing painted
+    assert messages and "empty" in messages[-1][1]
+
+
+def test_export_never_overwrites_the_original(window, scene_path, messages, tmp_path):
+    window.open_image(scene_path)
+    before = scene_path.read_bytes()
+    assert not window.export_image(scene_path)
+    assert scene_path.read_bytes() == before and messages
+    assert window.export_image(tmp_path / "out.jpg")
+    assert Image.open(tmp_path / "out.jpg").size == (96, 64)
+
+
+def test_project_round_trip_and_recovery_offer(window, scene_path, tmp_path, monkeypatch):
+    window.open_image(scene_path)
+    paint_object(window)
+    window.project_path = tmp_path / "scene.diffedit"
+    window.save_project()
+    window.open_image(scene_path)
+    assert window.open_project(tmp_path / "scene.diffedit")
+    assert window.session.mask(MaskName.OBJECT).sum() == 17 * 17
+    assert window.session.state.box == MoveBox(dx=16, dy=4)
+    window.autosave()
+    window.set_session(None)
+    monkeypatch.setattr(QMessageBox, "question", lambda *a: QMessageBox.StandardButton.Yes)
+    assert window.offer_recovery()
+    assert window.session.state.box == MoveBox(dx=16, dy=4)
+
+
+def test_preferences_persist_across_a_restart(qtbot, tmp_path, scene_path, tiny_model_dir):
+    path = tmp_path / "config" / "settings.json"
+    first = create_window(path, tmp_path / "data", ModelSpec(str(tiny_model_dir)))
+    qtbot.addWidget(first)
+    first.open_image(scene_path)
+    first.settings.set("brush_size", 77)
+    first.worker.shutdown()
+    second = create_window(path, tmp_path / "data", ModelSpec(str(tiny_model_dir)))
+    qtbot.addWidget(second)
+    assert second.settings.get("brush_size") == 77
+    assert second.settings.get("recent_files") == [str(scene_path)]
+    second.worker.shutdown()
+
+
+def test_screenshot_renders_every_task(tmp_path, qapp):
+    from diffeditor_app.ui.app import screenshot
+
+    for task in ("move", "drag", "appearance", "paste"):
+        out = tmp_path / f"{task}.png"
+        assert screenshot(out, task) == 0
+        assert Image.open(out).size[0] > 600
