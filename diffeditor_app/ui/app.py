@@ -11,6 +11,7 @@ from diffeditor_app.engine.loading import ModelSpec
 REPO = Path(__file__).resolve().parents[2]
 DEMO_IMAGE = REPO / "resources" / "samples" / "scene.png"
 DEMO_MASK = REPO / "resources" / "samples" / "scene_circle_mask.png"
+DEMO_REGION = REPO / "resources" / "samples" / "scene_square_region.png"
 
 
 def data_dir() -> Path:
@@ -59,19 +60,28 @@ def create_window(
 
 
 def prepare_demo(window) -> None:
-    """The sample scene with its object painted, ready for a Move edit."""
-    import numpy as np
-
+    """The sample scene set up for every task: the circle painted and its move box, a drag
+    region with one handle -> target pair, and the scene as its own reference with the
+    circle placed as a paste layer."""
     from diffeditor_app.document import commands
-    from diffeditor_app.document.session import MaskName, MoveBox
-    from diffeditor_app.engine.images import load_mask
+    from diffeditor_app.document.session import MaskName, MoveBox, PasteLayer
+    from diffeditor_app.engine.images import load_image, load_mask
+    from diffeditor_app.engine.requests import Point
 
     window.open_image(DEMO_IMAGE)
     session = window.session
-    mask = load_mask(DEMO_MASK, session.image.size)
-    height, width = mask.shape
-    commands.stroke(session, MaskName.OBJECT, (0, 0, width, height), mask, erase=False)
-    commands.set_box(session, MoveBox(dx=float(np.round(width * 0.2)), dy=0.0))
+    circle = load_mask(DEMO_MASK, session.image.size)
+    region = load_mask(DEMO_REGION, session.image.size)
+    height, width = circle.shape
+    everything = (0, 0, width, height)
+    commands.stroke(session, MaskName.OBJECT, everything, circle, erase=False)
+    commands.set_box(session, MoveBox(dx=round(width * 0.2), dy=0.0))
+    commands.stroke(session, MaskName.REGION, everything, region, erase=False)
+    commands.add_point(session, Point(width * 0.7, height * 0.66))
+    commands.add_point(session, Point(width * 0.78, height * 0.72))
+    commands.set_reference(session, load_image(DEMO_IMAGE))
+    commands.stroke(session, MaskName.REFERENCE, everything, circle, erase=False)
+    commands.set_paste(session, PasteLayer(Point(width * 0.8, height * 0.3), 0.6))
 
 
 def run(demo: bool = False, model: str | None = None, image: Path | None = None) -> int:
