@@ -104,7 +104,7 @@ MIN_ZOOM, MAX_ZOOM = 0.01, 64.0
 WHEEL_ZOOM_STEP = 1.2  # one wheel notch
 FIT_MARGIN_PX = 8
 PAN_KEEP_PX = 64  # panning stops with this much of the image still on screen
-MIN_BRUSH, MAX_BRUSH = 1, 2000
+MIN_BRUSH, MAX_BRUSH = 1, 500  # the brush_size preference's range
 DEFAULT_BRUSH = 32
 
 

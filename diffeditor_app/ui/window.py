@@ -97,6 +97,7 @@ class MainWindow(QMainWindow):
         self._actions()
         self._status()
         self._connect_worker()
+        self._bind_tool_options()
         self.set_session(None)
 
     # -- layout ---------------------------------------------------------------------------
@@ -215,6 +216,21 @@ class MainWindow(QMainWindow):
         self.canvas.zoom_changed.connect(lambda z: self.zoom_label.setText(f"{z * 100:.0f}%"))
         spec = self.model_spec()
         self.model_label.setText(f"{spec.device} · {spec.source}")
+
+    def _bind_tool_options(self) -> None:
+        """Brush size, hardness and mask opacity are preferences, not undo steps: both
+        canvases follow the settings, and `[` / `]` on a canvas write back to them."""
+
+        def refresh(key: str = "") -> None:
+            for canvas in (self.canvas, self.reference_canvas):
+                canvas.brush_size = self.settings.get("brush_size")
+                canvas.brush_hardness = self.settings.get("brush_hardness")
+                canvas.mask_opacity = self.settings.get("mask_opacity")
+
+        refresh()
+        self.settings.changed.connect(refresh)
+        for canvas in (self.canvas, self.reference_canvas):
+            canvas.brush_size_changed.connect(lambda size: self.settings.set("brush_size", size))
 
     def _connect_worker(self) -> None:
         self.worker.loading.connect(self.on_loading)

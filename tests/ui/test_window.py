@@ -193,3 +193,19 @@ def test_screenshot_renders_every_task(tmp_path, qapp):
         out = tmp_path / f"{task}.png"
         assert screenshot(out, task) == 0
         assert Image.open(out).size[0] > 600
+
+
+def test_tool_options_follow_the_preferences(window, scene_path, qtbot):
+    window.open_image(scene_path)
+    window.settings.set("brush_size", 21)
+    assert window.canvas.brush_size == 21 and window.reference_canvas.brush_size == 21
+    window.canvas.brush_size = 30  # what `]` does on the canvas
+    assert window.settings.get("brush_size") == 30
+
+
+def test_backslash_shows_the_original_while_held(window, scene_path, qtbot):
+    window.open_image(scene_path)
+    qtbot.keyPress(window.canvas, Qt.Key.Key_Backslash)
+    assert window.canvas.comparing
+    qtbot.keyRelease(window.canvas, Qt.Key.Key_Backslash)
+    assert not window.canvas.comparing
