@@ -97,6 +97,11 @@ def run(demo: bool = False, model: str | None = None, image: Path | None = None)
         window.open_path(Path(image))
     else:
         window.offer_recovery()
+    if spec is None:
+        from diffeditor_app.ui.model_setup import needs_setup
+
+        if needs_setup(window.settings):  # first run without weights
+            window.show_model_setup()
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
     closed = asyncio.Event()

@@ -168,6 +168,7 @@ class MainWindow(QMainWindow):
 
         settings = bar.addMenu("&Settings")
         self._action(settings, "&Preferences…", self.show_preferences, "Ctrl+,")
+        self._action(settings, "&Model setup…", self.show_model_setup)
 
         view = bar.addMenu("&View")
         self._action(view, "&Fit", self.canvas.fit, "Ctrl+0")
@@ -384,6 +385,13 @@ class MainWindow(QMainWindow):
         if PreferencesDialog(self.settings, self).exec():
             spec = self.model_spec()
             self.model_label.setText(f"{spec.device} · {spec.source}")
+
+    def show_model_setup(self) -> None:
+        from diffeditor_app.ui.model_setup import ModelSetupDialog
+
+        ModelSetupDialog(self.settings, self).exec()
+        spec = self.model_spec()
+        self.model_label.setText(f"{spec.device} · {spec.source}")
 
     # -- tasks and tools ----------------------------------------------------------------
 

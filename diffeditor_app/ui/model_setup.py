@@ -1,0 +1,177 @@
+"""First run without weights: find them in the cache, download them with progress, or
+choose local files; offline, say exactly what to fetch and where to put it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Slot
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QGridLayout,
+    QLabel,
+    QMessageBox,
+    QPlainTextEdit,
+    QProgressBar,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from diffeditor_app.engine.errors import ModelUnavailable
+from diffeditor_app.engine.loading import check_sd1_folder
+from diffeditor_app.runtime.weights import (
+    REQUIRED,
+    Download,
+    WeightSource,
+    offline,
+    offline_instructions,
+    status,
+)
+
+STATE_TEXT = {"local": "chosen: {path}", "cached": "found in the cache", "missing": "missing"}
+
+
+def needs_setup(settings) -> bool:
+    """True when the configured base model is neither a local path nor cached."""
+    return status(settings)[0].state == "missing"
+
+
+def check_choice(source: WeightSource, path: Path) -> str | None:
+    """Why a chosen path cannot serve this source, or None when it can."""
+    if source.setting == "model_source":
+        if path.is_file():
+            return (
+                None
+                if path.suffix in {".safetensors", ".ckpt"}
+                else "Choose a .safetensors or .ckpt file."
+            )
+        try:
+            check_sd1_folder(path)
+        except ModelUnavailable as error:
+            return str(error)
+        return None
+    if source.setting == "image_encoder":
+        return (
+            None
+            if (path / "config.json").is_file()
+            else "Choose the CLIP folder (with config.json)."
+        )
+    return (
+        None if path.suffix in {".bin", ".safetensors"} else "Choose a .bin or .safetensors file."
+    )
+
+
+class SourceRow:
+    """Title, state, Download / Cancel, Choose…, and a progress bar for one source."""
+
+    def __init__(self, dialog: ModelSetupDialog, source: WeightSource, row: int) -> None:
+        self.dialog, self.source = dialog, source
+        self.state = QLabel()
+        self.download = QPushButton(f"Download (~{source.approx_gb:g} GB)")
+        self.choose = QPushButton("Choose…")
+        self.progress = QProgressBar()
+        self.progress.setVisible(False)
+        self.job: Download | None = None
+        grid = dialog.grid
+        grid.addWidget(QLabel(f"<b>{source.title}</b><br><small>{source.repo}</small>"), row, 0)
+        grid.addWidget(self.state, row, 1)
+        grid.addWidget(self.download, row, 2)
+        grid.addWidget(self.choose, row, 3)
+        grid.addWidget(self.progress, row, 4)
+        self.download.clicked.connect(self.toggle_download)
+        self.choose.clicked.connect(self.pick)
+
+    def show(self, state: str, path: Path | None) -> None:
+        self.state.setText(STATE_TEXT[state].format(path=path))
+        can_download = state == "missing" and self.dialog.downloads_allowed
+        self.download.setEnabled(can_download or self.job is not None)
+        if state == "missing" and not self.dialog.downloads_allowed:
+            self.download.setToolTip("Downloads are off (offline mode or the preferences).")
+
+    def toggle_download(self) -> None:
+        if self.job is not None:
+            self.job.cancel()
+            return
+        self.job = Download(self.source, self.dialog)
+        self.job.progress.connect(self.dialog.on_progress)
+        self.job.finished.connect(self.dialog.on_done)
+        self.job.failed.connect(self.dialog.on_failed)
+        self.job.cancelled.connect(self.dialog.on_done)
+        self.download.setText("Cancel")
+        self.progress.setVisible(True)
+        self.progress.setRange(0, 0)
+        self.job.start()
+
+    def pick(self) -> None:
+        if self.source.setting == "image_prompt":
+            chosen, _ = QFileDialog.getOpenFileName(
+                self.dialog, self.source.title, "", "Weights (*.bin *.safetensors)"
+            )
+        else:
+            chosen = QFileDialog.getExistingDirectory(self.dialog, self.source.title)
+        if not chosen:
+            return
+        problem = check_choice(self.source, Path(chosen))
+        if problem is not None:
+            QMessageBox.warning(self.dialog, "Not usable", problem)
+            return
+        self.dialog.settings.set(self.source.setting, chosen)
+        self.dialog.refresh()
+
+
+class ModelSetupDialog(QDialog):
+    def __init__(self, settings, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Model setup")
+        self.settings = settings
+        self.downloads_allowed = not offline() and bool(settings.get("allow_download"))
+        intro = QLabel(
+            "DiffEditor edits with Stable Diffusion 1.5 and its image prompt. Use what is "
+            "already in the Hugging Face cache, download what is missing, or choose local files."
+        )
+        intro.setWordWrap(True)
+        self.grid = QGridLayout()
+        self.rows = [SourceRow(self, source, n) for n, source in enumerate(REQUIRED)]
+        self.instructions = QPlainTextEdit(readOnly=True)
+        self.instructions.setMaximumHeight(140)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(intro)
+        layout.addLayout(self.grid)
+        layout.addWidget(QLabel("Without internet:"))
+        layout.addWidget(self.instructions)
+        layout.addWidget(buttons)
+        self.refresh()
+
+    def refresh(self) -> None:
+        found = status(self.settings)
+        for row, item in zip(self.rows, found, strict=True):
+            row.show(item.state, item.path)
+        missing = [item.source for item in found if item.state == "missing"]
+        self.instructions.setPlainText(offline_instructions(missing))
+
+    def _row(self) -> SourceRow:
+        return next(row for row in self.rows if row.job is self.sender())
+
+    @Slot(int, int)
+    def on_progress(self, done: int, total: int) -> None:
+        row = self._row()
+        row.progress.setRange(0, max(total, 1))
+        row.progress.setValue(done)
+
+    @Slot()
+    def on_done(self, *_) -> None:
+        row = self._row()
+        row.job = None
+        row.download.setText(f"Download (~{row.source.approx_gb:g} GB)")
+        row.progress.setVisible(False)
+        self.refresh()
+
+    @Slot(str)
+    def on_failed(self, message: str) -> None:
+        self.on_done()
+        QMessageBox.warning(self, "Download failed", message)
