@@ -206,3 +206,14 @@ class Download(QObject):
             self.cancelled.emit()
         else:
             self.finished.emit(str(folder))
+
+
+def apply_cache_folder(folder: str | None) -> None:
+    """Point the Hugging Face cache at the preference's folder (None: its default). The
+    library reads its cache path once at import, so the constant is set as well."""
+    from huggingface_hub import constants
+
+    if folder:
+        path = str(Path(folder).expanduser())
+        os.environ["HF_HUB_CACHE"] = path
+        constants.HF_HUB_CACHE = path

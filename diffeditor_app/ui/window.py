@@ -98,6 +98,8 @@ class MainWindow(QMainWindow):
         self._status()
         self._connect_worker()
         self._bind_tool_options()
+        self._follow_cache_folder()
+        self.settings.changed.connect(self._follow_cache_folder)
         self.set_session(None)
 
     # -- layout ---------------------------------------------------------------------------
@@ -232,6 +234,12 @@ class MainWindow(QMainWindow):
         self.settings.changed.connect(refresh)
         for canvas in (self.canvas, self.reference_canvas):
             canvas.brush_size_changed.connect(lambda size: self.settings.set("brush_size", size))
+
+    def _follow_cache_folder(self, key: str = "cache_folder") -> None:
+        from diffeditor_app.runtime.weights import apply_cache_folder
+
+        if key == "cache_folder":
+            apply_cache_folder(self.settings.get("cache_folder"))
 
     def _connect_worker(self) -> None:
         self.worker.loading.connect(self.on_loading)

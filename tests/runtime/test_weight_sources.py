@@ -106,3 +106,14 @@ def test_download_failure_is_a_sentence(qtbot, monkeypatch):
     _, seen = run_download(qtbot, monkeypatch, unreachable)
     name, (message,) = seen[-1]
     assert name == "failed" and "Could not download" in message and "\n" not in message
+
+
+def test_the_cache_folder_preference_moves_the_hub_cache(monkeypatch, tmp_path):
+    import huggingface_hub.constants as constants
+
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "default"))
+    monkeypatch.delenv("HF_HUB_CACHE", raising=False)
+    weights.apply_cache_folder(None)
+    assert weights.hub_cache() == tmp_path / "default"
+    weights.apply_cache_folder(str(tmp_path / "mine"))
+    assert weights.hub_cache() == tmp_path / "mine"
