@@ -109,6 +109,26 @@ class BankController:
             self.action = None
 
 
+def multi_head(attn, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor) -> torch.Tensor:
+    """Scaled-dot-product attention over the layer's heads: [B, N, C] in and out."""
+    batch, heads = query.shape[0], attn.heads
+    head_dim = query.shape[-1] // heads
+
+    def split(x: torch.Tensor) -> torch.Tensor:
+        return x.view(batch, -1, heads, head_dim).transpose(1, 2)
+
+    out = F.scaled_dot_product_attention(split(query), split(key), split(value))
+    return out.transpose(1, 2).reshape(batch, -1, heads * head_dim).to(query.dtype)
+
+
+def finish(attn, out: torch.Tensor, hidden_states: torch.Tensor) -> torch.Tensor:
+    """The layer's output projection, residual and rescaling, as diffusers' processors do."""
+    out = attn.to_out[1](attn.to_out[0](out))
+    if attn.residual_connection:
+        out = out + hidden_states
+    return out / attn.rescale_output_factor
+
+
 class BankAttnProcessor:
     """Scaled-dot-product self-attention that records or injects memory-bank K/V."""
 
@@ -125,7 +145,6 @@ class BankAttnProcessor:
         temb: torch.Tensor | None = None,
         **kwargs,
     ) -> torch.Tensor:
-        batch = hidden_states.shape[0]
         query = attn.to_q(hidden_states)
         key = attn.to_k(hidden_states)
         value = attn.to_v(hidden_states)
@@ -134,18 +153,7 @@ class BankAttnProcessor:
             action.bank.store(action.step, self.layer, key, value)
         elif isinstance(action, _Injection):
             key, value = self.injected(action, key, value)
-        heads = attn.heads
-        head_dim = query.shape[-1] // heads
-
-        def split(x: torch.Tensor) -> torch.Tensor:
-            return x.view(batch, -1, heads, head_dim).transpose(1, 2)
-
-        out = F.scaled_dot_product_attention(split(query), split(key), split(value))
-        out = out.transpose(1, 2).reshape(batch, -1, heads * head_dim).to(query.dtype)
-        out = attn.to_out[1](attn.to_out[0](out))
-        if attn.residual_connection:
-            out = out + hidden_states
-        return out / attn.rescale_output_factor
+        return finish(attn, multi_head(attn, query, key, value), hidden_states)
 
     def injected(self, action: _Injection, key: torch.Tensor, value: torch.Tensor) -> KV:
         """The K/V the current tokens attend to, by bank mode; every image of the batch (both

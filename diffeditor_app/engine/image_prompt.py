@@ -21,6 +21,8 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import nn
 
+from diffeditor_app.engine.attention import finish, multi_head
+
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)  # OpenAI CLIP pixel normalisation
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 PRE_RESIZE = 256  # the image is first resized to 256 x 256 (ALGORITHM.md 3)
@@ -157,31 +159,14 @@ class ImagePromptAttnProcessor(nn.Module):
         temb: torch.Tensor | None = None,
         **kwargs,
     ) -> torch.Tensor:
-        batch = hidden_states.shape[0]
         context = hidden_states if encoder_hidden_states is None else encoder_hidden_states
-        heads = attn.heads
         query = attn.to_q(hidden_states)
-        head_dim = query.shape[-1] // heads
-
-        def split(x: torch.Tensor) -> torch.Tensor:
-            return x.view(batch, -1, heads, head_dim).transpose(1, 2)
-
-        q = split(query)
-        out = F.scaled_dot_product_attention(
-            q, split(attn.to_k(context)), split(attn.to_v(context))
-        )
+        out = multi_head(attn, query, attn.to_k(context), attn.to_v(context))
         tokens, gamma = self.controller.tokens, self.controller.scale
         if tokens is not None and gamma != 0:
             tokens = tokens.to(hidden_states.dtype)
-            image = F.scaled_dot_product_attention(
-                q, split(self.to_k_ip(tokens)), split(self.to_v_ip(tokens))
-            )
-            out = out + gamma * image
-        out = out.transpose(1, 2).reshape(batch, -1, heads * head_dim).to(query.dtype)
-        out = attn.to_out[1](attn.to_out[0](out))
-        if attn.residual_connection:
-            out = out + hidden_states
-        return out / attn.rescale_output_factor
+            out = out + gamma * multi_head(attn, query, self.to_k_ip(tokens), self.to_v_ip(tokens))
+        return finish(attn, out, hidden_states)
 
 
 def install_image_prompt(unet, controller: ImagePromptController) -> nn.ModuleList:
