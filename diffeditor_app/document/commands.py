@@ -164,23 +164,23 @@ class ValueEdit(QUndoCommand):
         self.apply(self.before)
 
 
-def set_box(session: EditSession, box: MoveBox, nudge: bool = False) -> None:
-    """One gesture (a drag or a corner scale) or a merged series of nudges."""
-    before = session.state.box
-    if box == before:
+def _place(session: EditSession, name: str, what: str, after, nudge: bool) -> None:
+    """One gesture (a drag or a corner scale) or a merged series of nudges of the move box
+    ("box") or the paste layer ("paste")."""
+    before = getattr(session.state, name)
+    if after == before:
         return
-    text = "Scale object" if box.scale != before.scale else "Move object"
-    key = "box" if nudge else None
-    session.undo_stack.push(ValueEdit(session._apply_box, before, box, text, key))
+    text = f"{'Scale' if after.scale != before.scale else 'Move'} {what}"
+    apply = getattr(session, f"_apply_{name}")
+    session.undo_stack.push(ValueEdit(apply, before, after, text, name if nudge else None))
+
+
+def set_box(session: EditSession, box: MoveBox, nudge: bool = False) -> None:
+    _place(session, "box", "object", box, nudge)
 
 
 def set_paste(session: EditSession, paste: PasteLayer, nudge: bool = False) -> None:
-    before = session.state.paste
-    if paste == before:
-        return
-    text = "Scale paste layer" if paste.scale != before.scale else "Move paste layer"
-    key = "paste" if nudge else None
-    session.undo_stack.push(ValueEdit(session._apply_paste, before, paste, text, key))
+    _place(session, "paste", "paste layer", paste, nudge)
 
 
 class ReferenceEdit(QUndoCommand):
