@@ -7,6 +7,7 @@ canvas and panels, and changes it only through undo commands.
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Slot
@@ -452,6 +453,9 @@ class MainWindow(QMainWindow):
             self.session.set_text(seed=new_seed())
         try:
             request = build_request(self.session)
+            preferred = self.settings.get("default_resolution")
+            if request.resolution is None and preferred is not None:
+                request = replace(request, resolution=preferred)
             request.validate()
         except EngineError as error:
             self.complain("Cannot run the edit", str(error))

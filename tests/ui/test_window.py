@@ -209,3 +209,13 @@ def test_backslash_shows_the_original_while_held(window, scene_path, qtbot):
     assert window.canvas.comparing
     qtbot.keyRelease(window.canvas, Qt.Key.Key_Backslash)
     assert not window.canvas.comparing
+
+
+def test_the_resolution_preference_reaches_the_request(window, scene_path, qtbot, monkeypatch):
+    window.open_image(scene_path)
+    paint_object(window)
+    window.settings.set("default_resolution", 256)
+    sent = []
+    monkeypatch.setattr(window.worker, "submit", lambda request, spec: sent.append(request))
+    window.run_edit()
+    assert sent[0].resolution == 256
