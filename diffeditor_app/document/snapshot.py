@@ -12,18 +12,19 @@ from diffeditor_app.engine.requests import (
     MoveEdit,
     PasteEdit,
 )
-from diffeditor_app.engine.settings import DEFAULTS, Task, TaskSettings
+from diffeditor_app.engine.settings import Task
 
 
-def task_settings(state: SessionState) -> TaskSettings | None:
-    """The Advanced panel's overrides on the task's defaults; None when nothing is set."""
+def task_overrides(state: SessionState) -> dict[str, float]:
+    """The Advanced panel's changes, applied by the engine on top of the loaded model's own
+    defaults for the task."""
     options = state.options
     overrides = {}
     if options.guidance_strength is not None:
         overrides["guidance_strength"] = options.guidance_strength
     if options.flexibility is not None:
         overrides["eta_in"] = options.flexibility
-    return DEFAULTS[state.task].with_overrides(overrides) if overrides else None
+    return overrides
 
 
 def build_request(session: EditSession) -> EditRequest:
@@ -35,7 +36,7 @@ def build_request(session: EditSession) -> EditRequest:
         seed=state.seed,
         steps=state.options.steps,
         resolution=state.options.resolution,
-        settings=task_settings(state),
+        overrides=task_overrides(state),
         ip_scale=state.options.ip_scale,
     )
     if state.task is Task.MOVE:

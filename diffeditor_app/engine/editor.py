@@ -221,6 +221,7 @@ class Editor:
         request.validate()
         m = self.model
         settings = request.settings or m.profile.task_settings(request.task)
+        settings = settings.with_overrides(request.overrides)
         settings.validate()
         frame, resolution = self.frame_for(request.image, request.resolution)
         plan = PLANNERS[request.task](request, frame, settings, m.device)

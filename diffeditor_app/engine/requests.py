@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import ClassVar, NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 
@@ -40,6 +40,7 @@ class EditRequest:
     resolution: int | None = None  # None: the model profile's default
     raw: bool = False  # return the working-size decode instead of composing
     settings: TaskSettings | None = None  # None: the model's defaults for the task
+    overrides: dict[str, Any] = field(default_factory=dict)  # changed on top of those
     image_prompt: bool = True  # use the image prompt when the model has one
     ip_scale: float | None = None  # gamma of the image branch; None: the task's default
 

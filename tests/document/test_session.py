@@ -125,7 +125,7 @@ def test_snapshots_copy_the_session(session):
     session.set_options(guidance_strength=1.0, steps=12)
     move = build_request(session)
     assert isinstance(move, MoveEdit) and move.offset == (8, 2) and move.scale == 1.2
-    assert move.steps == 12 and move.settings.guidance_strength == 1.0
+    assert move.steps == 12 and move.overrides == {"guidance_strength": 1.0}
     assert move.fill_hint is None
     commands.clear_mask(session, MaskName.OBJECT)
     assert move.mask.sum() == 100  # the snapshot did not follow the live mask

@@ -295,3 +295,27 @@ def test_one_editor_per_model(editor):
 
     with pytest.raises(ValueError, match="already has an Editor"):
         Editor(editor.model)
+
+
+def test_overrides_apply_on_top_of_the_model_defaults(editor, scene, monkeypatch):
+    from diffeditor_app.engine.loading import ModelProfile
+
+    image, mask = scene
+    profile = ModelProfile(
+        feature_blocks=(1, 2),
+        default_resolution=64,
+        resolution_range=(64, 256),
+        size_multiple=32,
+        task_overrides={"move": {"w_edit": 7.0}},
+    )
+    monkeypatch.setattr(editor.model, "profile", profile)
+    seen = []
+    original = DiffEditorSampler.__init__
+
+    def spy(self, unet, scheduler, extractor, controller, settings, costs):
+        seen.append(settings)
+        original(self, unet, scheduler, extractor, controller, settings, costs)
+
+    monkeypatch.setattr(DiffEditorSampler, "__init__", spy)
+    editor.edit(MoveEdit(image=image, mask=mask, offset=(8, 0), steps=2, overrides={"eta_in": 0.1}))
+    assert (seen[0].w_edit, seen[0].eta_in) == (7.0, 0.1)
