@@ -623,6 +623,8 @@ class Canvas(QGraphicsView):
         button = event.button()
         middle = button == Qt.MouseButton.MiddleButton
         tool = self._middle_pan if middle else self._active_tool()
+        if self.comparing and not middle and tool is not self._tools["pan"]:
+            return  # the overlays are hidden: editing what cannot be seen is refused
         if tool.press(pos, event.modifiers(), button):
             self._gesture, self._gesture_button = tool, button
         self._update_cursor()

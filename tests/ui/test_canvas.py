@@ -494,3 +494,13 @@ def test_a_mask_the_task_does_not_use_shows_only_with_the_brush(canvas, session,
     assert pixel(canvas, 80.5, 50.5) == beige
     canvas.set_tool("brush")
     assert pixel(canvas, 80.5, 50.5) != beige
+
+
+def test_tools_do_not_edit_while_a_candidate_is_shown(canvas, session, qtbot):
+    canvas.set_tool("brush")
+    canvas.set_candidate(SourceImage(np.zeros((64, 96, 3), np.uint8)))
+    drag(qtbot, canvas, [(20, 20), (40, 20)])
+    assert session.undo_stack.count() == 0 and not session.mask(MaskName.OBJECT).any()
+    canvas.set_candidate(None)
+    drag(qtbot, canvas, [(20, 20), (40, 20)])
+    assert session.undo_stack.count() == 1
