@@ -1,128 +1,171 @@
 """The edit worker: one QThread owns the models; the GUI talks to it in tagged messages.
 
-`WorkerClient` lives in the GUI thread. It hands a request snapshot to `EditWorker` (moved
-to its own QThread) and re-emits the worker's messages through @Slot methods, so receivers
-run in the GUI thread, and drops every message whose job id is not the current job's.
+`WorkerClient` lives in the GUI thread. It hands an `EditJob` snapshot to `EditWorker` (moved
+to its own QThread) through a queued signal, and re-emits the worker's messages through
+@Slot methods, so receivers run in the GUI thread; a message whose job id is not the current
+job's is dropped there, in one place. Every message carries the job id first:
+
+    loading(job, message)            the model is being loaded (only when it is not cached)
+    preparing(job, done, total)      inversion steps of prepare
+    progress(job, step, total, s)    sampling step `step` of `total` done (1-based), s left
+    preview(job, rgb)                the x0 estimate of that step, uint8 H x W x 3
+    finished(job, EditResult) | failed(job, sentence) | cancelled(job)   exactly one per job
+
+Cancel is a thread-safe flag read by the engine's callbacks, which raise `EditCancelled`, so a
+running edit stops within a step. Model loading cannot be interrupted; the flag is checked as
+soon as it ends.
 """
 
 from __future__ import annotations
 
 import gc
 import logging
-import threading
-import time
-from dataclasses import dataclass
+from collections.abc import Callable
 
-from PySide6.QtCore import QObject, QThread, Signal, Slot
+import torch
+from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 
-from diffeditor_app.engine.errors import EditCancelled, EngineError
-from diffeditor_app.engine.loading import ModelSpec
+from diffeditor_app.engine.editor import Editor, StepInfo
+from diffeditor_app.engine.errors import EditCancelled, EngineError, OutOfMemory
+from diffeditor_app.engine.loading import ModelSpec, load_model
 from diffeditor_app.engine.requests import EditRequest
+from diffeditor_app.runtime.jobs import CancelFlags, EditJob, JobIds, StepClock
+
+__all__ = ["EditJob", "EditWorker", "ModelManager", "WorkerClient", "error_sentence"]
 
 log = logging.getLogger("diffeditor_app.runtime")
 SHUTDOWN_WAIT_MS = 30_000  # a step of a big model can take seconds; cancel lands within one
+UNEXPECTED_MAX_CHARS = 300  # of an unexpected error's first line shown to the user
+
+EditorLoader = Callable[[ModelSpec], Editor]
 
 
-@dataclass(frozen=True, eq=False)
-class EditJob:
-    """Everything one edit needs: the worker never reads the live document."""
+def load_editor(spec: ModelSpec) -> Editor:
+    return Editor(load_model(spec))
 
-    id: int
-    request: EditRequest
-    model: ModelSpec
+
+def error_sentence(error: BaseException) -> str:
+    """What the user reads: an engine error's own sentence on one line, or for anything else
+    'Unexpected error: Type: first line of the message'."""
+    text = str(error).strip()
+    if isinstance(error, EngineError):
+        return " ".join(text.split()) or f"The edit failed ({type(error).__name__})."
+    first = text.splitlines()[0].strip() if text else ""
+    if len(first) > UNEXPECTED_MAX_CHARS:
+        first = first[: UNEXPECTED_MAX_CHARS - 1] + "…"
+    name = type(error).__name__
+    return f"Unexpected error: {name}: {first}" if first else f"Unexpected error: {name}."
 
 
 class ModelManager:
-    """One model and its Editor at a time; another spec frees the old one first."""
+    """One model and its Editor at a time; another spec frees the old one before loading.
 
-    def __init__(self) -> None:
+    Used from the worker thread only (or after that thread has stopped). `loader` builds an
+    Editor for a spec; tests pass a scripted fake.
+    """
+
+    def __init__(self, loader: EditorLoader = load_editor) -> None:
+        self._loader = loader
         self.spec: ModelSpec | None = None
-        self.editor = None
+        self.editor: Editor | None = None
 
-    def editor_for(self, spec: ModelSpec):
-        from diffeditor_app.engine import Editor, load_model
+    def is_loaded(self, spec: ModelSpec) -> bool:
+        return self.editor is not None and spec == self.spec
 
-        if spec != self.spec:
-            self.release()
-            self.editor = Editor(load_model(spec))
-            self.spec = spec
-        return self.editor
+    def editor_for(self, spec: ModelSpec) -> Editor:
+        if self.is_loaded(spec):
+            return self.editor
+        self.release()
+        try:
+            editor = self._loader(spec)
+        except torch.OutOfMemoryError:
+            self.release()  # what the half-loaded model held
+            raise OutOfMemory(
+                f"The device ran out of memory while loading the model '{spec.source}'; "
+                "try half precision (fp16) or close other programs that use the GPU."
+            ) from None
+        self.editor, self.spec = editor, spec
+        return editor
 
     def release(self) -> None:
-        if self.editor is None:
-            return
+        """Drop the editor and its model, and give the memory back to the device."""
         self.editor, self.spec = None, None
-        gc.collect()
-        import torch
-
+        gc.collect()  # the editor's hooks make reference cycles with the UNet
         if torch.cuda.is_available():
             torch.cuda.empty_cache()
 
 
 class EditWorker(QObject):
-    """Runs jobs in its own thread; every message carries the job id first."""
+    """Runs jobs one after another in its own thread; every message carries the job id."""
 
     loading = Signal(int, str)
     preparing = Signal(int, int, int)  # inversion steps done, total
     progress = Signal(int, int, int, float)  # step done (1-based), total, seconds left
     preview = Signal(int, object)  # uint8 H x W x 3
     finished = Signal(int, object)  # EditResult
-    failed = Signal(int, str)
+    failed = Signal(int, str)  # one sentence
     cancelled = Signal(int)
 
-    def __init__(self) -> None:
+    def __init__(self, models: ModelManager | None = None) -> None:
         super().__init__()
-        self.models = ModelManager()
-        self._cancelled: set[int] = set()
-        self._lock = threading.Lock()
+        self.models = models if models is not None else ModelManager()
+        self.flags = CancelFlags()
 
     def cancel(self, job_id: int) -> None:
-        """Thread-safe: the running job stops at its next step."""
-        with self._lock:
-            self._cancelled.add(job_id)
-
-    def _check(self, job_id: int) -> None:
-        with self._lock:
-            if job_id in self._cancelled:
-                raise EditCancelled
+        """Thread-safe: the job stops at its next step, or does not start at all."""
+        self.flags.cancel(job_id)
 
     @Slot(object)
     def run(self, job: EditJob) -> None:
+        self.flags.begin(job.id)
         try:
-            self._check(job.id)
-            if job.model != self.models.spec:
+            self.flags.check(job.id)
+            job.request.validate()  # bad input fails before a model load, not after it
+            if not self.models.is_loaded(job.model):
                 self.loading.emit(job.id, f"Loading the model '{job.model.source}'…")
             editor = self.models.editor_for(job.model)
-            self._check(job.id)
-            start = time.perf_counter()
-
-            def on_prepare(done: int, total: int) -> None:
-                self.preparing.emit(job.id, done, total)
-                self._check(job.id)
-
-            def on_step(info) -> None:
-                self.preview.emit(job.id, info.preview)
-                done = info.step + 1
-                elapsed = time.perf_counter() - start
-                self.progress.emit(job.id, done, info.total, elapsed / done * (info.total - done))
-                self._check(job.id)
-
-            result = editor.edit(job.request, on_step=on_step, on_prepare=on_prepare)
-            self.finished.emit(job.id, result)
+            self.flags.check(job.id)  # loading may have taken long
+            clock = StepClock(job.id)
+            result = editor.edit(
+                job.request,
+                on_step=self._step_handler(job, clock),
+                on_prepare=self._prepare_handler(job, clock),
+            )
         except EditCancelled:
             self.cancelled.emit(job.id)
         except EngineError as error:
-            self.failed.emit(job.id, str(error))
+            log.info("Edit job %d failed: %s", job.id, error)
+            self.failed.emit(job.id, error_sentence(error))
         except Exception as error:
-            log.exception("edit %s failed", job.id)
-            self.failed.emit(job.id, f"Unexpected error: {type(error).__name__}: {error}")
-        finally:
-            with self._lock:
-                self._cancelled.discard(job.id)
+            log.exception("Edit job %d failed unexpectedly", job.id)
+            self.failed.emit(job.id, error_sentence(error))
+        else:
+            self.finished.emit(job.id, result)
+
+    def _prepare_handler(self, job: EditJob, clock: StepClock) -> Callable[[int, int], None]:
+        def on_prepare(done: int, total: int) -> None:
+            self.flags.check(job.id)
+            self.preparing.emit(job.id, done, total)
+            clock.restart()  # the last call marks the start of sampling
+
+        return on_prepare
+
+    def _step_handler(self, job: EditJob, clock: StepClock) -> Callable[[StepInfo], None]:
+        def on_step(info: StepInfo) -> None:
+            self.flags.check(job.id)  # a cancelled job shows nothing more
+            tick = clock.tick(info.step + 1, info.total)
+            self.preview.emit(job.id, info.preview)
+            self.progress.emit(job.id, tick.step, tick.total, tick.remaining_s)
+
+        return on_step
 
 
 class WorkerClient(QObject):
-    """The GUI thread's side: submit, cancel, shut down; stale messages are dropped."""
+    """The GUI thread's side: submit, cancel, shut down; stale messages are dropped.
+
+    One job at a time: `submit` cancels the running job first. `busy` is True from `submit`
+    until the current job's finished, failed or cancelled message has been re-emitted.
+    """
 
     loading = Signal(int, str)
     preparing = Signal(int, int, int)
@@ -133,76 +176,89 @@ class WorkerClient(QObject):
     cancelled = Signal(int)
     _submit = Signal(object)
 
-    def __init__(self, parent: QObject | None = None) -> None:
+    def __init__(self, parent: QObject | None = None, models: ModelManager | None = None) -> None:
         super().__init__(parent)
+        self.current: int | None = None  # the job whose messages get through
+        self._ids = JobIds()
+        self._closed = False
+        # No Qt parent: the thread must outlive any parent's destruction until shutdown().
+        # (The attribute shadows QObject.thread(); kept for existing callers.)
         self.thread = QThread()
         self.thread.setObjectName("diffeditor-worker")
-        self.worker = EditWorker()
+        self.worker = EditWorker(models)
         self.worker.moveToThread(self.thread)
-        self._submit.connect(self.worker.run)
-        self.worker.loading.connect(self._on_loading)
-        self.worker.preparing.connect(self._on_preparing)
-        self.worker.progress.connect(self._on_progress)
-        self.worker.preview.connect(self._on_preview)
-        self.worker.finished.connect(self._on_finished)
-        self.worker.failed.connect(self._on_failed)
-        self.worker.cancelled.connect(self._on_cancelled)
+        queued = Qt.ConnectionType.QueuedConnection
+        self._submit.connect(self.worker.run, queued)
+        self.worker.loading.connect(self._on_loading, queued)
+        self.worker.preparing.connect(self._on_preparing, queued)
+        self.worker.progress.connect(self._on_progress, queued)
+        self.worker.preview.connect(self._on_preview, queued)
+        self.worker.finished.connect(self._on_finished, queued)
+        self.worker.failed.connect(self._on_failed, queued)
+        self.worker.cancelled.connect(self._on_cancelled, queued)
         self.thread.start()
-        self.current: int | None = None
-        self._next_id = 1
 
     @property
     def busy(self) -> bool:
         return self.current is not None
 
     def submit(self, request: EditRequest, model: ModelSpec) -> int:
-        """Start a job (cancelling a running one); returns its id."""
+        """Queue a job (cancelling the running one); returns its id."""
+        if self._closed:
+            raise RuntimeError("The edit worker has been shut down.")
         self.cancel()
-        job = EditJob(self._next_id, request, model)
-        self._next_id += 1
+        job = EditJob(self._ids.next(), request, model)
         self.current = job.id
         self._submit.emit(job)
         return job.id
 
     def cancel(self) -> None:
+        """Ask the current job to stop; its `cancelled` message follows within a step."""
         if self.current is not None:
             self.worker.cancel(self.current)
 
     def shutdown(self) -> None:
-        """Cancel, stop the thread and wait for it; harmless to call twice."""
+        """Cancel, stop the thread and wait for it, then free the model; harmless twice."""
+        if self._closed:
+            return
+        self._closed = True
         self.cancel()
-        if self.thread.isRunning():
-            self.thread.quit()
-            self.thread.wait(SHUTDOWN_WAIT_MS)
-        self.worker.models.release()
+        self.current = None  # nothing more is delivered
+        self.thread.quit()
+        if self.thread.wait(SHUTDOWN_WAIT_MS):
+            self.worker.models.release()  # the worker thread is gone: no one else owns it
+        else:
+            log.warning("The edit worker did not stop within %d ms.", SHUTDOWN_WAIT_MS)
 
-    def _current(self, job: int) -> bool:
+    # -- the one place that decides which messages get through --------------------------
+
+    def _is_current(self, job: int) -> bool:
         return job == self.current
 
     def _end(self, job: int) -> bool:
         if job != self.current:
             return False
-        self.current = None
+        self.current = None  # busy is False by the time receivers run
         return True
 
     @Slot(int, str)
     def _on_loading(self, job: int, message: str) -> None:
-        if self._current(job):
+        if self._is_current(job):
             self.loading.emit(job, message)
 
     @Slot(int, int, int)
     def _on_preparing(self, job: int, done: int, total: int) -> None:
-        if self._current(job):
+        if self._is_current(job):
             self.preparing.emit(job, done, total)
 
     @Slot(int, int, int, float)
     def _on_progress(self, job: int, step: int, total: int, remaining: float) -> None:
-        if self._current(job):
+        if self._is_current(job):
             self.progress.emit(job, step, total, remaining)
 
     @Slot(int, object)
     def _on_preview(self, job: int, preview) -> None:
-        if self._current(job):
+        if self._is_current(job):
             self.preview.emit(job, preview)
 
     @Slot(int, object)
