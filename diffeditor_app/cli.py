@@ -75,6 +75,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="diffeditor", description="Fine-grained diffusion image editing.")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     parser.add_argument("--demo", action="store_true", help="open the GUI on the demo model")
+    parser.add_argument(
+        "--self-test", action="store_true", help="a 3-step edit offscreen on a tiny model"
+    )
     parser.add_argument("--model", default=None, help="model for the GUI (default: settings)")
     parser.add_argument("--image", type=Path, default=None, help="image to open in the GUI")
     parser.add_argument(
@@ -354,6 +357,10 @@ def run_training(args: argparse.Namespace) -> int:
 
 
 def run_gui(args: argparse.Namespace) -> int:
+    if args.self_test:
+        from diffeditor_app.selftest import run as self_test
+
+        return self_test()
     from diffeditor_app.ui.app import run, screenshot
 
     if args.screenshot is not None:

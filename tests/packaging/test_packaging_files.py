@@ -1,0 +1,163 @@
+"""The bundle's recipe, scripts, desktop entry, icons and self-test (no build here: the
+build itself runs in .ci/bundle)."""
+
+from __future__ import annotations
+
+import ast
+import configparser
+import os
+import re
+import sys
+import types
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+PACKAGING = ROOT / "packaging"
+SPEC = PACKAGING / "diffeditor.spec"
+WEIGHTS = re.compile(r"\.(safetensors|bin|ckpt|pt|pth|onnx)\b")
+
+
+def spec_text() -> str:
+    return SPEC.read_text(encoding="utf-8")
+
+
+def test_spec_is_python_and_names_an_existing_entry_script():
+    tree = ast.parse(spec_text(), str(SPEC))
+    compile(tree, str(SPEC), "exec")
+    assert 'ROOT / "packaging" / "launcher.py"' in spec_text()
+    assert (PACKAGING / "launcher.py").is_file()
+    compile((PACKAGING / "launcher.py").read_text(), "launcher.py", "exec")
+
+
+def test_spec_collects_what_torch_diffusers_and_transformers_need():
+    text = spec_text()
+    assert 'collect_submodules("diffusers")' in text
+    assert 'collect_data_files("diffusers")' in text
+    assert 'copy_metadata("transformers", recursive=True)' in text
+    assert 'copy_metadata("diffusers", recursive=True)' in text
+    for name in ("torch", "tokenizers", "safetensors", "huggingface_hub", "accelerate", "numpy"):
+        assert f'"{name}"' in text
+    assert "from diffeditor_app import __version__" in text
+    assert "COLLECT(" in text  # one folder, not one file
+
+
+def test_spec_excludes_torchvision_tests_and_dev_tools():
+    text = spec_text()
+    excludes = text[text.index("EXCLUDES = [") : text.index("]", text.index("EXCLUDES = ["))]
+    for name in ("torchvision", "tests", "pytest", "ruff"):
+        assert f'"{name}"' in excludes
+
+
+def test_bundle_data_is_configs_and_resources_only():
+    text = spec_text()
+    assert not WEIGHTS.search(text)
+    sources = re.findall(r'\(str\(ROOT / "([\w/.]+)" / "([\w.]+)"\)', text)
+    assert sources, "no data folders found in the spec"
+    for parent, name in sources:
+        path = ROOT / parent / name
+        assert path.exists(), path
+        files = [path] if path.is_file() else [p for p in path.rglob("*") if p.is_file()]
+        assert not [p for p in files if WEIGHTS.search(p.name)], path
+
+
+def test_build_scripts_mirror_each_other():
+    linux = (PACKAGING / "build_linux.sh").read_text()
+    windows = (PACKAGING / "build_windows.ps1").read_text()
+    for step in (
+        "pyinstaller==6.22.3",
+        "PyInstaller",
+        "diffeditor.spec",
+        "--noconfirm",
+        "--distpath",
+        "--workpath",
+        "build/dist",
+    ):
+        assert step in linux, step
+        assert step.replace("/", "\\") in windows, step
+    assert "--tar" in linux and "-Zip" in windows
+    assert "diffeditor.desktop" in linux and "diffeditor.ico" in windows
+    assert "cu128" in windows  # how to build a CUDA bundle
+
+
+def test_ci_bundle_script_checks_disk_and_runs_the_bundle():
+    script = (ROOT / ".ci" / "bundle").read_text()
+    assert os.access(ROOT / ".ci" / "bundle", os.X_OK)
+    assert "df --output=avail -B1 ." in script and "6 * 1024 * 1024 * 1024" in script
+    assert "--self-test" in script and "--screenshot build/bundle-shot.png" in script
+    assert "git diff" not in script
+
+
+def test_desktop_entry_and_icons():
+    entry = configparser.ConfigParser(interpolation=None)
+    entry.optionxform = str  # keys are case-sensitive in desktop files
+    entry.read(PACKAGING / "diffeditor.desktop", encoding="utf-8")
+    desktop = entry["Desktop Entry"]
+    assert {"Name", "Exec", "Icon", "Type"} <= set(desktop)
+    assert desktop["Type"] == "Application" and desktop["Exec"].startswith("diffeditor")
+    assert desktop["Icon"] == "diffeditor"
+
+    from PIL import Image
+
+    with Image.open(ROOT / "resources" / "icons" / "diffeditor.png") as png:
+        assert png.format == "PNG" and png.size[0] == png.size[1] >= 128
+    with Image.open(ROOT / "resources" / "icons" / "diffeditor.ico") as ico:
+        assert ico.format == "ICO" and (256, 256) in ico.info.get("sizes", {ico.size})
+
+
+def test_windows_version_resource_is_built_from_the_package_version(monkeypatch):
+    """The spec's version_resource(), run with PyInstaller's classes (Windows modules stubbed)."""
+    compat = pytest.importorskip("PyInstaller.compat")
+    monkeypatch.setitem(
+        sys.modules, "pefile", sys.modules.get("pefile", types.ModuleType("pefile"))
+    )
+    monkeypatch.setattr(compat, "win32api", getattr(compat, "win32api", None), raising=False)
+    from PyInstaller.utils.win32.versioninfo import VSVersionInfo
+
+    import diffeditor_app
+
+    tree = ast.parse(spec_text())
+    function = next(
+        node
+        for node in tree.body
+        if isinstance(node, ast.FunctionDef) and node.name == "version_resource"
+    )
+    namespace: dict = {}
+    exec(compile(ast.Module([function], []), str(SPEC), "exec"), namespace)
+    info = namespace["version_resource"](diffeditor_app.__version__)
+    assert isinstance(info, VSVersionInfo)
+    assert f"'ProductVersion', '{diffeditor_app.__version__}'" in str(info)
+
+
+def test_self_test_passes_and_prints_one_line(capsys, qapp):
+    from diffeditor_app.selftest import run
+
+    environment = dict(os.environ)
+    try:
+        assert run() == 0
+    finally:
+        os.environ.clear()
+        os.environ.update(environment)
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 1, lines
+    assert re.fullmatch(
+        r"self-test ok: 3-step move edit on a tiny model in \d+\.\d s, output \d+x\d+", lines[0]
+    )
+
+
+def test_self_test_reports_a_failure_in_one_line(capsys, qapp, monkeypatch):
+    import diffeditor_app.engine.testing as testing
+    from diffeditor_app.selftest import run
+
+    def broken(folder, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(testing, "write_tiny_model", broken)
+    environment = dict(os.environ)
+    try:
+        assert run() == 1
+    finally:
+        os.environ.clear()
+        os.environ.update(environment)
+    assert capsys.readouterr().out == "self-test failed: OSError: disk full\n"
