@@ -174,6 +174,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--device", default="auto")
     train.add_argument("--dtype", default="auto", choices=["auto", "fp16", "bf16", "fp32"])
     train.add_argument("--image-encoder", default=None, help="CLIP vision folder or hub id")
+    train.add_argument("--resampler-width", type=int, default=768, help="fresh weights only")
+    train.add_argument("--resampler-depth", type=int, default=4, help="fresh weights only")
+    train.add_argument("--image-tokens", type=int, default=64, help="fresh weights only")
     train.add_argument("--debug", action="store_true", help="show tracebacks")
 
     models = commands.add_parser("models", help="model utilities").add_subparsers(
@@ -348,6 +351,9 @@ def run_training(args: argparse.Namespace) -> int:
             device=args.device,
             dtype=args.dtype,
             image_encoder=args.image_encoder,
+            resampler_width=args.resampler_width,
+            resampler_depth=args.resampler_depth,
+            image_tokens=args.image_tokens,
         )
     )
     for note in report.notes:

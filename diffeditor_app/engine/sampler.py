@@ -211,8 +211,11 @@ class DiffEditorSampler:
                 else:
                     g = torch.zeros_like(latent)
                 grads.append(g)
-        mask = plan.grad_mask.to(z.dtype)
-        g = self.settings.guidance_scale * (mask * grads[0] + (1 - mask) * grads[1])
+        if self.settings.regional_guidance:
+            mask = plan.grad_mask.to(z.dtype)
+            g = self.settings.guidance_scale * (mask * grads[0] + (1 - mask) * grads[1])
+        else:
+            g = self.settings.guidance_scale * (grads[0] + grads[1])
         return torch.nan_to_num(g.detach(), nan=0.0, posinf=0.0, neginf=0.0)
 
     def travel_back(

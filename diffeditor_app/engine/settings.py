@@ -95,6 +95,7 @@ class TaskSettings:
     bank_from: int = 0  # memory bank active for bank_from <= table step ...
     bank_until: int = 50  # ... < bank_until
     renoise: Renoise = Renoise.DDIM
+    regional_guidance: bool = True  # False: both energy gradients act everywhere (an ablation)
     ip_scale: float = 0.1  # gamma: weight of the decoupled image-prompt branch
     ip_from: int = 10  # image prompt active for ip_from <= table step ...
     ip_until: int = 20  # ... < ip_until (never in inversion nor in guidance features)

@@ -29,7 +29,7 @@ import os
 import pickle
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -99,6 +99,9 @@ class TrainingConfig:
     dtype: str = "auto"  # auto | fp16 | bf16 | fp32; the CPU always trains in fp32
     image_encoder: str | None = None  # CLIP vision spec; None: the model's own / h94/IP-Adapter
     progress: bool = True  # a tqdm bar on stderr with the step and the loss
+    resampler_width: int = ResamplerConfig.dim  # fresh weights only: the resampler's width
+    resampler_depth: int = ResamplerConfig.depth  # fresh weights only: perceiver blocks
+    image_tokens: int = ResamplerConfig.num_queries  # fresh weights only: tokens per image
 
     def __post_init__(self) -> None:
         for name in ("data", "out", "resume"):
@@ -112,6 +115,9 @@ class TrainingConfig:
             ("drop", 0.0 <= self.drop <= 1.0, "between 0 and 1"),
             ("checkpoint_every", self.checkpoint_every >= 1, "at least 1"),
             ("resolution", self.resolution is None or self.resolution >= 1, "positive"),
+            ("resampler_width", self.resampler_width >= 1, "at least 1"),
+            ("resampler_depth", self.resampler_depth >= 1, "at least 1"),
+            ("image_tokens", self.image_tokens >= 1, "at least 1"),
         ]
         for name, ok, allowed in checks:
             if not ok:
@@ -250,10 +256,16 @@ def model_folder(source: str) -> Path | None:
 
 
 def fresh_image_prompt(
-    model: LoadedModel, image_encoder: str | None, folder: Path | None, seed: int
+    model: LoadedModel,
+    image_encoder: str | None,
+    folder: Path | None,
+    seed: int,
+    shape: ResamplerConfig | None = None,
 ) -> ImagePrompt:
-    """A new resampler (ResamplerConfig defaults, shaped by the CLIP tower and the UNet) and
-    new decoupled processors, for a model without image-prompt weights.
+    """A new resampler (`shape`'s width, depth and tokens, ResamplerConfig's by default; its
+    input and output widths from the CLIP tower and the UNet) and new decoupled processors,
+    for a model without image-prompt weights. Small models want a small resampler: the
+    public shape alone is 4 x 7 M parameters.
 
     `to_k_ip` / `to_v_ip` start as copies of their layer's text `to_k` / `to_v`, as IP-Adapter
     initialises them: the image branch then produces keys and values in the range the layer
@@ -261,7 +273,8 @@ def fresh_image_prompt(
     vision = load_vision(
         locate_encoder(image_encoder, folder, allow_download=False), model.dtype, model.device
     )
-    config = ResamplerConfig(
+    config = replace(
+        shape or ResamplerConfig(),
         embedding_dim=int(vision.config.hidden_size),
         output_dim=int(model.unet.config.cross_attention_dim),
     )
@@ -429,7 +442,12 @@ class Trainer:
         prompt = model.image_prompt
         if prompt is None:
             folder = model_folder(config.model)
-            prompt = fresh_image_prompt(model, config.image_encoder, folder, config.seed)
+            shape = ResamplerConfig(
+                dim=config.resampler_width,
+                depth=config.resampler_depth,
+                num_queries=config.image_tokens,
+            )
+            prompt = fresh_image_prompt(model, config.image_encoder, folder, config.seed, shape)
             notes.append("The model has no image-prompt weights: training fresh ones.")
         model.unet.eval()
         parameters = make_trainable(prompt)

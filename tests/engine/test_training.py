@@ -199,6 +199,13 @@ def test_fresh_weights_for_a_model_without_them(data_dir, tiny_model_dir, tmp_pa
     assert state["image_proj"]["latents"].shape == (1, 64, 768)  # ResamplerConfig defaults
     fresh = load_model(ModelSpec(str(bare), device="cpu", image_prompt=str(out)))
     assert fresh.image_prompt is not None
+    small = tmp_path / "small.safetensors"
+    shape = {"resampler_width": 64, "resampler_depth": 1, "image_tokens": 8}
+    train(config(data_dir, bare, small, steps=1, batch=1, **shape))
+    state = read_weights(small)["image_proj"]
+    assert state["latents"].shape == (1, 8, 64)
+    assert not any(key.startswith("layers.1.") for key in state)  # one perceiver block
+    assert load_model(ModelSpec(str(bare), device="cpu", image_prompt=str(small))).image_prompt
 
 
 def test_empty_or_missing_data_folder(tiny_model_dir, tmp_path):

@@ -1,0 +1,384 @@
+"""Edit quality on held-out toy scenes with exact ground truth, per task and ablation.
+
+    python bench/quality.py            # the full table (bench/results/quality.{md,json})
+    python bench/quality.py --quick    # a few scenes per task, to see that it all runs
+
+Every case is a held-out scene (`scenes.py`, split "test") and an edit whose result is known
+exactly: the scene re-rendered with the object moved, scaled, dragged, recoloured or added.
+Each case runs through the full method and its ablations (the request's `overrides`), and
+through a naive pixel cut-and-paste as a reference point. The metrics are in
+`toyworld/metrics.py`. Cases are drawn by seeded rules, never picked by their results.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import platform
+import statistics
+import sys
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent / "toyworld"))
+from metrics import (
+    BACKGROUND_MARGIN,
+    centroid_error,
+    colour_error,
+    colour_segment,
+    dilate,
+    iou,
+    psnr,
+)
+from scenes import OBJECT_COLOURS, Scene, random_object, random_scene
+
+from diffeditor_app.engine import (
+    AppearanceEdit,
+    DragEdit,
+    Editor,
+    ModelSpec,
+    MoveEdit,
+    PasteEdit,
+    Point,
+    load_model,
+)
+from diffeditor_app.engine.geometry import Placement, bbox_centre
+from diffeditor_app.engine.images import SourceImage
+from diffeditor_app.engine.requests import EditRequest, paste_map
+
+REPO = Path(__file__).resolve().parents[1]
+TASKS = ("move", "resize", "drag", "appearance", "paste")
+MOVE_RANGE = (10.0, 40.0)  # move offsets, pixels (issue 6)
+SCALE_RANGE = (0.6, 1.5)  # resize factors (issue 6)
+DRAG_RANGE = (6.0, 16.0)  # drag distances, pixels
+MASK_GROW = 1  # pixels a painted object mask reaches past the exact one (anti-aliased edges)
+DRAG_REGION_GROW = 4  # pixels the drag's editable region reaches around old and new object
+CASE_TRIES = 40  # random draws per case before moving on to the next scene
+TASK_SEED_STRIDE = 10_000  # held-out scene indices of each task start this far apart
+
+VARIANTS: dict[str, dict] = {
+    "full": {},
+    "no image prompt": {"image_prompt": False},
+    "no regional SDE": {"overrides": {"eta_in": 0.0, "eta_out": 0.0}},
+    "no time travel": {"overrides": {"schedule": {"time_travel_passes": 1}}},
+    "global guidance": {"overrides": {"regional_guidance": False}},
+    "guidance off": {"overrides": {"guidance_strength": 0.0}},
+}
+NAIVE = "naive cut-and-paste"
+
+
+@dataclass
+class Case:
+    """One edit with its ground truth: `target` is the edited object's index in `truth`."""
+
+    task: str
+    index: int
+    scene: Scene
+    truth: Scene
+    target: int
+    request: EditRequest
+    colour: tuple[int, int, int]  # the colour the edited object must have afterwards
+    others: np.ndarray = field(repr=False)  # other objects of that colour in the truth
+    source_mask: np.ndarray = field(repr=False)  # where the edited object was (or nothing)
+
+
+def fits(scene: Scene, moved: Scene, target: int) -> bool:
+    """The edited object stays inside the frame and clear of every other object."""
+    obj = moved.objects[target]
+    inside = obj.radius + 1 <= obj.x <= scene.side - obj.radius - 1
+    inside = inside and obj.radius + 1 <= obj.y <= scene.side - obj.radius - 1
+    return inside and all(
+        math.hypot(obj.x - o.x, obj.y - o.y) >= obj.radius + o.radius + 2
+        for i, o in enumerate(moved.objects)
+        if i != target
+    )
+
+
+def same_colour_elsewhere(truth: Scene, target: int) -> np.ndarray:
+    render = truth.render()
+    colour = truth.objects[target].colour
+    masks = [
+        m for i, m in enumerate(render.masks) if i != target and truth.objects[i].colour == colour
+    ]
+    return dilate(np.logical_or.reduce(masks), 1) if masks else np.zeros_like(render.masks[0])
+
+
+def image_of(scene: Scene, name: str) -> SourceImage:
+    return SourceImage(scene.render().rgb, name=name)
+
+
+def draw_case(task: str, index: int, rng: np.random.Generator) -> Case | None:
+    """A case for the scene, or None when no draw of the rules fits it."""
+    scene = random_scene("test", index)
+    render = scene.render()
+    image = image_of(scene, f"test-{index}")
+    for _ in range(CASE_TRIES):
+        target = int(rng.integers(len(scene.objects)))
+        obj = scene.objects[target]
+        mask = dilate(render.masks[target], MASK_GROW)
+        colour = OBJECT_COLOURS[obj.colour]
+        if task in ("move", "drag"):
+            low, high = MOVE_RANGE if task == "move" else DRAG_RANGE
+            angle, length = rng.uniform(0, 2 * math.pi), rng.uniform(low, high)
+            dx, dy = round(length * math.cos(angle)), round(length * math.sin(angle))
+            truth = scene.moved(target, dx, dy)
+            if not fits(scene, truth, target):
+                continue
+            if task == "move":
+                request = MoveEdit(image=image, mask=mask, offset=(dx, dy), prompt=scene.caption)
+            else:
+                hx, hy = (
+                    int(obj.x) + int(rng.integers(-1, 2)),
+                    int(obj.y) + int(rng.integers(-1, 2)),
+                )
+                region = dilate(
+                    render.masks[target] | truth.render().masks[target], DRAG_REGION_GROW
+                )
+                pair = (Point(hx, hy), Point(hx + dx, hy + dy))
+                request = DragEdit(image=image, mask=region, pairs=(pair,), prompt=scene.caption)
+        elif task == "resize":
+            factor = float(rng.uniform(*SCALE_RANGE))
+            cx, cy = bbox_centre(mask)
+            scaled = scene.scaled(target, factor)
+            truth = scaled.moved(target, (cx - obj.x) * (1 - factor), (cy - obj.y) * (1 - factor))
+            if not fits(scene, truth, target):
+                continue
+            request = MoveEdit(image=image, mask=mask, scale=factor, prompt=scene.caption)
+        else:
+            reference = random_scene("test", index + TASK_SEED_STRIDE // 2)
+            ref_target = int(rng.integers(len(reference.objects)))
+            ref_obj = reference.objects[ref_target]
+            ref_mask = dilate(reference.render().masks[ref_target], MASK_GROW)
+            ref_image = image_of(reference, f"reference-{index}")
+            colour = OBJECT_COLOURS[ref_obj.colour]
+            if task == "appearance":
+                if ref_obj.colour == obj.colour:
+                    continue
+                truth = scene.recoloured(target, ref_obj.colour)
+                request = AppearanceEdit(
+                    image=image,
+                    mask=mask,
+                    reference=ref_image,
+                    reference_mask=ref_mask,
+                    prompt=scene.caption,
+                )
+            else:
+                placed = random_object(rng, scene.side, scene.objects)
+                if placed is None:
+                    continue
+                # `at` puts the reference's bounding-box centre c at at + 0.5 (paste_map):
+                # choose it so the object lands on the drawn centre, shifted by whole pixels.
+                cx, cy = bbox_centre(ref_mask)
+                dx, dy = round(placed.x - ref_obj.x), round(placed.y - ref_obj.y)
+                truth = scene.added(replace(ref_obj, x=ref_obj.x + dx, y=ref_obj.y + dy))
+                target = len(truth.objects) - 1
+                if not fits(scene, truth, target):
+                    continue
+                request = PasteEdit(
+                    image=image,
+                    reference=ref_image,
+                    reference_mask=ref_mask,
+                    at=(cx - 0.5 + dx, cy - 0.5 + dy),
+                    prompt=scene.caption,
+                )
+                mask = np.zeros_like(mask)
+        return Case(
+            task, index, scene, truth, target, request, colour,
+            same_colour_elsewhere(truth, target), render.masks[target] if task != "paste" else mask,
+        )  # fmt: skip
+    return None
+
+
+def cases_for(task: str, count: int) -> list[Case]:
+    rng = np.random.default_rng([TASKS.index(task), 2024])
+    found: list[Case] = []
+    index = TASKS.index(task) * TASK_SEED_STRIDE
+    while len(found) < count:
+        case = draw_case(task, index, rng)
+        if case is not None:
+            found.append(case)
+        index += 1
+    return found
+
+
+# -- the naive reference point ---------------------------------------------------------------
+
+
+def fill_hole(rgb: np.ndarray, hole: np.ndarray) -> np.ndarray:
+    """The hole painted with the median colour of a ring around it."""
+    ring = dilate(hole, 2) & ~hole
+    out = rgb.copy()
+    out[hole] = np.median(rgb[ring], axis=0) if ring.any() else rgb[~hole].mean(axis=0)
+    return out
+
+
+def copy_pairs(out: np.ndarray, source: np.ndarray, pairs: tuple[np.ndarray, np.ndarray]) -> None:
+    dest, src = pairs
+    out.reshape(-1, 3)[dest] = source.reshape(-1, 3)[src]
+
+
+def naive(case: Case) -> np.ndarray:
+    """Cut the pixels and paste them where they belong; fill the hole with its surroundings."""
+    request = case.request
+    rgb = request.image.rgb
+    if isinstance(request, MoveEdit):
+        out = fill_hole(rgb, request.mask)
+        copy_pairs(out, rgb, request.placement().pairs(request.mask))
+        return out
+    if isinstance(request, DragEdit):
+        ((handle, target),) = request.pairs
+        cx, cy = bbox_centre(request.mask)
+        shift = Placement(1.0, target.x - handle.x, target.y - handle.y, cx, cy)
+        out = fill_hole(rgb, request.mask)
+        copy_pairs(out, rgb, shift.pairs(request.mask))
+        return out
+    if isinstance(request, AppearanceEdit):
+        # recolour the pixels of the object's own colour (the mask's median) in the mask
+        out = rgb.copy()
+        own = colour_segment(rgb, tuple(np.median(rgb[request.mask], axis=0)))
+        ref = request.reference.rgb[request.reference_mask]
+        out[request.mask & own] = np.median(ref, axis=0)
+        return out
+    out = rgb.copy()
+    pairs = paste_map(request).pairs(request.reference_mask, rgb.shape[:2])
+    copy_pairs(out, request.reference.rgb, pairs)
+    return out
+
+
+# -- metrics and the run ---------------------------------------------------------------------
+
+
+def measure(case: Case, out: np.ndarray) -> dict[str, float]:
+    truth = case.truth.render()
+    expected = truth.masks[case.target]
+    found = colour_segment(out, case.colour, case.others)
+    row = {"iou": iou(found, expected)}
+    if case.task in ("move", "resize", "drag"):
+        row["centroid_px"] = centroid_error(found, expected)
+    if case.task in ("move", "resize"):
+        vacated = case.source_mask & ~dilate(expected, 1)
+        row["psnr_vacated"] = psnr(out, truth.rgb, vacated)
+        untouched = ~dilate(case.source_mask | expected, BACKGROUND_MARGIN)
+        row["psnr_background"] = psnr(out, truth.rgb, untouched)
+    if case.task in ("appearance", "paste"):
+        row["delta_e"] = colour_error(out, expected, case.colour)
+    return row
+
+
+def run_case(editor: Editor, case: Case, variant: str) -> tuple[np.ndarray, float]:
+    if variant == NAIVE:
+        return naive(case), 0.0
+    request = replace(case.request, **VARIANTS[variant])
+    result = editor.edit(request)
+    return np.asarray(result.image.convert("RGB")), result.prepare_s + result.edit_s
+
+
+def summarise(rows: list[dict]) -> dict[str, dict[str, dict[str, float]]]:
+    """Mean of every metric per task and variant (NaNs, e.g. empty regions, left out)."""
+    table: dict[str, dict[str, dict[str, float]]] = {}
+    for row in rows:
+        cell = table.setdefault(row["task"], {}).setdefault(row["variant"], {})
+        for name, value in row["metrics"].items():
+            cell.setdefault(name, []).append(value)  # type: ignore[arg-type]
+    for variants in table.values():
+        for variant, metrics in variants.items():
+            variants[variant] = {
+                name: float(np.nanmean(values)) if not np.all(np.isnan(values)) else float("nan")
+                for name, values in metrics.items()
+            } | {"n": len(next(iter(metrics.values())))}
+    return table
+
+
+UNITS = {
+    "iou": "IoU ↑",
+    "centroid_px": "centroid err px ↓",
+    "psnr_vacated": "PSNR vacated dB ↑",
+    "psnr_background": "PSNR background dB ↑",
+    "delta_e": "ΔE2000 ↓",
+}
+
+
+def markdown(report: dict) -> str:
+    lines = [
+        "# Edit quality on toy scenes",
+        "",
+        f"`python bench/quality.py{' --quick' if report['quick'] else ''}` on {report['date']}: "
+        f"model `{report['model']}`, {report['scenes']} held-out scenes per task, "
+        f"{report['steps']} steps, seed {report['seed']}, {report['threads']} CPU thread(s), "
+        f"{report['seconds'] / 60:.1f} min. Means over the scenes; higher ↑ / lower ↓ is better.",
+        "",
+    ]
+    for task, variants in report["table"].items():
+        names = [n for n in UNITS if n in next(iter(variants.values()))]
+        lines += [
+            f"## {task}",
+            "",
+            "| variant | " + " | ".join(UNITS[n] for n in names) + " | s/edit |",
+        ]
+        lines.append("|---" * (len(names) + 2) + "|")
+        for variant, cell in variants.items():
+            values = " | ".join(f"{cell[n]:.2f}" if n != "iou" else f"{cell[n]:.3f}" for n in names)
+            lines.append(
+                f"| {variant} | {values} | {report['seconds_per_edit'][task][variant]:.2f} |"
+            )
+        lines.append("")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="4 scenes per task")
+    parser.add_argument("--scenes", type=int, default=None, help="scenes per task")
+    parser.add_argument("--model", default=str(REPO / "models" / "toy"))
+    parser.add_argument("--tasks", default=",".join(TASKS))
+    parser.add_argument("--steps", type=int, default=50)
+    parser.add_argument("--out", type=Path, default=None, help="OUT.md and OUT.json")
+    args = parser.parse_args(argv)
+    count = args.scenes or (4 if args.quick else 40)
+    out = args.out or REPO / "bench" / "results" / ("quality-quick" if args.quick else "quality")
+    started = time.perf_counter()
+    editor = Editor(load_model(ModelSpec(args.model, device="cpu")))
+    rows, timing = [], {}
+    for task in args.tasks.split(","):
+        seconds: dict[str, list[float]] = {variant: [] for variant in [*VARIANTS, NAIVE]}
+        for case in cases_for(task, count):
+            case = replace(case, request=replace(case.request, steps=args.steps))
+            for variant in seconds:  # variants inner: the prepared scene stays cached
+                image, spent = run_case(editor, case, variant)
+                seconds[variant].append(spent)
+                metrics = measure(case, image)
+                rows.append(
+                    {"task": task, "variant": variant, "index": case.index, "metrics": metrics}
+                )
+        timing[task] = {variant: statistics.mean(values) for variant, values in seconds.items()}
+        print(f"{task:<10} {count} scenes {time.perf_counter() - started:7.0f} s", flush=True)
+    report = {
+        "benchmark": "quality",
+        "model": Path(args.model).name,
+        "quick": args.quick,
+        "scenes": count,
+        "steps": args.steps,
+        "seed": MoveEdit.seed,
+        "threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "machine": platform.machine(),
+        "date": time.strftime("%Y-%m-%d"),
+        "seconds": time.perf_counter() - started,
+        "seconds_per_edit": timing,
+        "table": summarise(rows),
+        "rows": rows,
+    }
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.with_suffix(".json").write_text(json.dumps(report, indent=1) + "\n")
+    out.with_suffix(".md").write_text(markdown(report))
+    print(markdown(report))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,431 @@
+"""Train the toy model from scratch on toy scenes and ship it in diffusers layout.
+
+    python bench/toyworld/train.py                # every stage, resuming where it stopped
+    python bench/toyworld/train.py --unet-steps 3000 --export-only   # ship the last checkpoint
+
+Stages, each checkpointed under `--work` and resumed bit for bit after an interruption:
+  1. pool       20,000 training scenes rendered once, with their captions (`pool.npz`)
+  2. tokenizer  a word-level CLIP tokenizer: every caption word is one token
+  3. vae        AutoencoderKL, factor 4 (64 px -> 16 x 16 x 4), L1 + MSE + a tiny KL
+  4. latents    the pool encoded once; the scaling factor is 1 / std of those latents
+  5. unet       UNet (SD1.5 block types, narrow) and CLIP text encoder, trained jointly:
+                epsilon prediction, min-SNR weighting, EMA, caption dropout
+  6. export     safetensors under `--out` (the EMA weights), `diffeditor.json` included
+
+The image-prompt encoder is trained afterwards by `bench/toyworld/image_prompt.py`, through
+`diffeditor train-image-prompt`'s own code. The numbers below are the measured starting
+points of TOYWORLD.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import math
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from scenes import random_scene, vocabulary
+
+REPO = Path(__file__).resolve().parents[2]
+SPECIALS = ("<|startoftext|>", "<|endoftext|>")
+
+VAE_CONFIG = {
+    "in_channels": 3,
+    "out_channels": 3,
+    "latent_channels": 4,
+    "block_out_channels": [32, 64, 64],  # three levels: downsampling factor 4
+    "down_block_types": ["DownEncoderBlock2D"] * 3,
+    "up_block_types": ["UpDecoderBlock2D"] * 3,
+    "layers_per_block": 1,
+    "norm_num_groups": 16,
+    "sample_size": 64,
+}
+UNET_CONFIG = {
+    "sample_size": 16,
+    "in_channels": 4,
+    "out_channels": 4,
+    "block_out_channels": [32, 64, 64, 128],
+    "layers_per_block": 1,
+    "down_block_types": ["CrossAttnDownBlock2D"] * 3 + ["DownBlock2D"],  # as SD1.5
+    "up_block_types": ["UpBlock2D"] + ["CrossAttnUpBlock2D"] * 3,
+    "cross_attention_dim": 64,
+    "attention_head_dim": 4,  # diffusers' name for the number of heads here
+    "norm_num_groups": 16,
+}
+TEXT_CONFIG = {
+    "hidden_size": 64,
+    "intermediate_size": 256,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 4,
+    "max_position_embeddings": 77,
+    "projection_dim": 64,
+}
+SCHEDULER_CONFIG = {  # SD1.5's DDIM configuration
+    "beta_start": 0.00085,
+    "beta_end": 0.012,
+    "beta_schedule": "scaled_linear",
+    "num_train_timesteps": 1000,
+    "clip_sample": False,
+    "set_alpha_to_one": False,
+    "steps_offset": 1,
+    "prediction_type": "epsilon",
+}
+PROFILE = {
+    # up_blocks[2] is the last 16 x 16 decoder level with attention: the level whose features
+    # matched best in TOYWORLD.md; up_blocks[1] is 8 x 8 there and useless for matching.
+    "feature_blocks": [2],
+    "default_resolution": 64,
+    "resolution_range": [64, 256],
+    "size_multiple": 32,  # VAE factor 4 x three UNet downsamplings
+    "task_overrides": {},
+}
+
+
+@dataclass
+class Plan:
+    """Every knob of a training run; stored with the checkpoints so a resume checks it."""
+
+    seed: int = 0
+    pool: int = 20_000  # training scenes (TOYWORLD.md: plenty for this budget)
+    vae_steps: int = 2_000
+    vae_batch: int = 16
+    vae_lr: float = 8e-4
+    vae_kl: float = 1e-6  # KL weight: a near-deterministic autoencoder, as SD's VAE
+    unet_steps: int = 4_000
+    unet_batch: int = 32
+    unet_lr: float = 4e-4
+    snr_gamma: float = 5.0  # min-SNR loss weighting
+    ema: float = 0.999
+    caption_drop: float = 0.1  # trains the empty caption that classifier-free guidance uses
+    checkpoint_every: int = 100
+    validate_every: int = 250
+    validation: int = 64  # held-out scenes of the validation loss
+    extra: dict = field(default_factory=dict)
+
+
+def log(path: Path, **row: float) -> None:
+    new = not path.exists()
+    with path.open("a") as out:
+        if new:
+            out.write(",".join(row) + "\n")
+        out.write(",".join(f"{v:.6g}" if isinstance(v, float) else str(v) for v in row.values()))
+        out.write("\n")
+
+
+def save_atomically(obj: object, path: Path) -> None:
+    scratch = path.with_suffix(path.suffix + ".tmp")
+    torch.save(obj, scratch)
+    scratch.replace(path)
+
+
+# -- stage 1 and 2: data and tokenizer -------------------------------------------------------
+
+
+def build_pool(work: Path, plan: Plan) -> tuple[np.ndarray, list[str]]:
+    path = work / "pool.npz"
+    if not path.exists():
+        from tqdm.auto import tqdm
+
+        scenes = [random_scene("train", i) for i in tqdm(range(plan.pool), desc="pool")]
+        images = np.stack([s.render().rgb for s in scenes])
+        np.savez(
+            work / "pool.tmp.npz", images=images, captions=np.array([s.caption for s in scenes])
+        )
+        (work / "pool.tmp.npz").replace(path)
+    data = np.load(path)
+    return data["images"], [str(c) for c in data["captions"]]
+
+
+def write_tokenizer(folder: Path) -> None:
+    """A BPE learned on the caption vocabulary alone, so each word ends as one token."""
+    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
+    from transformers import CLIPTokenizer
+
+    bpe = Tokenizer(models.BPE(end_of_word_suffix="</w>"))
+    bpe.pre_tokenizer = pre_tokenizers.Whitespace()
+    trainer = trainers.BpeTrainer(
+        vocab_size=10_000,
+        special_tokens=list(SPECIALS),
+        end_of_word_suffix="</w>",
+        show_progress=False,
+    )
+    bpe.train_from_iterator(vocabulary(), trainer=trainer)
+    raw = folder / "raw"
+    raw.mkdir(parents=True, exist_ok=True)
+    bpe.model.save(str(raw))
+    tokenizer = CLIPTokenizer(str(raw / "vocab.json"), str(raw / "merges.txt"), model_max_length=77)
+    for word in vocabulary():
+        assert len(tokenizer(word).input_ids) == 3, f"{word!r} is not one token"
+    tokenizer.save_pretrained(folder)
+    for file in raw.iterdir():
+        file.unlink()
+    raw.rmdir()
+
+
+def pixels(images: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(images).permute(0, 3, 1, 2).float() / 127.5 - 1
+
+
+# -- stage 3 and 4: the VAE and the cached latents -------------------------------------------
+
+
+def train_vae(work: Path, plan: Plan, images: np.ndarray) -> None:
+    from diffusers import AutoencoderKL
+    from tqdm.auto import tqdm
+
+    ckpt = work / "vae.ckpt.pt"
+    torch.manual_seed(plan.seed)
+    vae = AutoencoderKL(**VAE_CONFIG)
+    optimiser = torch.optim.AdamW(vae.parameters(), lr=plan.vae_lr)
+    generator = torch.Generator().manual_seed(plan.seed)
+    step = 0
+    if ckpt.exists():
+        state = torch.load(ckpt, weights_only=False)
+        vae.load_state_dict(state["model"])
+        optimiser.load_state_dict(state["optimiser"])
+        generator.set_state(state["generator"])
+        step = state["step"]
+    bar = tqdm(total=plan.vae_steps, initial=step, desc="vae")
+    while step < plan.vae_steps:
+        batch = pixels(images[torch.randint(len(images), (plan.vae_batch,), generator=generator)])
+        posterior = vae.encode(batch).latent_dist
+        noise = torch.randn(posterior.mean.shape, generator=generator)
+        latent = posterior.mean + posterior.std * noise
+        decoded = vae.decode(latent).sample
+        rec = F.l1_loss(decoded, batch) + F.mse_loss(decoded, batch)
+        loss = rec + plan.vae_kl * posterior.kl().mean()
+        optimiser.zero_grad(set_to_none=True)
+        loss.backward()
+        optimiser.step()
+        step += 1
+        bar.update()
+        bar.set_postfix(loss=f"{rec.item():.4f}")
+        log(work / "vae.loss.csv", step=step, loss=float(rec.item()))
+        if step % plan.checkpoint_every == 0 or step == plan.vae_steps:
+            state = {"model": vae.state_dict(), "optimiser": optimiser.state_dict()}
+            save_atomically({**state, "generator": generator.get_state(), "step": step}, ckpt)
+    bar.close()
+
+
+def load_vae(work: Path):
+    from diffusers import AutoencoderKL
+
+    vae = AutoencoderKL(**VAE_CONFIG)
+    vae.load_state_dict(torch.load(work / "vae.ckpt.pt", weights_only=False)["model"])
+    return vae.eval().requires_grad_(False)
+
+
+@torch.no_grad()
+def encode_pool(work: Path, images: np.ndarray) -> tuple[torch.Tensor, float]:
+    """Latent means of the pool (unscaled) and the scaling factor 1 / std."""
+    path = work / "latents.pt"
+    if not path.exists():
+        vae = load_vae(work)
+        latents = torch.cat(
+            [
+                vae.encode(pixels(images[i : i + 256])).latent_dist.mean
+                for i in range(0, len(images), 256)
+            ]
+        )
+        save_atomically(latents, path)
+    latents = torch.load(path)
+    return latents, round(1.0 / latents.std().item(), 5)
+
+
+@torch.no_grad()
+def vae_psnr(work: Path, count: int = 64) -> float:
+    """Held-out reconstruction PSNR (dB) of the VAE."""
+    vae = load_vae(work)
+    images = np.stack([random_scene("test", i).render().rgb for i in range(count)])
+    batch = pixels(images)
+    decoded = vae.decode(vae.encode(batch).latent_dist.mean).sample.clamp(-1, 1)
+    mse = ((decoded - batch) / 2).pow(2).mean().item()
+    return 10 * math.log10(1 / mse)
+
+
+# -- stage 5: UNet and text encoder ----------------------------------------------------------
+
+
+def text_model(vocab_size: int):
+    from transformers import CLIPTextConfig, CLIPTextModel
+
+    config = CLIPTextConfig(
+        vocab_size=vocab_size, bos_token_id=0, eos_token_id=1, pad_token_id=1, **TEXT_CONFIG
+    )
+    return CLIPTextModel(config)
+
+
+def tokenize(tokenizer, captions: list[str]) -> torch.Tensor:
+    return tokenizer(
+        captions, padding="max_length", max_length=77, truncation=True, return_tensors="pt"
+    ).input_ids
+
+
+class Denoiser(torch.nn.Module):
+    """The UNet and the text encoder as one module, so one optimiser and one EMA cover both."""
+
+    def __init__(self, vocab_size: int) -> None:
+        from diffusers import UNet2DConditionModel
+
+        super().__init__()
+        self.unet = UNet2DConditionModel(**UNET_CONFIG)
+        self.text_encoder = text_model(vocab_size)
+
+    def forward(self, latents: torch.Tensor, t: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
+        return self.unet(latents, t, encoder_hidden_states=self.text_encoder(ids)[0]).sample
+
+
+def train_unet(
+    work: Path, plan: Plan, latents: torch.Tensor, captions: list[str], scale: float
+) -> None:
+    from diffusers import DDIMScheduler
+    from tqdm.auto import tqdm
+    from transformers import CLIPTokenizer
+
+    tokenizer = CLIPTokenizer.from_pretrained(work / "tokenizer")
+    scheduler = DDIMScheduler(**SCHEDULER_CONFIG)
+    alphas = scheduler.alphas_cumprod
+    snr = alphas / (1 - alphas)
+    weight = torch.clamp(snr, max=plan.snr_gamma) / snr  # min-SNR-gamma for eps prediction
+    ids = tokenize(tokenizer, captions)
+    empty = tokenize(tokenizer, [""])[0]
+    torch.manual_seed(plan.seed + 1)
+    model = Denoiser(len(tokenizer))
+    ema = copy.deepcopy(model).requires_grad_(False)
+    optimiser = torch.optim.AdamW(model.parameters(), lr=plan.unet_lr)
+    generator = torch.Generator().manual_seed(plan.seed + 1)
+    val = validation_batch(work, plan, tokenizer, scale)
+    ckpt = work / "unet.ckpt.pt"
+    step = 0
+    if ckpt.exists():
+        state = torch.load(ckpt, weights_only=False)
+        model.load_state_dict(state["model"])
+        ema.load_state_dict(state["ema"])
+        optimiser.load_state_dict(state["optimiser"])
+        generator.set_state(state["generator"])
+        step = state["step"]
+    if step == 0:
+        log(work / "unet.val.csv", step=0, val_mse=validate(ema, val))
+    bar = tqdm(total=plan.unet_steps, initial=step, desc="unet")
+    while step < plan.unet_steps:
+        pick = torch.randint(len(latents), (plan.unet_batch,), generator=generator)
+        z0 = latents[pick] * scale
+        noise = torch.randn(z0.shape, generator=generator)
+        t = torch.randint(len(alphas), (plan.unet_batch,), generator=generator)
+        drop = torch.rand(plan.unet_batch, generator=generator) < plan.caption_drop
+        tokens = torch.where(drop[:, None], empty[None], ids[pick])
+        zt = scheduler.add_noise(z0, noise, t)
+        per_sample = (model(zt, t, tokens) - noise).pow(2).mean(dim=(1, 2, 3))
+        loss = (weight[t] * per_sample).mean()
+        optimiser.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimiser.step()
+        with torch.no_grad():
+            for e, p in zip(ema.parameters(), model.parameters(), strict=True):
+                e.lerp_(p, 1 - plan.ema)
+        step += 1
+        bar.update()
+        bar.set_postfix(loss=f"{loss.item():.4f}")
+        log(work / "unet.loss.csv", step=step, loss=float(loss.item()))
+        if step % plan.validate_every == 0:
+            log(work / "unet.val.csv", step=step, val_mse=validate(ema, val))
+        if step % plan.checkpoint_every == 0 or step == plan.unet_steps:
+            state = {"model": model.state_dict(), "ema": ema.state_dict()}
+            state |= {"optimiser": optimiser.state_dict(), "generator": generator.get_state()}
+            save_atomically({**state, "step": step}, ckpt)
+    bar.close()
+
+
+def validation_batch(work: Path, plan: Plan, tokenizer, scale: float) -> tuple[torch.Tensor, ...]:
+    """Held-out scenes with fixed noise and timesteps: a loss that only the model changes."""
+    vae = load_vae(work)
+    scenes = [random_scene("test", i) for i in range(plan.validation)]
+    with torch.no_grad():
+        z0 = vae.encode(pixels(np.stack([s.render().rgb for s in scenes]))).latent_dist.mean * scale
+    generator = torch.Generator().manual_seed(1234)
+    noise = torch.randn(z0.shape, generator=generator)
+    t = torch.linspace(0, 999, plan.validation).long()
+    from diffusers import DDIMScheduler
+
+    zt = DDIMScheduler(**SCHEDULER_CONFIG).add_noise(z0, noise, t)
+    return zt, t, tokenize(tokenizer, [s.caption for s in scenes]), noise
+
+
+@torch.no_grad()
+def validate(model: Denoiser, batch: tuple[torch.Tensor, ...]) -> float:
+    zt, t, ids, noise = batch
+    return F.mse_loss(model(zt, t, ids), noise).item()
+
+
+# -- stage 6: export -------------------------------------------------------------------------
+
+
+def export(work: Path, out: Path, scale: float) -> None:
+    from diffusers import DDIMScheduler
+    from transformers import CLIPTokenizer
+
+    tokenizer = CLIPTokenizer.from_pretrained(work / "tokenizer")
+    model = Denoiser(len(tokenizer))
+    model.load_state_dict(torch.load(work / "unet.ckpt.pt", weights_only=False)["ema"])
+    out.mkdir(parents=True, exist_ok=True)
+    model.unet.save_pretrained(out / "unet")
+    model.text_encoder.save_pretrained(out / "text_encoder")
+    tokenizer.save_pretrained(out / "tokenizer")
+    vae = load_vae(work)
+    vae.register_to_config(scaling_factor=scale)
+    vae.save_pretrained(out / "vae")
+    DDIMScheduler(**SCHEDULER_CONFIG).save_pretrained(out / "scheduler")
+    index = {
+        "_class_name": "StableDiffusionPipeline",
+        "unet": ["diffusers", "UNet2DConditionModel"],
+        "vae": ["diffusers", "AutoencoderKL"],
+        "text_encoder": ["transformers", "CLIPTextModel"],
+        "tokenizer": ["transformers", "CLIPTokenizer"],
+        "scheduler": ["diffusers", "DDIMScheduler"],
+    }
+    (out / "model_index.json").write_text(json.dumps(index, indent=2) + "\n")
+    (out / "diffeditor.json").write_text(json.dumps(PROFILE, indent=2) + "\n")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--work", type=Path, default=REPO / "bench" / "toyworld" / "work")
+    parser.add_argument("--out", type=Path, default=REPO / "models" / "toy")
+    parser.add_argument("--vae-steps", type=int, default=Plan.vae_steps)
+    parser.add_argument("--unet-steps", type=int, default=Plan.unet_steps)
+    parser.add_argument("--pool", type=int, default=Plan.pool)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--export-only", action="store_true", help="ship the last checkpoint")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    plan = Plan(pool=args.pool, vae_steps=args.vae_steps, unet_steps=args.unet_steps)
+    work = args.work
+    work.mkdir(parents=True, exist_ok=True)
+    (work / "plan.json").write_text(json.dumps(asdict(plan), indent=2))
+    started = time.perf_counter()
+    images, captions = build_pool(work, plan)
+    if not (work / "tokenizer").exists():
+        write_tokenizer(work / "tokenizer")
+    if not args.export_only:
+        train_vae(work, plan, images)
+    latents, scale = encode_pool(work, images)
+    print(f"vae: held-out PSNR {vae_psnr(work):.2f} dB, scaling factor {scale}", flush=True)
+    if not args.export_only:
+        train_unet(work, plan, latents, captions, scale)
+    export(work, args.out, scale)
+    print(f"exported to {args.out} in {time.perf_counter() - started:.0f} s", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
