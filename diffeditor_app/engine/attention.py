@@ -22,15 +22,20 @@ KV = tuple[torch.Tensor, torch.Tensor]
 
 @dataclass
 class MemoryBank:
-    """Stored self-attention K/V of the source image: step -> layer name -> (K, V)."""
+    """Stored self-attention K/V of the source image: step -> layer name -> (K, V).
+
+    On the device by default (no copies inside the sampling loop). With `host` the bank waits
+    in pinned host memory and each injection copies one step's K/V in without blocking the
+    CPU: the `low` memory preset, for cards where ~3 GB of bank per image does not fit."""
 
     steps: dict[int, dict[str, KV]] = field(default_factory=dict)
-    device: torch.device | None = None  # where stored tensors live; None keeps them in place
+    host: bool = False  # keep the stored K/V in host memory
 
     def store(self, step: int, layer: str, key: torch.Tensor, value: torch.Tensor) -> None:
-        if self.device is not None:
-            key, value = key.to(self.device), value.to(self.device)
-        self.steps.setdefault(step, {})[layer] = (key.detach(), value.detach())
+        key, value = key.detach(), value.detach()
+        if self.host:
+            key, value = to_host(key), to_host(value)
+        self.steps.setdefault(step, {})[layer] = (key, value)
 
     def nbytes(self) -> int:
         return sum(
@@ -38,6 +43,14 @@ class MemoryBank:
             for layers in self.steps.values()
             for k, v in layers.values()
         )
+
+
+def to_host(tensor: torch.Tensor) -> torch.Tensor:
+    """A host copy; pinned and asynchronous from a GPU, so the copy back in can be too."""
+    if tensor.device.type == "cpu":
+        return tensor
+    pinned = torch.empty(tensor.shape, dtype=tensor.dtype, device="cpu", pin_memory=True)
+    return pinned.copy_(tensor, non_blocking=True)
 
 
 @dataclass
@@ -109,15 +122,30 @@ class BankController:
             self.action = None
 
 
-def multi_head(attn, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor) -> torch.Tensor:
-    """Scaled-dot-product attention over the layer's heads: [B, N, C] in and out."""
+def multi_head(
+    attn,
+    query: torch.Tensor,
+    key: torch.Tensor,
+    value: torch.Tensor,
+    chunk: int | None = None,
+) -> torch.Tensor:
+    """Scaled-dot-product attention over the layer's heads: [B, N, C] in and out.
+
+    With `chunk`, at most that many query tokens go through SDPA at once: each query row's
+    softmax is independent, so the result is the same, and where SDPA falls back to its math
+    kernel (which holds the whole N x M score matrix) the peak shrinks by N / chunk."""
     batch, heads = query.shape[0], attn.heads
     head_dim = query.shape[-1] // heads
 
     def split(x: torch.Tensor) -> torch.Tensor:
         return x.view(batch, -1, heads, head_dim).transpose(1, 2)
 
-    out = F.scaled_dot_product_attention(split(query), split(key), split(value))
+    q, k, v = split(query), split(key), split(value)
+    if chunk is None or q.shape[2] <= chunk:
+        out = F.scaled_dot_product_attention(q, k, v)
+    else:
+        parts = [F.scaled_dot_product_attention(part, k, v) for part in q.split(chunk, dim=2)]
+        out = torch.cat(parts, dim=2)
     return out.transpose(1, 2).reshape(batch, -1, heads * head_dim).to(query.dtype)
 
 
@@ -129,12 +157,53 @@ def finish(attn, out: torch.Tensor, hidden_states: torch.Tensor) -> torch.Tensor
     return out / attn.rescale_output_factor
 
 
+class SdpaAttnProcessor:
+    """Plain attention through `multi_head`, for the layers no bank or image prompt touches
+    once a query chunk is set (SD1.x layers: no norms, masks or residual inside)."""
+
+    def __init__(self, chunk: int | None = None) -> None:
+        self.chunk = chunk  # query tokens per SDPA call; None: all at once
+
+    def __call__(
+        self,
+        attn,
+        hidden_states: torch.Tensor,
+        encoder_hidden_states: torch.Tensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        temb: torch.Tensor | None = None,
+        **kwargs,
+    ) -> torch.Tensor:
+        context = hidden_states if encoder_hidden_states is None else encoder_hidden_states
+        query = attn.to_q(hidden_states)
+        out = multi_head(attn, query, attn.to_k(context), attn.to_v(context), self.chunk)
+        return finish(attn, out, hidden_states)
+
+
+def set_attention_chunk(unet, chunk: int | None) -> None:
+    """Give every attention layer of `unet` the query chunk; with a chunk, layers still on
+    diffusers' processor get `SdpaAttnProcessor`, since only ours know how to chunk."""
+    processors = dict(unet.attn_processors)
+    plain = SdpaAttnProcessor(chunk)
+    for name, processor in processors.items():
+        if hasattr(processor, "chunk"):
+            processor.chunk = chunk
+        elif chunk is not None:
+            processors[name] = plain
+    unet.set_attn_processor(processors)
+
+
+def chunk_of(processor) -> int | None:
+    """The query chunk of a processor being replaced, for its replacement to keep."""
+    return getattr(processor, "chunk", None)
+
+
 class BankAttnProcessor:
     """Scaled-dot-product self-attention that records or injects memory-bank K/V."""
 
-    def __init__(self, layer: str, controller: BankController) -> None:
+    def __init__(self, layer: str, controller: BankController, chunk: int | None = None) -> None:
         self.layer = layer
         self.controller = controller
+        self.chunk = chunk  # query tokens per SDPA call; None: all at once
 
     def __call__(
         self,
@@ -153,15 +222,15 @@ class BankAttnProcessor:
             action.bank.store(action.step, self.layer, key, value)
         elif isinstance(action, _Injection):
             key, value = self.injected(action, key, value)
-        return finish(attn, multi_head(attn, query, key, value), hidden_states)
+        return finish(attn, multi_head(attn, query, key, value, self.chunk), hidden_states)
 
     def injected(self, action: _Injection, key: torch.Tensor, value: torch.Tensor) -> KV:
         """The K/V the current tokens attend to, by bank mode; every image of the batch (both
         CFG halves) sees the same stored tokens."""
         stored_k, stored_v = action.layers[self.layer]
-        stored_k, stored_v = (
-            stored_k.to(key.device, key.dtype),
-            stored_v.to(value.device, value.dtype),
+        stored_k, stored_v = (  # from a host bank: queued on the stream, the CPU runs on
+            stored_k.to(key.device, key.dtype, non_blocking=True),
+            stored_v.to(value.device, value.dtype, non_blocking=True),
         )
         if action.mode is BankMode.MASKED:
             base, ref = action.masks.indices(stored_k.shape[1])
@@ -185,6 +254,6 @@ def install_bank(unet, controller: BankController) -> list[str]:
         if name.startswith("up_blocks.") and name.endswith("attn1.processor")
     ]
     for name in layers:
-        processors[name] = BankAttnProcessor(name, controller)
+        processors[name] = BankAttnProcessor(name, controller, chunk_of(processors[name]))
     unet.set_attn_processor(processors)
     return layers

@@ -33,6 +33,7 @@ from diffeditor_app.engine.inversion import (
     working_tensor,
 )
 from diffeditor_app.engine.loading import LoadedModel
+from diffeditor_app.engine.memory import out_of_memory_sentence, release_memory, synchronize
 from diffeditor_app.engine.preview import project
 from diffeditor_app.engine.requests import EditRequest, ReferenceEdit
 from diffeditor_app.engine.sampler import Conditioning, Costs, DiffEditorSampler, Levels
@@ -93,9 +94,17 @@ class Editor:
 
     # -- prepare -------------------------------------------------------------------------
 
+    def default_resolution(self) -> int:
+        """The profile's working resolution, lowered to the memory plan's cap (not below the
+        profile's range)."""
+        profile, cap = self.model.profile, self.model.memory.resolution_cap
+        if cap is None:
+            return profile.default_resolution
+        return max(min(profile.default_resolution, cap), profile.resolution_range[0])
+
     def frame_for(self, image: SourceImage, resolution: int | None) -> tuple[Frame, int]:
         profile = self.model.profile
-        resolution = profile.default_resolution if resolution is None else resolution
+        resolution = self.default_resolution() if resolution is None else resolution
         profile.check_resolution(resolution)
         work_w, work_h = working_size(image.width, image.height, resolution, profile.size_multiple)
         frame = Frame(image.width, image.height, work_w, work_h, self.model.latent_factor)
@@ -135,7 +144,7 @@ class Editor:
             uncond = encode_prompt(m.tokenizer, m.text_encoder, "", m.device)
             m.scheduler.set_timesteps(steps)
             timesteps = [int(t) for t in m.scheduler.timesteps]
-            bank = MemoryBank()
+            bank = MemoryBank(host=m.memory.bank_on_host)
             latents = invert(
                 m.unet,
                 self.controller,
@@ -150,6 +159,7 @@ class Editor:
             )
             projection = fit_preview(z0[:1], pixels[:1])
             tokens = self.image_tokens(sources) if m.image_prompt is not None else None
+        synchronize(m.device)  # prepare_s counts the GPU work prepare queued, not just its launch
         prepared = Prepared(
             key=key,
             frame=frame,
@@ -200,17 +210,14 @@ class Editor:
     ) -> EditResult:
         """Carry out one edit. Bad input raises InvalidInput before any model work; either
         callback may raise EditCancelled; running out of device memory raises OutOfMemory
-        with the memory released."""
+        naming the memory preset to try, with the memory released."""
         try:
             return self._edit(request, on_step, on_prepare)
         except torch.OutOfMemoryError:
-            self.cache.clear()
-            if torch.cuda.is_available():
-                torch.cuda.empty_cache()
-            where = "GPU" if self.model.device.type == "cuda" else "device"
-            raise OutOfMemory(
-                f"The {where} ran out of memory; try a lower working resolution or a smaller image."
-            ) from None
+            pass  # leave the handler first: its traceback holds the failed step's tensors
+        self.cache.clear()
+        release_memory()
+        raise OutOfMemory(out_of_memory_sentence(self.model.memory, self.model.device))
 
     def _edit(
         self,

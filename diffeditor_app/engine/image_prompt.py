@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import nn
 
-from diffeditor_app.engine.attention import finish, multi_head
+from diffeditor_app.engine.attention import chunk_of, finish, multi_head
 
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)  # OpenAI CLIP pixel normalisation
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
@@ -144,11 +144,18 @@ class ImagePromptAttnProcessor(nn.Module):
     """Cross-attention with the decoupled image branch (paper Eq. 5). Text tokens go only to
     the text K/V; the image tokens come from the controller, never from the text input."""
 
-    def __init__(self, hidden_size: int, cross_dim: int, controller: ImagePromptController) -> None:
+    def __init__(
+        self,
+        hidden_size: int,
+        cross_dim: int,
+        controller: ImagePromptController,
+        chunk: int | None = None,
+    ) -> None:
         super().__init__()
         self.to_k_ip = nn.Linear(cross_dim, hidden_size, bias=False)
         self.to_v_ip = nn.Linear(cross_dim, hidden_size, bias=False)
         self.controller = controller
+        self.chunk = chunk  # query tokens per SDPA call; None: all at once
 
     def forward(
         self,
@@ -161,11 +168,12 @@ class ImagePromptAttnProcessor(nn.Module):
     ) -> torch.Tensor:
         context = hidden_states if encoder_hidden_states is None else encoder_hidden_states
         query = attn.to_q(hidden_states)
-        out = multi_head(attn, query, attn.to_k(context), attn.to_v(context))
+        out = multi_head(attn, query, attn.to_k(context), attn.to_v(context), self.chunk)
         tokens, gamma = self.controller.tokens, self.controller.scale
         if tokens is not None and gamma != 0:
             tokens = tokens.to(hidden_states.dtype)
-            out = out + gamma * multi_head(attn, query, self.to_k_ip(tokens), self.to_v_ip(tokens))
+            image = multi_head(attn, query, self.to_k_ip(tokens), self.to_v_ip(tokens), self.chunk)
+            out = out + gamma * image
         return finish(attn, out, hidden_states)
 
 
@@ -179,7 +187,9 @@ def install_image_prompt(unet, controller: ImagePromptController) -> nn.ModuleLi
     for name, processor in processors.items():
         if name.endswith("attn2.processor"):
             attention = unet.get_submodule(name.removesuffix(".processor"))
-            processor = ImagePromptAttnProcessor(attention.to_q.out_features, cross_dim, controller)
+            processor = ImagePromptAttnProcessor(
+                attention.to_q.out_features, cross_dim, controller, chunk_of(processor)
+            )
             processor.to(device=attention.to_q.weight.device, dtype=attention.to_q.weight.dtype)
             processors[name] = processor
             slots.append(processor)

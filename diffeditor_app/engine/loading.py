@@ -17,7 +17,17 @@ from typing import Any
 
 import torch
 
+from diffeditor_app.engine.attention import set_attention_chunk
 from diffeditor_app.engine.errors import InvalidInput, ModelUnavailable
+from diffeditor_app.engine.memory import (
+    GIB,
+    PLANS,
+    MemoryPlan,
+    ModelOffload,
+    VramPreset,
+    free_memory,
+    memory_plan,
+)
 from diffeditor_app.engine.settings import DEFAULTS, Task, TaskSettings
 
 SD15_HUB_ID = "stable-diffusion-v1-5/stable-diffusion-v1-5"
@@ -41,6 +51,8 @@ class ModelSpec:
     allow_download: bool = False  # may a hub id be downloaded when it is not cached?
     image_prompt: str | None = None  # weights spec; None: the model's own or cached; "none": off
     image_encoder: str | None = None  # CLIP vision spec; None: the model's own or h94/IP-Adapter
+    vram_preset: str = "auto"  # auto | high | medium | low | cpu-offload (engine/memory.py)
+    compile_unet: bool = False  # torch.compile the UNet: slow first edit, maybe faster later
 
 
 @dataclass(frozen=True)
@@ -111,6 +123,7 @@ class LoadedModel:
     identity: str  # changes whenever the weights change: part of the prepare cache key
     notes: list[str] = field(default_factory=list)  # things worth telling the user once
     image_prompt: Any = None  # ImagePrompt when image-prompt weights are loaded
+    memory: MemoryPlan = PLANS[VramPreset.HIGH]  # where modules live, what is traded for memory
 
     @property
     def latent_factor(self) -> int:
@@ -142,6 +155,9 @@ def resolve_dtype(dtype: str, device: torch.device) -> torch.dtype:
         raise InvalidInput(f"Unknown dtype '{dtype}'; use auto, fp16, bf16 or fp32.")
     if choices[dtype] is torch.float16 and device.type == "cpu":
         raise InvalidInput("fp16 needs a CUDA GPU; use fp32 (or bf16) on the CPU.")
+    bf16_on_gpu = choices[dtype] is torch.bfloat16 and device.type == "cuda"
+    if bf16_on_gpu and not torch.cuda.is_bf16_supported():
+        raise InvalidInput("This GPU has no bf16 support (it needs Ampere or newer); use fp16.")
     return choices[dtype]
 
 
@@ -231,9 +247,14 @@ def check_sd1_folder(folder: Path) -> None:
 
 
 def load_model(spec: ModelSpec) -> LoadedModel:
-    """Load the components of `spec` onto its device; fail fast with one sentence."""
+    """Load the components of `spec` onto its device; fail fast with one sentence. The
+    memory preset is settled first, so `auto` sees the free memory before the weights."""
     device, notes = resolve_device(spec.device)
     dtype = resolve_dtype(spec.dtype, device)
+    plan = memory_plan(spec.vram_preset, device)
+    if plan.automatic and device.type == "cuda":
+        free = free_memory(device) / GIB
+        notes.append(f"GPU memory preset '{plan.preset.value}', chosen for {free:.1f} GB free.")
     kind, where = locate(spec.source)
     folder: Path | None = None  # a diffusers folder that may also hold image-prompt parts
     if kind == "hub":
@@ -247,10 +268,13 @@ def load_model(spec: ModelSpec) -> LoadedModel:
         model = _load_single_file(where, dtype, spec.allow_download)
     model.name = spec.source
     model.notes = notes + model.notes
-    model = _to_device(model, device, dtype)
+    prepare_modules(model)
     from diffeditor_app.engine.image_prompt_weights import attach_image_prompt
 
     attach_image_prompt(model, spec.image_prompt, spec.image_encoder, folder, spec.allow_download)
+    place_model(model, device, plan)
+    if spec.compile_unet:
+        model.unet.compile()
     return model
 
 
@@ -350,15 +374,35 @@ def _load_single_file(path: Path, dtype: torch.dtype, allow_download: bool) -> L
     )
 
 
-def _to_device(model: LoadedModel, device: torch.device, dtype: torch.dtype) -> LoadedModel:
+def prepare_modules(model: LoadedModel) -> None:
+    """Inference mode for every module, PyTorch SDPA in every attention layer."""
     from diffusers.models.attention_processor import AttnProcessor2_0
 
     model.unet.set_attn_processor(AttnProcessor2_0())
     for module in (model.unet, model.vae, model.text_encoder):
         module.requires_grad_(False)
         module.eval()
-    model.unet.to(device)
-    model.vae.to(device)
-    model.text_encoder.to(device)
-    model.device, model.dtype = device, dtype
-    return model
+
+
+def place_model(model: LoadedModel, device: torch.device, plan: MemoryPlan) -> None:
+    """Put the model's modules on `device` as `plan` wants them and switch its memory savers
+    on or off; once per model, after the image prompt is attached (its processors and CLIP
+    tower move with the rest)."""
+    unet, vae = model.unet, model.vae
+    set_attention_chunk(unet, plan.attention_chunk)
+    vae.use_slicing, vae.use_tiling = plan.vae_slicing, plan.vae_tiling
+    if plan.checkpoint_guidance:
+        unet.enable_gradient_checkpointing()  # only grad-enabled passes: the guidance pass
+    else:
+        unet.disable_gradient_checkpointing()
+    large, small = [unet, model.text_encoder], [vae]
+    if model.image_prompt is not None:
+        large.append(model.image_prompt.encoder.vision)
+        small.append(model.image_prompt.encoder.resampler)
+    if plan.offload_models and device.type == "cuda":
+        ModelOffload(device, large)
+    else:
+        small += large
+    for module in small:
+        module.to(device)
+    model.device, model.memory = device, plan

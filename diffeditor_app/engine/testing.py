@@ -19,6 +19,7 @@ from diffeditor_app.engine.loading import (
     PROFILE_FILE,
     LoadedModel,
     ModelProfile,
+    prepare_modules,
     quiet_libraries,
 )
 
@@ -179,7 +180,8 @@ def build_random_model(
 ) -> LoadedModel:
     """Random-weight components from an architecture folder such as `models/sd15`: the same
     arithmetic as the real weights, without a download (benchmarks). On the `meta` device
-    nothing is allocated, which is enough to check shapes."""
+    nothing is allocated, which is enough to check shapes. The modules are in inference mode
+    on `device`; `loading.place_model` applies a memory plan to them."""
     import tempfile
 
     from diffusers import AutoencoderKL, DDIMScheduler, UNet2DConditionModel
@@ -210,7 +212,40 @@ def build_random_model(
         name=f"random {folder.name}",
         identity=f"random:{folder.resolve()}:{seed}",
     )
+    prepare_modules(model)
     return model
+
+
+def add_random_image_prompt(
+    model: LoadedModel, vision_folder: str | Path, resampler: dict[str, int] | None = None
+) -> None:
+    """A random CLIP vision tower from `vision_folder/config.json` and random image-prompt
+    modules (the public layout's shapes unless `resampler` gives others), on the model's
+    device and dtype: the full-size image-prompt arithmetic for benchmarks."""
+    from transformers import CLIPVisionConfig, CLIPVisionModelWithProjection
+
+    from diffeditor_app.engine.image_prompt import (
+        ImagePrompt,
+        ImagePromptController,
+        ImagePromptEncoder,
+        Resampler,
+        ResamplerConfig,
+        install_image_prompt,
+    )
+
+    with torch.device(model.device):
+        vision = CLIPVisionModelWithProjection(CLIPVisionConfig.from_pretrained(vision_folder))
+        config = ResamplerConfig(
+            embedding_dim=vision.config.hidden_size,
+            output_dim=model.unet.config.cross_attention_dim,
+            **(resampler or {}),
+        )
+        sampler = Resampler(config)
+    controller = ImagePromptController()
+    adapter = install_image_prompt(model.unet, controller)
+    for module in (vision, sampler, adapter):
+        module.to(model.device, model.dtype).eval().requires_grad_(False)
+    model.image_prompt = ImagePrompt(ImagePromptEncoder(vision, sampler), controller, adapter)
 
 
 def square_scene(width: int = 96, height: int = 64) -> tuple[SourceImage, np.ndarray]:

@@ -208,6 +208,10 @@ def test_guidance_is_split_by_the_gradient_mask(editor, scene):
     content_only, _ = guidance(w_edit=0.0)
     assert content_only[inside].abs().max() == 0
     assert content_only[~inside].abs().max() > 0
+    # the ablation: both gradients everywhere, so the edit gradient reaches the outside
+    edit_global, _ = guidance(w_content=0.0, w_contrast=0.0, w_inpaint=0.0, regional_guidance=False)
+    assert edit_global[~inside].abs().max() > 0
+    torch.testing.assert_close(edit_global[inside], edit_only[inside])
 
 
 @pytest.mark.parametrize("mode", [BankMode.REPLACE, BankMode.CONCAT])
@@ -251,20 +255,28 @@ def test_features_stop_after_the_last_feature_block(editor):
     assert [f.shape[-1] for f in features] == [8, 16]  # up_blocks[1] and [2]
 
 
-def test_out_of_memory_is_a_sentence_and_releases_the_cache(editor, scene, monkeypatch):
+def test_out_of_memory_is_a_sentence_and_releases_the_memory(editor, scene, monkeypatch):
+    import weakref
+
     from diffeditor_app.engine.errors import OutOfMemory
 
     image, mask = scene
     editor.edit(MoveEdit(image=image, mask=mask, offset=(8, 0), steps=2))
     assert editor.cache
+    held, emptied = [], []
 
     def exhausted(*args, **kwargs):
-        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        step_tensor = torch.ones(64, 64)  # what a failing step holds when memory runs out
+        held.append(weakref.ref(step_tensor))
+        raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
 
     with monkeypatch.context() as patch:
         patch.setattr(DiffEditorSampler, "sample", exhausted)
-        with pytest.raises(OutOfMemory, match="ran out of memory; try a lower"):
+        patch.setattr(torch.cuda, "empty_cache", lambda: emptied.append(held[0]() is None))
+        with pytest.raises(OutOfMemory, match="try the 'medium' preset") as error:
             editor.edit(MoveEdit(image=image, mask=mask, offset=(8, 0), steps=2))
+    assert "\n" not in str(error.value) and error.value.__context__ is None
+    assert emptied == [True]  # the failed step's tensors were gone before the cache emptied
     assert not editor.cache and editor.controller.action is None
     result = editor.edit(MoveEdit(image=image, mask=mask, offset=(8, 0), steps=2))
     assert result.image.size == image.size
