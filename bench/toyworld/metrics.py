@@ -112,13 +112,13 @@ def psnr(a: np.ndarray, b: np.ndarray, region: np.ndarray | None = None) -> floa
 def dilate(mask: np.ndarray, pixels: int) -> np.ndarray:
     """Square dilation, cropped at the border."""
     out = mask.copy()
-    for _ in range(pixels):
-        grown = out.copy()
-        grown[1:] |= out[:-1]
-        grown[:-1] |= out[1:]
-        grown[:, 1:] |= out[:, :-1]
-        grown[:, :-1] |= out[:, 1:]
-        out = grown
+    for _ in range(pixels):  # rows, then columns: a 3 x 3 square per pass
+        rows = out.copy()
+        rows[1:] |= out[:-1]
+        rows[:-1] |= out[1:]
+        out = rows.copy()
+        out[:, 1:] |= rows[:, :-1]
+        out[:, :-1] |= rows[:, 1:]
     return out
 
 
