@@ -107,6 +107,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     common.add_argument("--device", default="auto", help="auto, cuda or cpu")
     common.add_argument("--dtype", default="auto", choices=["auto", "fp16", "bf16", "fp32"])
+    common.add_argument(
+        "--vram",
+        default="auto",
+        choices=["auto", "high", "medium", "low", "cpu-offload"],
+        help="GPU memory preset: what to trade for memory (auto: from the free GPU memory)",
+    )
     common.add_argument("--raw", action="store_true", help="write the working-size decode")
     common.add_argument("--previews", type=Path, help="write step_000.png ... here")
     common.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
@@ -277,6 +283,7 @@ def run_edit(args: argparse.Namespace) -> int:
         allow_download=not args.no_download,
         image_prompt=args.image_prompt,
         image_encoder=args.image_encoder,
+        vram_preset=args.vram,
     )
     editor = Editor(load_model(spec))
     on_step = None

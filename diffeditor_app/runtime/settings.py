@@ -28,6 +28,7 @@ import platformdirs
 from PySide6.QtCore import QObject, Signal
 
 from diffeditor_app.engine.loading import SD15_HUB_ID, ModelSpec
+from diffeditor_app.engine.memory import VramPreset
 from diffeditor_app.engine.settings import Task
 
 APP_NAME = "DiffEditor"
@@ -192,13 +193,23 @@ SCHEMA: tuple[Setting, ...] = (
     ),
     Setting(
         "vram_preset",
-        "auto",
+        VramPreset.AUTO.value,
         "GPU memory",
-        "How much GPU memory to trade for speed: auto (from the card's size), high, medium, "
-        "low, or cpu-offload (slowest, for small cards).",
+        "How much speed to trade for GPU memory: auto (from the card's free memory), high "
+        "(16 GB and more), medium (10-12 GB), low (6-8 GB; 512 px by default) or cpu-offload "
+        "(slowest, for 4 GB cards). A change reloads the model at the next edit.",
         str,
         "performance",
-        choices=("auto", "high", "medium", "low", "cpu-offload"),
+        choices=tuple(preset.value for preset in VramPreset),
+    ),
+    Setting(
+        "compile_unet",
+        False,
+        "Compile the UNet",
+        "torch.compile the UNet: the first edit takes minutes longer, later ones may be faster "
+        "on some GPUs. Off unless the benchmark shows a gain on your card.",
+        bool,
+        "performance",
     ),
     Setting(
         "default_resolution",
@@ -340,6 +351,8 @@ class SettingsStore(QObject):
             allow_download=self._values["allow_download"],
             image_prompt=self._values["image_prompt"],
             image_encoder=self._values["image_encoder"],
+            vram_preset=self._values["vram_preset"],
+            compile_unet=self._values["compile_unet"],
         )
 
     # -- changing ----------------------------------------------------------------------------

@@ -170,6 +170,27 @@ def test_negative_offset_works_spaced_and_joined(tiny_model_dir, scene, capsys):
     unchanged_outside(pixels(scene.image), pixels(spaced), (0, HEIGHT, 0, RIGHT + 20))
 
 
+def test_a_memory_preset_edits_like_the_default(tiny_model_dir, scene, capsys, monkeypatch):
+    from diffeditor_app.engine import loading
+
+    plans, place = [], loading.place_model
+
+    def placing(model, device, plan) -> None:
+        plans.append(plan.preset.value)
+        place(model, device, plan)
+
+    monkeypatch.setattr(loading, "place_model", placing)
+    default, low = scene.out("default.png"), scene.out("low.png")
+    for out, extra in ((default, []), (low, ["--vram", "low"])):
+        code, _, err = cli(
+            capsys, *move_args(tiny_model_dir, scene, out, "--offset", "8,0", *extra)
+        )
+        assert code == 0, err
+    assert plans == ["high", "low"]  # auto on the CPU trades nothing
+    difference = np.abs(pixels(default).astype(int) - pixels(low).astype(int))
+    assert difference.max() <= 1  # the same edit, up to float rounding
+
+
 @pytest.mark.parametrize(
     ("argv", "name", "value"),
     [
@@ -306,6 +327,7 @@ BAD_INPUT = {
     "unknown option": ("move", {}, ["--colour", "red"], ["--colour"]),
     "missing offset": ("move", {"--offset": None}, [], ["--offset"]),
     "cuda on a cpu machine": ("move", {}, ["--device", "cuda"], ["cuda"]),
+    "unknown memory preset": ("move", {}, ["--vram", "huge"], ["--vram", "huge", "cpu-offload"]),
 }
 
 

@@ -336,7 +336,8 @@ def test_model_spec_maps_every_model_setting(store, tmp_path):
     store.set("allow_download", False)
     store.set("image_prompt", "none")
     store.set("image_encoder", str(tmp_path / "clip"))
-    store.set("vram_preset", "low")  # a runtime matter, not part of the spec
+    store.set("vram_preset", "low")
+    store.set("compile_unet", True)
     assert store.model_spec() == ModelSpec(
         source=str(checkpoint),
         device="cuda:1",
@@ -344,7 +345,20 @@ def test_model_spec_maps_every_model_setting(store, tmp_path):
         allow_download=False,
         image_prompt="none",
         image_encoder=str(tmp_path / "clip"),
+        vram_preset="low",
+        compile_unet=True,
     )
+
+
+@pytest.mark.parametrize("preset", ["auto", "high", "medium", "low", "cpu-offload"])
+def test_every_gpu_memory_choice_is_an_engine_preset(store, preset):
+    import torch
+
+    from diffeditor_app.engine.memory import memory_plan
+
+    store.set("vram_preset", preset)
+    plan = memory_plan(store.model_spec().vram_preset, torch.device("cpu"))
+    assert plan.preset.value == ("high" if preset == "auto" else preset)  # auto: no GPU here
 
 
 @pytest.mark.parametrize("precision", ["auto", "fp16", "bf16", "fp32"])

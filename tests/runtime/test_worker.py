@@ -10,6 +10,7 @@ import gc
 import logging
 import threading
 import weakref
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -230,6 +231,37 @@ def test_switching_models_frees_the_first_before_loading_the_second(
     assert held_at_load == [False, False]
     gc.collect()
     assert editors[0]() is None and first_unet() is None  # only one model is held
+
+
+def test_out_of_memory_names_the_next_preset_and_that_preset_loads_at_the_next_job(
+    client, qtbot, spec, monkeypatch
+):
+    """A CUDA out-of-memory error in the middle of an edit is one sentence naming the preset
+    to try; the memory is released, and the job with that preset reloads the model with it."""
+    import torch
+
+    from diffeditor_app.engine.memory import VramPreset
+    from diffeditor_app.engine.sampler import DiffEditorSampler
+
+    def exhausted(*args, **kwargs):
+        raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 3.00 GiB")
+
+    emptied = []
+    monkeypatch.setattr(torch.cuda, "empty_cache", lambda: emptied.append(True))
+    with monkeypatch.context() as patch:
+        patch.setattr(DiffEditorSampler, "sample", exhausted)
+        medium = replace(spec, vram_preset="medium")
+        _, (_, message) = run_to_end(qtbot, client, move(), medium, "failed")
+    assert message == (
+        "The computer ran out of memory with the 'medium' GPU memory preset; try the 'low' "
+        "preset (Preferences > Performance > GPU memory) or a lower working resolution."
+    )
+    assert emptied and not client.busy
+    assert not client.worker.models.editor.cache  # the prepared state went with the memory
+
+    _, (_, result) = run_to_end(qtbot, client, move(), replace(spec, vram_preset="low"))
+    assert isinstance(result, EditResult)
+    assert client.worker.models.editor.model.memory.preset is VramPreset.LOW
 
 
 def test_shutdown_joins_a_running_job_and_can_repeat(client, qtbot, spec):

@@ -36,3 +36,21 @@ def test_accept_writes_values_and_rejects_bad_ones(qtbot, tmp_path):
     dialog.accept()
     assert store.get("precision") == "fp32" and store.get("default_resolution") == 512
     assert SettingsStore(tmp_path / "settings.json").get("precision") == "fp32"
+
+
+def test_gpu_memory_presets_are_offered_and_reach_the_model_spec(qtbot, tmp_path):
+    from PySide6.QtWidgets import QCheckBox
+
+    store = SettingsStore(tmp_path / "settings.json")
+    dialog = PreferencesDialog(store)
+    qtbot.addWidget(dialog)
+    preset = field(dialog, "vram_preset").widget
+    assert isinstance(preset, QComboBox)
+    offered = [preset.itemText(i) for i in range(preset.count())]
+    assert offered == ["auto", "high", "medium", "low", "cpu-offload"]
+    assert preset.currentText() == "auto"
+    compile_unet = field(dialog, "compile_unet").widget
+    assert isinstance(compile_unet, QCheckBox) and not compile_unet.isChecked()
+    preset.setCurrentText("low")
+    dialog.accept()
+    assert store.model_spec().vram_preset == "low" and not store.model_spec().compile_unet
