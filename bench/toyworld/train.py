@@ -21,10 +21,12 @@ from __future__ import annotations
 
 import argparse
 import copy
+import itertools
 import json
 import math
 import sys
 import time
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -121,6 +123,14 @@ def log(path: Path, **row: float) -> None:
         out.write("\n")
 
 
+def truncate_log(path: Path, step: int) -> None:
+    """Drop the rows after `step`: a resumed run logs those steps again."""
+    if path.exists():
+        header, *rows = path.read_text().splitlines()
+        kept = [row for row in rows if int(row.split(",")[0]) <= step]
+        path.write_text("\n".join([header, *kept]) + "\n")
+
+
 def save_atomically(obj: object, path: Path) -> None:
     scratch = path.with_suffix(path.suffix + ".tmp")
     torch.save(obj, scratch)
@@ -145,25 +155,45 @@ def build_pool(work: Path, plan: Plan) -> tuple[np.ndarray, list[str]]:
     return data["images"], [str(c) for c in data["captions"]]
 
 
+def learn_merges(words: list[str]) -> list[tuple[str, str]]:
+    """Byte-pair merges learned on the vocabulary itself (each word counted once): the most
+    frequent adjacent pair merges first, ties broken alphabetically, until every word is a
+    single symbol. Deterministic, so a rerun writes the same token ids."""
+    pieces = {word: [*word[:-1], word[-1] + "</w>"] for word in words}
+    merges: list[tuple[str, str]] = []
+    while any(len(p) > 1 for p in pieces.values()):
+        counts = Counter(pair for p in pieces.values() for pair in itertools.pairwise(p))
+        pair = min(counts, key=lambda k: (-counts[k], k))
+        merges.append(pair)
+        for word, p in pieces.items():
+            merged, i = [], 0
+            while i < len(p):
+                if i + 1 < len(p) and (p[i], p[i + 1]) == pair:
+                    merged.append(p[i] + p[i + 1])
+                    i += 2
+                else:
+                    merged.append(p[i])
+                    i += 1
+            pieces[word] = merged
+    return merges
+
+
 def write_tokenizer(folder: Path) -> None:
-    """A BPE learned on the caption vocabulary alone, so each word ends as one token."""
-    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
+    """A CLIP tokenizer (vocab.json + merges.txt) in which each caption word is one token."""
     from transformers import CLIPTokenizer
 
-    bpe = Tokenizer(models.BPE(end_of_word_suffix="</w>"))
-    bpe.pre_tokenizer = pre_tokenizers.Whitespace()
-    trainer = trainers.BpeTrainer(
-        vocab_size=10_000,
-        special_tokens=list(SPECIALS),
-        end_of_word_suffix="</w>",
-        show_progress=False,
-    )
-    bpe.train_from_iterator(vocabulary(), trainer=trainer)
+    words = vocabulary()
+    merges = learn_merges(words)
+    symbols = {c for w in words for c in w[:-1]} | {w[-1] + "</w>" for w in words}
+    symbols |= {a + b for a, b in merges}
+    vocab = {token: i for i, token in enumerate([*SPECIALS, *sorted(symbols)])}
     raw = folder / "raw"
     raw.mkdir(parents=True, exist_ok=True)
-    bpe.model.save(str(raw))
+    (raw / "vocab.json").write_text(json.dumps(vocab))
+    lines = ["#version: 0.2", *(f"{a} {b}" for a, b in merges)]
+    (raw / "merges.txt").write_text("\n".join(lines) + "\n")
     tokenizer = CLIPTokenizer(str(raw / "vocab.json"), str(raw / "merges.txt"), model_max_length=77)
-    for word in vocabulary():
+    for word in words:
         assert len(tokenizer(word).input_ids) == 3, f"{word!r} is not one token"
     tokenizer.save_pretrained(folder)
     for file in raw.iterdir():
@@ -194,6 +224,7 @@ def train_vae(work: Path, plan: Plan, images: np.ndarray) -> None:
         optimiser.load_state_dict(state["optimiser"])
         generator.set_state(state["generator"])
         step = state["step"]
+    truncate_log(work / "vae.loss.csv", step)
     bar = tqdm(total=plan.vae_steps, initial=step, desc="vae")
     while step < plan.vae_steps:
         batch = pixels(images[torch.randint(len(images), (plan.vae_batch,), generator=generator)])
@@ -226,9 +257,12 @@ def load_vae(work: Path):
 
 @torch.no_grad()
 def encode_pool(work: Path, images: np.ndarray) -> tuple[torch.Tensor, float]:
-    """Latent means of the pool (unscaled) and the scaling factor 1 / std."""
+    """Latent means of the pool (unscaled) and the scaling factor 1 / std, encoded again
+    whenever the VAE has trained further than the cached latents know."""
     path = work / "latents.pt"
-    if not path.exists():
+    vae_step = torch.load(work / "vae.ckpt.pt", weights_only=False)["step"]
+    cached = torch.load(path, weights_only=False) if path.exists() else None
+    if not isinstance(cached, dict) or cached.get("vae_step") != vae_step:
         vae = load_vae(work)
         latents = torch.cat(
             [
@@ -236,8 +270,9 @@ def encode_pool(work: Path, images: np.ndarray) -> tuple[torch.Tensor, float]:
                 for i in range(0, len(images), 256)
             ]
         )
-        save_atomically(latents, path)
-    latents = torch.load(path)
+        cached = {"latents": latents, "vae_step": vae_step}
+        save_atomically(cached, path)
+    latents = cached["latents"]
     return latents, round(1.0 / latents.std().item(), 5)
 
 
@@ -313,6 +348,8 @@ def train_unet(
         optimiser.load_state_dict(state["optimiser"])
         generator.set_state(state["generator"])
         step = state["step"]
+    truncate_log(work / "unet.loss.csv", step)
+    truncate_log(work / "unet.val.csv", step)
     if step == 0:
         log(work / "unet.val.csv", step=0, val_mse=validate(ema, val))
     bar = tqdm(total=plan.unet_steps, initial=step, desc="unet")
