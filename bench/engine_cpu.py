@@ -18,55 +18,10 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
-from diffeditor_app.engine import (
-    AppearanceEdit,
-    DragEdit,
-    Editor,
-    ModelSpec,
-    MoveEdit,
-    PasteEdit,
-    Point,
-    load_model,
-)
-from diffeditor_app.engine.images import SourceImage
-from diffeditor_app.engine.testing import square_scene, write_tiny_model
-
-
-def requests(image: SourceImage, mask: np.ndarray, steps: int) -> dict[str, object]:
-    h, w = mask.shape
-    reference, ref_mask = square_scene(w * 3 // 4, h)  # another size: letterboxed
-    region = np.zeros_like(mask)
-    region[h // 8 : h - h // 8, w // 8 : w - w // 8] = True
-    handle = Point(w * 0.35, h * 0.45)
-    return {
-        "move": MoveEdit(image=image, mask=mask, offset=(w * 0.2, h * 0.05), steps=steps),
-        "resize": MoveEdit(image=image, mask=mask, offset=(w * 0.1, 0), scale=1.3, steps=steps),
-        "drag": DragEdit(
-            image=image, mask=region, pairs=((handle, Point(w * 0.55, h * 0.5)),), steps=steps
-        ),
-        "appearance": AppearanceEdit(
-            image=image, mask=mask, reference=reference, reference_mask=ref_mask, steps=steps
-        ),
-        "paste": PasteEdit(
-            image=image,
-            reference=reference,
-            reference_mask=ref_mask,
-            at=(w * 0.7, h * 0.6),
-            scale=0.8,
-            steps=steps,
-        ),
-    }
-
-
-def fresh_image(run: int, width: int, height: int) -> tuple[SourceImage, np.ndarray]:
-    """The same scene with a run-dependent tint, so no run hits the prepare cache."""
-    image, mask = square_scene(width, height)
-    rgb = image.rgb.copy()
-    rgb[0, 0] = (run % 256, 0, 0)
-    return SourceImage(rgb), mask
+from diffeditor_app.engine import Editor, ModelSpec, load_model
+from diffeditor_app.engine.testing import scene_requests, tinted_scene, write_tiny_model
 
 
 def main() -> int:
@@ -81,14 +36,14 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as folder:
         model = load_model(ModelSpec(str(write_tiny_model(folder)), device="cpu"))
     editor = Editor(model)
-    editor.edit(requests(*fresh_image(-1, width, height), steps=3)["move"])  # warm-up
+    editor.edit(scene_requests(*tinted_scene(-1, width, height), steps=3)["move"])  # warm-up
     rows = {}
     for task in ("move", "resize", "drag", "appearance", "paste"):
         samples = []
         for run in range(args.runs):
-            image, mask = fresh_image(run + 1000 * len(rows), width, height)
-            first = editor.edit(requests(image, mask, args.steps)[task])
-            again = editor.edit(requests(image, mask, args.steps)[task])
+            image, mask = tinted_scene(run + 1000 * len(rows), width, height)
+            first = editor.edit(scene_requests(image, mask, args.steps)[task])
+            again = editor.edit(scene_requests(image, mask, args.steps)[task])
             samples.append((first, again))
         rows[task] = {
             "prepare_s": statistics.median(f.prepare_s for f, _ in samples),

@@ -2,8 +2,9 @@
 modules live, and the sentence an out-of-memory error becomes.
 
 A preset is the name the user picks (Preferences > Performance > GPU memory); a `MemoryPlan`
-is the concrete knobs behind it. No knob changes what an edit computes, only where tensors
-live and how many exist at once, so a preset is a speed-for-memory trade and nothing else.
+is the concrete knobs behind it. The knobs change where tensors live and how many exist at
+once, not what an edit computes (up to float rounding), with one exception: above the VAE's
+native size (512 px for SD) tiling blends overlapping tiles, which shifts pixels slightly.
 
     high         everything on the GPU, nothing traded (16 GB and more)
     medium       VAE in slices and tiles, guidance pass recomputed in backward (10-12 GB)

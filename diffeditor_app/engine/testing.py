@@ -22,6 +22,14 @@ from diffeditor_app.engine.loading import (
     prepare_modules,
     quiet_libraries,
 )
+from diffeditor_app.engine.requests import (
+    AppearanceEdit,
+    DragEdit,
+    EditRequest,
+    MoveEdit,
+    PasteEdit,
+    Point,
+)
 
 TINY_PROFILE = ModelProfile(
     feature_blocks=(1, 2),
@@ -258,6 +266,44 @@ def square_scene(width: int = 96, height: int = 64) -> tuple[SourceImage, np.nda
     mask[top : top + side, left : left + side] = True
     rgb[mask] = (220, 30, 30)
     return SourceImage(rgb, name="square scene"), mask
+
+
+def tinted_scene(run: int, width: int, height: int) -> tuple[SourceImage, np.ndarray]:
+    """`square_scene` with a run-dependent corner pixel: the same work as the plain scene,
+    yet a new image to the prepare cache (benchmarks measure prepare on every run)."""
+    image, mask = square_scene(width, height)
+    rgb = image.rgb.copy()
+    rgb[0, 0] = (run % 256, run // 256 % 256, 0)
+    return SourceImage(rgb), mask
+
+
+def scene_requests(image: SourceImage, mask: np.ndarray, steps: int) -> dict[str, EditRequest]:
+    """One request per task on a `square_scene`, in the proportions of the image: move,
+    resize (a move that scales), a one-point drag, and the two-image tasks with a reference
+    of another size (letterboxed)."""
+    h, w = mask.shape
+    reference, ref_mask = square_scene(w * 3 // 4, h)
+    region = np.zeros_like(mask)
+    region[h // 8 : h - h // 8, w // 8 : w - w // 8] = True
+    handle = Point(w * 0.35, h * 0.45)
+    return {
+        "move": MoveEdit(image=image, mask=mask, offset=(w * 0.2, h * 0.05), steps=steps),
+        "resize": MoveEdit(image=image, mask=mask, offset=(w * 0.1, 0), scale=1.3, steps=steps),
+        "drag": DragEdit(
+            image=image, mask=region, pairs=((handle, Point(w * 0.55, h * 0.5)),), steps=steps
+        ),
+        "appearance": AppearanceEdit(
+            image=image, mask=mask, reference=reference, reference_mask=ref_mask, steps=steps
+        ),
+        "paste": PasteEdit(
+            image=image,
+            reference=reference,
+            reference_mask=ref_mask,
+            at=(w * 0.7, h * 0.6),
+            scale=0.8,
+            steps=steps,
+        ),
+    }
 
 
 def _write_tiny_image_prompt(folder: Path, unet) -> None:

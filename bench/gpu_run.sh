@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# The whole GPU benchmark as one command on the GPU machine (CLARIFICATIONS 23): install the
+# wheels carried in bench/wheels/ (made by bench/gpu_wheels.sh) beside the machine's own
+# torch, then run bench/engine_gpu.py. Results go to $OUT when it is set (the device
+# runner's folder that comes back), else to bench/results/. Extra arguments go to the
+# benchmark. Install plus run fit about 8 minutes on one H100 (the benchmark skips its
+# optional cases when its --budget-s of 400 s runs out).
+#
+#     bash bench/gpu_run.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+start=$(date +%s)
+[ -d bench/wheels ] || { echo "bench/wheels is missing: run bench/gpu_wheels.sh first" >&2; exit 2; }
+venv="${TMPDIR:-/tmp}/diffeditor-bench-venv"
+# A venv that sees the machine's torch; the machine's own pip installs into it (no ensurepip).
+python3 -m venv --system-site-packages --without-pip "$venv"
+"$venv/bin/python" -m pip install --quiet --no-index --find-links bench/wheels \
+    diffusers transformers safetensors tokenizers huggingface_hub numpy pillow
+echo "== wheels installed in $(( $(date +%s) - start )) s"
+"$venv/bin/python" -c "import torch; print('torch', torch.__version__, 'cuda', torch.version.cuda, torch.cuda.get_device_name(0))"
+export HF_HUB_OFFLINE=1 HF_HUB_DISABLE_PROGRESS_BARS=1
+export TRANSFORMERS_VERBOSITY=error DIFFUSERS_VERBOSITY=error
+results="${OUT:-bench/results}"
+PYTHONPATH="$PWD" "$venv/bin/python" bench/engine_gpu.py --device cuda --out "$results/engine_gpu.json" "$@"
+echo "== gpu_run finished in $(( $(date +%s) - start )) s"
