@@ -3,8 +3,9 @@
 # wheels carried in bench/wheels/ (made by bench/gpu_wheels.sh) beside the machine's own
 # torch, then run bench/engine_gpu.py. Results go to $OUT when it is set (the device
 # runner's folder that comes back), else to bench/results/. Extra arguments go to the
-# benchmark. Install plus run fit about 8 minutes on one H100 (the benchmark skips its
-# optional cases when its --budget-s of 400 s runs out).
+# benchmark. Install plus run fit about 8 minutes on one H100: the benchmark skips cases
+# that would pass its --budget-s (400 s), and a hard stop at LIMIT_S (470 s) after the start
+# ends even a compile that runs long; the results of every finished case are on disk by then.
 #
 #     bash bench/gpu_run.sh
 set -euo pipefail
@@ -21,5 +22,7 @@ echo "== wheels installed in $(( $(date +%s) - start )) s"
 export HF_HUB_OFFLINE=1 HF_HUB_DISABLE_PROGRESS_BARS=1
 export TRANSFORMERS_VERBOSITY=error DIFFUSERS_VERBOSITY=error
 results="${OUT:-bench/results}"
-PYTHONPATH="$PWD" "$venv/bin/python" bench/engine_gpu.py --device cuda --out "$results/engine_gpu.json" "$@"
+left=$(( ${LIMIT_S:-470} - ( $(date +%s) - start ) ))
+PYTHONPATH="$PWD" timeout --signal=INT "$left" "$venv/bin/python" bench/engine_gpu.py \
+    --device cuda --out "$results/engine_gpu.json" "$@" || echo "== stopped: exit code $?"
 echo "== gpu_run finished in $(( $(date +%s) - start )) s"
