@@ -102,7 +102,7 @@ class Plan:
     vae_batch: int = 16
     vae_lr: float = 8e-4
     vae_kl: float = 1e-6  # KL weight: a near-deterministic autoencoder, as SD's VAE
-    unet_steps: int = 4_000
+    unet_steps: int = 6_000
     unet_batch: int = 32
     unet_lr: float = 4e-4
     snr_gamma: float = 5.0  # min-SNR loss weighting
