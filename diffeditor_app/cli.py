@@ -173,6 +173,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--batch", type=int, default=4)
     train.add_argument("--lr", type=float, default=1e-5)
     train.add_argument("--drop", type=float, default=0.05, help="zero-image dropout rate")
+    train.add_argument("--drop-text", type=float, default=0.0, help="empty-caption rate")
     train.add_argument("--resume", type=Path, default=None, help="checkpoint to continue from")
     train.add_argument("--checkpoint-every", type=int, default=100)
     train.add_argument("--seed", type=int, default=0)
@@ -351,6 +352,7 @@ def run_training(args: argparse.Namespace) -> int:
             batch=args.batch,
             lr=args.lr,
             drop=args.drop,
+            drop_text=args.drop_text,
             resume=args.resume,
             checkpoint_every=args.checkpoint_every,
             seed=args.seed,

@@ -8,7 +8,10 @@ sqrt(1 - a_t) eps (`scheduler.add_noise`); c the text tokens of the image's capt
 resampler(CLIP(x0)) the image tokens, fed to the decoupled branch at gamma = 1 (paper Eq. 5).
 With probability `drop` per sample c_im is replaced by resampler(CLIP(0)), the tokens of an
 all-zero normalised pixel tensor, so the unconditional branch that classifier-free guidance
-needs is learned along with the conditional one.
+needs is learned along with the conditional one. With probability `drop_text` per sample c is
+the empty prompt's tokens instead, so that the image tokens must carry what the caption would
+have said (IP-Adapter drops text the same way; a base model whose captions say everything
+otherwise leaves the image branch nothing to learn).
 
 Frozen: the UNet, VAE, text encoder and CLIP vision tower. Trained: the resampler (proj_in,
 latents, layers, proj_out, norm_out) and every attn2's `to_k_ip` / `to_v_ip`. Because the
@@ -91,6 +94,7 @@ class TrainingConfig:
     batch: int = 4  # samples per step, drawn with replacement
     lr: float = 1e-5  # AdamW learning rate (paper: 1e-5)
     drop: float = 0.05  # probability that a sample's image tokens are the unconditional ones
+    drop_text: float = 0.0  # probability that a sample's caption is the empty prompt
     resume: Path | None = None  # a checkpoint written by an earlier run of this config
     checkpoint_every: int = 100  # steps between checkpoints (one is always written at the end)
     seed: int = 0  # seeds fresh weights and every random draw of the loop
@@ -113,6 +117,7 @@ class TrainingConfig:
             ("batch", self.batch >= 1, "at least 1"),
             ("lr", self.lr > 0 and math.isfinite(self.lr), "a positive number"),
             ("drop", 0.0 <= self.drop <= 1.0, "between 0 and 1"),
+            ("drop_text", 0.0 <= self.drop_text <= 1.0, "between 0 and 1"),
             ("checkpoint_every", self.checkpoint_every >= 1, "at least 1"),
             ("resolution", self.resolution is None or self.resolution >= 1, "positive"),
             ("resampler_width", self.resampler_width >= 1, "at least 1"),
@@ -202,6 +207,7 @@ class TrainingData:
     features: torch.Tensor  # [N, L, D_vision] CLIP penultimate hidden states, model dtype
     captions: torch.Tensor  # [N] index into `texts`
     texts: torch.Tensor  # [C, 77, D_text] text tokens of the C distinct captions
+    empty_text: torch.Tensor  # [1, 77, D_text] text tokens of the empty prompt
     zero_features: torch.Tensor  # [1, L, D_vision] CLIP of the all-zero normalised pixels
     names: list[str]
 
@@ -237,6 +243,7 @@ def encode_examples(
         features=torch.cat(features),
         captions=torch.tensor(captions, dtype=torch.long),
         texts=torch.cat(texts),
+        empty_text=encode_prompt(model.tokenizer, model.text_encoder, "", model.device).cpu(),
         zero_features=clip_features(vision, zero).cpu(),
         names=[example.path.name for example in examples],
     )
@@ -358,6 +365,7 @@ class Batch:
     timesteps: torch.Tensor  # [B] t ~ U{0, ..., T - 1}
     noise: torch.Tensor  # [B, 4, h, w] eps ~ N(0, I)
     dropped: torch.Tensor  # [B] bool: this sample gets the unconditional image tokens
+    untexted: torch.Tensor  # [B] bool: this sample gets the empty prompt's text tokens
 
 
 def draw_batch(
@@ -367,12 +375,14 @@ def draw_batch(
     latent_shape: tuple[int, ...],
     train_timesteps: int,
     drop: float,
+    drop_text: float,
 ) -> Batch:
     return Batch(
         items=torch.randint(count, (size,), generator=generator),
         timesteps=torch.randint(train_timesteps, (size,), generator=generator),
         noise=torch.randn((size, *latent_shape), generator=generator),
         dropped=torch.rand(size, generator=generator) < drop,
+        untexted=torch.rand(size, generator=generator) < drop_text,
     )
 
 
@@ -474,6 +484,7 @@ class Trainer:
             tuple(self.data.latents.shape[1:]),
             int(self.model.scheduler.config.num_train_timesteps),
             self.config.drop,
+            self.config.drop_text,
         )
 
     def autocast(self) -> contextlib.AbstractContextManager:
@@ -490,7 +501,9 @@ class Trainer:
         noise = batch.noise.to(device)
         t = batch.timesteps.to(device)
         z_t = scheduler.add_noise(z0, noise, t)
-        text = self.data.texts[self.data.captions[batch.items]].to(device, unet.dtype)
+        text = self.data.texts[self.data.captions[batch.items]]
+        text = torch.where(batch.untexted[:, None, None], self.data.empty_text, text)
+        text = text.to(device, unet.dtype)
         features = torch.cat([self.data.features[batch.items], self.data.zero_features])
         with self.autocast():
             # the unconditional tokens go through the resampler every step: it is trained
@@ -543,6 +556,7 @@ class Trainer:
         return {
             "batch": c.batch,
             "drop": c.drop,
+            "drop_text": c.drop_text,
             "seed": c.seed,
             "resolution": side,
             "lr": c.lr,

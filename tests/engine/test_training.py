@@ -208,6 +208,31 @@ def test_fresh_weights_for_a_model_without_them(data_dir, tiny_model_dir, tmp_pa
     assert load_model(ModelSpec(str(bare), device="cpu", image_prompt=str(small))).image_prompt
 
 
+def test_dropped_captions_train_on_the_empty_prompt(data_dir, loud_model_dir, tmp_path):
+    """A sample whose caption is dropped is trained exactly as an uncaptioned image would be."""
+    from dataclasses import replace
+
+    trainer = Trainer.create(config(data_dir, loud_model_dir, tmp_path / "ip.safetensors"))
+    captioned = torch.tensor([0, 1])  # scene0 and scene1 have captions, scene3 and 4 none
+    batch = replace(trainer.draw_batch(torch.Generator().manual_seed(0)), items=captioned)
+    kept = replace(batch, untexted=torch.tensor([False, False]))
+    dropped = replace(batch, untexted=torch.tensor([True, True]))
+    data = trainer.data
+    uncaptioned = replace(data, texts=data.empty_text.expand_as(data.texts).clone())
+    with torch.no_grad():
+        loss_kept, loss_dropped = trainer.loss(kept).item(), trainer.loss(dropped).item()
+        trainer.data = uncaptioned
+        loss_empty = trainer.loss(kept).item()
+    assert loss_dropped == pytest.approx(loss_empty, rel=1e-6)
+    assert loss_dropped != pytest.approx(loss_kept, rel=1e-6)
+    drawn = trainer.draw_batch(torch.Generator().manual_seed(1))
+    assert not drawn.untexted.any()  # drop_text defaults to 0: captions are always used
+    half = Trainer.create(
+        config(data_dir, loud_model_dir, tmp_path / "half.safetensors", drop_text=0.5, batch=64)
+    )
+    assert 0 < int(half.draw_batch().untexted.sum()) < 64
+
+
 def test_empty_or_missing_data_folder(tiny_model_dir, tmp_path):
     empty = tmp_path / "empty"
     empty.mkdir()
@@ -220,6 +245,8 @@ def test_empty_or_missing_data_folder(tiny_model_dir, tmp_path):
 def test_bad_settings_name_the_field(tmp_path):
     with pytest.raises(InvalidInput, match="drop"):
         TrainingConfig(data=tmp_path, model="m", out=tmp_path / "ip.safetensors", drop=1.5)
+    with pytest.raises(InvalidInput, match="drop_text"):
+        TrainingConfig(data=tmp_path, model="m", out=tmp_path / "ip.safetensors", drop_text=-1)
     with pytest.raises(InvalidInput, match="safetensors"):
         TrainingConfig(data=tmp_path, model="m", out=tmp_path / "ip.bin")
 
