@@ -181,6 +181,19 @@ def locate(source: str) -> tuple[str, Path]:
     return "hub", Path(source)
 
 
+def declared_profile(source: str) -> ModelProfile:
+    """The profile a model folder declares, read without loading any weights (the app shows
+    its tuned numbers as the task defaults); SD1.5's for hub ids, single files and specs that
+    do not resolve, whose loading reports the problem."""
+    try:
+        kind, where = locate(source)
+        if kind == "folder" and (where / PROFILE_FILE).is_file():
+            return ModelProfile.from_file(where / PROFILE_FILE)
+    except ModelUnavailable:
+        pass
+    return ModelProfile()
+
+
 def hub_snapshot(repo_id: str, allow_download: bool, patterns: list[str] | None = None) -> Path:
     """The cached snapshot of a hub repo; downloads only when allowed and online."""
     from huggingface_hub import snapshot_download

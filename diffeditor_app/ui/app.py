@@ -9,9 +9,13 @@ from pathlib import Path
 from diffeditor_app.engine.loading import ModelSpec
 
 REPO = Path(__file__).resolve().parents[2]
-DEMO_IMAGE = REPO / "resources" / "samples" / "scene.png"
-DEMO_MASK = REPO / "resources" / "samples" / "scene_circle_mask.png"
-DEMO_REGION = REPO / "resources" / "samples" / "scene_square_region.png"
+SAMPLES = REPO / "resources" / "samples"
+DEMO_IMAGE = SAMPLES / "toy_scene.png"  # bench/toyworld/samples.py draws these
+DEMO_MASK = SAMPLES / "toy_circle_mask.png"
+DEMO_REGION = SAMPLES / "toy_square_region.png"
+DEMO_REFERENCE = SAMPLES / "toy_reference.png"
+DEMO_REFERENCE_MASK = SAMPLES / "toy_reference_mask.png"
+DEMO_MODEL = "toy"  # models/toy: trained on toy scenes, shipped with the app
 
 
 def data_dir() -> Path:
@@ -21,15 +25,8 @@ def data_dir() -> Path:
 
 
 def demo_model() -> ModelSpec:
-    """The demo runs offline on a tiny model kept in the user's cache folder."""
-    from platformdirs import user_cache_dir
-
-    from diffeditor_app.engine.testing import write_tiny_model
-
-    folder = Path(user_cache_dir("DiffEditor", appauthor=False)) / "tiny-demo"
-    if not (folder / "model_index.json").is_file():
-        write_tiny_model(folder)
-    return ModelSpec(str(folder), device="cpu")
+    """The demo runs offline on the shipped toy model, on the CPU (it is small)."""
+    return ModelSpec(DEMO_MODEL, device="cpu")
 
 
 def application():
@@ -60,9 +57,9 @@ def create_window(
 
 
 def prepare_demo(window) -> None:
-    """The sample scene set up for every task: the circle painted and its move box, a drag
-    region with one handle -> target pair, and the scene as its own reference with the
-    circle placed as a paste layer."""
+    """The toy sample scene set up for every task: its caption as the prompt, the circle
+    painted with a move box, a drag region around the square with one handle -> target
+    pair, and a reference triangle with its mask, placed as a paste layer."""
     from diffeditor_app.document import commands
     from diffeditor_app.document.session import MaskName, MoveBox, PasteLayer
     from diffeditor_app.engine.images import load_image, load_mask
@@ -70,18 +67,26 @@ def prepare_demo(window) -> None:
 
     window.open_image(DEMO_IMAGE)
     session = window.session
+    session.set_text(
+        prompt=DEMO_IMAGE.with_suffix(".txt").read_text().strip(),
+        reference_prompt=DEMO_REFERENCE.with_suffix(".txt").read_text().strip(),
+    )
     circle = load_mask(DEMO_MASK, session.image.size)
     region = load_mask(DEMO_REGION, session.image.size)
     height, width = circle.shape
     everything = (0, 0, width, height)
     commands.stroke(session, MaskName.OBJECT, everything, circle, erase=False)
-    commands.set_box(session, MoveBox(dx=round(width * 0.2), dy=0.0))
+    commands.set_box(session, MoveBox(dx=round(width * 26 / 64), dy=round(-height * 4 / 64)))
     commands.stroke(session, MaskName.REGION, everything, region, erase=False)
-    commands.add_point(session, Point(width * 0.7, height * 0.66))
-    commands.add_point(session, Point(width * 0.78, height * 0.72))
-    commands.set_reference(session, load_image(DEMO_IMAGE))
-    commands.stroke(session, MaskName.REFERENCE, everything, circle, erase=False)
-    commands.set_paste(session, PasteLayer(Point(width * 0.8, height * 0.3), 0.6))
+    commands.add_point(session, Point(width * 44 / 64, height * 42 / 64))  # the square's centre
+    commands.add_point(session, Point(width * 44 / 64, height * 52 / 64))  # samples.py's DRAG
+    reference = load_image(DEMO_REFERENCE)
+    commands.set_reference(session, reference)
+    reference_mask = load_mask(DEMO_REFERENCE_MASK, reference.size)
+    commands.stroke(
+        session, MaskName.REFERENCE, (0, 0, *reference.size), reference_mask, erase=False
+    )
+    commands.set_paste(session, PasteLayer(Point(width * 0.72, height * 0.25), 0.8))
 
 
 def run(demo: bool = False, model: str | None = None, image: Path | None = None) -> int:
@@ -121,9 +126,12 @@ def screenshot(out: Path, task: str = "move", image: Path | None = None, demo: b
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     application()
     with tempfile.TemporaryDirectory() as scratch:
-        window = create_window(Path(scratch) / "settings.json", Path(scratch))
+        demo = demo or image is None
+        window = create_window(
+            Path(scratch) / "settings.json", Path(scratch), demo_model() if demo else None
+        )
         window.show()
-        if demo or image is None:
+        if demo:
             prepare_demo(window)
         else:
             window.open_path(Path(image))

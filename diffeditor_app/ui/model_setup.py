@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
 )
 
 from diffeditor_app.engine.errors import ModelUnavailable
-from diffeditor_app.engine.loading import check_sd1_folder
+from diffeditor_app.engine.loading import MODELS_DIR, check_sd1_folder
 from diffeditor_app.runtime.weights import (
     REQUIRED,
     Download,
@@ -30,6 +30,8 @@ from diffeditor_app.runtime.weights import (
     offline_instructions,
     status,
 )
+
+TOY_MODEL = MODELS_DIR / "toy"  # shipped with the app: edits the toy shape scenes only
 
 STATE_TEXT = {"local": "chosen: {path}", "cached": "found in the cache", "missing": "missing"}
 
@@ -139,6 +141,12 @@ class ModelSetupDialog(QDialog):
         self.instructions.setMaximumHeight(140)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.reject)
+        self.toy = buttons.addButton("Try the toy model", QDialogButtonBox.ButtonRole.ActionRole)
+        self.toy.setToolTip(
+            "The small model shipped with the app, trained on simple shape scenes: no "
+            "download, runs on any CPU, but edits only pictures like its sample scenes."
+        )
+        self.toy.clicked.connect(self.use_toy_model)
         layout = QVBoxLayout(self)
         layout.addWidget(intro)
         layout.addLayout(self.grid)
@@ -146,6 +154,10 @@ class ModelSetupDialog(QDialog):
         layout.addWidget(self.instructions)
         layout.addWidget(buttons)
         self.refresh()
+
+    def use_toy_model(self) -> None:
+        self.settings.set("model_source", str(TOY_MODEL))
+        self.accept()
 
     def refresh(self) -> None:
         found = status(self.settings)

@@ -23,7 +23,8 @@ from PySide6.QtWidgets import (
 )
 
 from diffeditor_app.document.session import EditOptions, EditSession
-from diffeditor_app.engine.settings import DEFAULTS, Task
+from diffeditor_app.engine.loading import ModelProfile
+from diffeditor_app.engine.settings import Task
 
 SEED_RANGE = (0, 2**31 - 1)
 TASK_LABELS = {
@@ -53,6 +54,7 @@ class EditPanel(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.session: EditSession | None = None
+        self.profile = ModelProfile()  # the model's tuned numbers: the Advanced defaults
         self.hint = QLabel()
         self.hint.setWordWrap(True)
         self.prompt = QLineEdit(placeholderText="What the image shows (optional)")
@@ -133,10 +135,15 @@ class EditPanel(QWidget):
             session.text_changed.connect(self._refresh)
             self._refresh()
 
+    def set_profile(self, profile: ModelProfile) -> None:
+        self.profile = profile
+        if self.session is not None:
+            self._refresh()
+
     def _refresh(self, *_) -> None:
         """Show the session; widgets' own signals are blocked so nothing echoes back."""
         state = self.session.state
-        defaults = DEFAULTS[state.task]
+        defaults = self.profile.task_settings(state.task)
         options = state.options
         widgets = (
             self.prompt,
@@ -171,7 +178,7 @@ class EditPanel(QWidget):
     def _write_back(self, *_) -> None:
         if self.session is None:
             return
-        defaults = DEFAULTS[self.session.task]
+        defaults = self.profile.task_settings(self.session.task)
         custom = self.advanced.isChecked()
 
         def chosen(value: float, default: float) -> float | None:

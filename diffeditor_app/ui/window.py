@@ -31,7 +31,7 @@ from diffeditor_app.document.session import Candidate, EditSession, MaskName
 from diffeditor_app.document.snapshot import build_request
 from diffeditor_app.engine.errors import EngineError
 from diffeditor_app.engine.images import SourceImage, load_image
-from diffeditor_app.engine.loading import ModelSpec
+from diffeditor_app.engine.loading import ModelSpec, declared_profile
 from diffeditor_app.engine.settings import Task
 from diffeditor_app.ui.canvas import Canvas
 from diffeditor_app.ui.panels import TASK_LABELS, CandidatesBar, EditPanel, new_seed
@@ -218,8 +218,13 @@ class MainWindow(QMainWindow):
         for label in (self.size_label, self.zoom_label, self.model_label):
             self.statusBar().addPermanentWidget(label)
         self.canvas.zoom_changed.connect(lambda z: self.zoom_label.setText(f"{z * 100:.0f}%"))
+        self.show_model()
+
+    def show_model(self) -> None:
+        """The model in the status bar, and its tuned numbers as the Advanced defaults."""
         spec = self.model_spec()
         self.model_label.setText(f"{spec.device} · {spec.source}")
+        self.edit_panel.set_profile(declared_profile(spec.source))
 
     def _bind_tool_options(self) -> None:
         """Brush size, hardness and mask opacity are preferences, not undo steps: both
@@ -392,15 +397,13 @@ class MainWindow(QMainWindow):
         from diffeditor_app.ui.preferences import PreferencesDialog
 
         if PreferencesDialog(self.settings, self).exec():
-            spec = self.model_spec()
-            self.model_label.setText(f"{spec.device} · {spec.source}")
+            self.show_model()
 
     def show_model_setup(self) -> None:
         from diffeditor_app.ui.model_setup import ModelSetupDialog
 
         ModelSetupDialog(self.settings, self).exec()
-        spec = self.model_spec()
-        self.model_label.setText(f"{spec.device} · {spec.source}")
+        self.show_model()
 
     # -- tasks and tools ----------------------------------------------------------------
 

@@ -15,6 +15,7 @@ from diffeditor_app.engine.loading import (
     SD15_HUB_ID,
     ModelProfile,
     check_sd1_folder,
+    declared_profile,
     resolve_device,
     resolve_dtype,
 )
@@ -137,6 +138,14 @@ def test_profile_reads_and_rejects_unknown_keys(tmp_path):
 def test_profile_task_overrides_apply():
     profile = ModelProfile(task_overrides={"move": {"w_edit": 7.0}})
     assert profile.task_settings(Task.MOVE).w_edit == 7.0
+
+
+def test_declared_profile_reads_folders_only(tiny_model_dir, tmp_path):
+    assert declared_profile(str(tiny_model_dir)).feature_blocks == (1, 2)
+    toy = declared_profile("toy")  # shipped under models/: its tuned numbers
+    assert toy.task_settings(Task.MOVE).guidance_strength == 4.0
+    for plain in (SD15_HUB_ID, str(tmp_path / "missing"), str(tmp_path)):
+        assert declared_profile(plain) == ModelProfile()  # SD1.5's numbers
 
 
 def test_device_and_dtype_resolution():

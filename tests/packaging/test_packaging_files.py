@@ -50,7 +50,7 @@ def test_spec_excludes_torchvision_tests_and_dev_tools():
         assert f'"{name}"' in excludes
 
 
-def test_bundle_data_is_configs_and_resources_only():
+def test_bundle_data_is_configs_resources_and_the_toy_model():
     text = spec_text()
     assert not WEIGHTS.search(text)
     sources = re.findall(r'\(str\(ROOT / "([\w/.]+)" / "([\w.]+)"\)', text)
@@ -59,7 +59,11 @@ def test_bundle_data_is_configs_and_resources_only():
         path = ROOT / parent / name
         assert path.exists(), path
         files = [path] if path.is_file() else [p for p in path.rglob("*") if p.is_file()]
-        assert not [p for p in files if WEIGHTS.search(p.name)], path
+        if path == ROOT / "models" / "toy":  # the demo's model: the only weights, and small
+            assert sum(p.stat().st_size for p in files) < 40 * 2**20
+        else:
+            assert not [p for p in files if WEIGHTS.search(p.name)], path
+    assert ("models", "toy") in sources
 
 
 def test_build_scripts_mirror_each_other():

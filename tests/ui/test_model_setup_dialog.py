@@ -42,3 +42,16 @@ def test_choosing_a_local_model_folder(qtbot, settings, monkeypatch, tiny_model_
     assert settings.get("model_source") == str(tiny_model_dir)
     assert dialog.rows[0].state.text().startswith("chosen:")
     assert not needs_setup(settings)
+
+
+def test_the_toy_model_is_one_click_away(qtbot, settings):
+    from diffeditor_app.ui.model_setup import TOY_MODEL
+
+    assert needs_setup(settings)
+    dialog = ModelSetupDialog(settings)
+    qtbot.addWidget(dialog)
+    dialog.toy.click()
+    assert dialog.result() == dialog.DialogCode.Accepted
+    assert settings.get("model_source") == str(TOY_MODEL)
+    assert not needs_setup(settings)
+    assert (TOY_MODEL / "model_index.json").is_file()
