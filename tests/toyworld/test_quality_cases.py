@@ -14,6 +14,7 @@ from quality import (
     cases_for,
     measure,
     naive,
+    summarise,
 )
 
 from diffeditor_app.engine.settings import DEFAULTS, Task
@@ -66,3 +67,11 @@ def test_every_ablation_is_a_valid_request_change():
     for variant in VARIANTS.values():
         for task in Task:
             DEFAULTS[task].with_overrides(variant.get("overrides", {})).validate()
+
+
+def test_the_table_gives_mean_and_median_and_skips_empty_regions():
+    values = [0.9, 0.8, 0.1, float("nan")]  # one scene with an empty region
+    rows = [{"task": "move", "variant": "full", "metrics": {"iou": v}} for v in values]
+    cell = summarise(rows)["move"]["full"]
+    assert cell["n"] == 4
+    assert cell["iou"] == pytest.approx(0.6) and cell["iou_median"] == pytest.approx(0.8)
