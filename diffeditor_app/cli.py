@@ -76,7 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     parser.add_argument("--demo", action="store_true", help="open the GUI on the demo model")
     parser.add_argument(
-        "--self-test", action="store_true", help="a 3-step edit offscreen on a tiny model"
+        "--self-test", action="store_true", help="a 3-step edit offscreen on the toy model"
     )
     parser.add_argument("--model", default=None, help="model for the GUI (default: settings)")
     parser.add_argument("--image", type=Path, default=None, help="image to open in the GUI")

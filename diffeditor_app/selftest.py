@@ -1,17 +1,19 @@
-"""`diffeditor --self-test`: a tiny model, a 3-step move edit offscreen through the same
-worker the GUI uses, one line of output and exit code 0 (1 with the reason on failure).
+"""`diffeditor --self-test`: a 3-step move edit of the toy sample scene on the shipped toy
+model, offscreen through the same worker the GUI uses; one line of output and exit code 0
+(1 with the reason on failure).
 
-The bundle's proof that it works: it needs torch, diffusers, transformers, Qt and the worker
-thread, but no weights and no network.
+The bundle's proof that it works: it needs torch, diffusers, transformers, Qt, the worker
+thread and the bundled toy weights and samples, but no network.
 """
 
 from __future__ import annotations
 
 import os
-import tempfile
 import time
 
-TIMEOUT_MS = 120_000  # a 3-step tiny edit takes seconds; this only catches a hang
+TIMEOUT_MS = 120_000  # a 3-step toy edit takes seconds; this only catches a hang
+MODEL = "toy"  # models/toy, shipped with the app
+OFFSET = (26, -4)  # the demo's move of the sample circle
 
 
 def run() -> int:
@@ -35,7 +37,7 @@ def run() -> int:
     width, height = outcome["result"].image.size
     seconds = time.perf_counter() - start
     print(
-        f"self-test ok: 3-step move edit on a tiny model in {seconds:.1f} s, "
+        f"self-test ok: 3-step move edit on the toy model in {seconds:.1f} s, "
         f"output {width}x{height}"
     )
     return 0
@@ -45,33 +47,35 @@ def _edit() -> dict[str, object]:
     from PySide6.QtCore import QCoreApplication, QEventLoop, QTimer
 
     from diffeditor_app.engine import ModelSpec, MoveEdit
-    from diffeditor_app.engine.testing import square_scene, write_tiny_model
+    from diffeditor_app.engine.images import load_image, load_mask
+    from diffeditor_app.engine.loading import MODELS_DIR
     from diffeditor_app.runtime.worker import WorkerClient
 
     app = QCoreApplication.instance() or QCoreApplication([])  # noqa: F841 (kept alive)
     outcome: dict[str, object] = {}
-    with tempfile.TemporaryDirectory(prefix="diffeditor-selftest-") as folder:
-        model = write_tiny_model(folder)
-        image, mask = square_scene()
-        request = MoveEdit(image=image, mask=mask, offset=(8, 0), steps=3)
-        client = WorkerClient()
-        try:
-            loop = QEventLoop()
+    samples = MODELS_DIR.parent / "resources" / "samples"
+    image = load_image(samples / "toy_scene.png")
+    mask = load_mask(samples / "toy_circle_mask.png", image.size)
+    prompt = (samples / "toy_scene.txt").read_text().strip()
+    request = MoveEdit(image=image, mask=mask, offset=OFFSET, prompt=prompt, steps=3)
+    client = WorkerClient()
+    try:
+        loop = QEventLoop()
 
-            def done(**values: object) -> None:
-                outcome.update(values)
-                loop.quit()
+        def done(**values: object) -> None:
+            outcome.update(values)
+            loop.quit()
 
-            client.finished.connect(lambda job, result: done(result=result))
-            client.failed.connect(lambda job, message: done(error=message))
-            client.cancelled.connect(lambda job: done(error="the edit was cancelled"))
-            timer = QTimer()
-            timer.setSingleShot(True)
-            timer.timeout.connect(lambda: done(error=f"no result in {TIMEOUT_MS // 1000} s"))
-            timer.start(TIMEOUT_MS)
-            client.submit(request, ModelSpec(str(model), device="cpu"))
-            loop.exec()
-            timer.stop()
-        finally:
-            client.shutdown()
+        client.finished.connect(lambda job, result: done(result=result))
+        client.failed.connect(lambda job, message: done(error=message))
+        client.cancelled.connect(lambda job: done(error="the edit was cancelled"))
+        timer = QTimer()
+        timer.setSingleShot(True)
+        timer.timeout.connect(lambda: done(error=f"no result in {TIMEOUT_MS // 1000} s"))
+        timer.start(TIMEOUT_MS)
+        client.submit(request, ModelSpec(MODEL, device="cpu"))
+        loop.exec()
+        timer.stop()
+    finally:
+        client.shutdown()
     return outcome

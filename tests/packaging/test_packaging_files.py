@@ -146,18 +146,18 @@ def test_self_test_passes_and_prints_one_line(capsys, qapp):
     lines = capsys.readouterr().out.strip().splitlines()
     assert len(lines) == 1, lines
     assert re.fullmatch(
-        r"self-test ok: 3-step move edit on a tiny model in \d+\.\d s, output \d+x\d+", lines[0]
+        r"self-test ok: 3-step move edit on the toy model in \d+\.\d s, output \d+x\d+", lines[0]
     )
 
 
 def test_self_test_reports_a_failure_in_one_line(capsys, qapp, monkeypatch):
-    import diffeditor_app.engine.testing as testing
+    import diffeditor_app.engine.images as images
     from diffeditor_app.selftest import run
 
-    def broken(folder, **kwargs):
+    def broken(path, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr(testing, "write_tiny_model", broken)
+    monkeypatch.setattr(images, "load_image", broken)
     environment = dict(os.environ)
     try:
         assert run() == 1
