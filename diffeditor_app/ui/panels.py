@@ -45,6 +45,15 @@ def new_seed() -> int:
     return random.randint(*SEED_RANGE)
 
 
+def show_text(line: QLineEdit, text: str) -> None:
+    """Set a field only when its text differs, so a refresh never moves the cursor of the
+    field being typed in; a field set from outside shows its text from the start."""
+    if line.text() != text:
+        line.setText(text)
+        if not line.hasFocus():
+            line.setCursorPosition(0)
+
+
 class EditPanel(QWidget):
     """Prompts, seed, Advanced settings, the Edit and Cancel buttons and the progress bar."""
 
@@ -159,8 +168,8 @@ class EditPanel(QWidget):
         for widget in widgets:
             widget.blockSignals(True)
         self.hint.setText(TASK_HINTS[state.task])
-        self.prompt.setText(state.prompt)
-        self.reference_prompt.setText(state.reference_prompt)
+        show_text(self.prompt, state.prompt)
+        show_text(self.reference_prompt, state.reference_prompt)
         two_image = state.task in {Task.APPEARANCE, Task.PASTE}
         self.fields.setRowVisible(self.reference_prompt, two_image)
         self.seed.setValue(state.seed)

@@ -28,6 +28,8 @@ def test_the_demo_is_set_up_for_every_task(demo):
     for name in (MaskName.OBJECT, MaskName.REGION, MaskName.REFERENCE):
         assert session.mask(name).any(), name
     assert len(session.state.pairs) == 1 and session.state.paste.at is not None
+    prompt = demo.edit_panel.prompt
+    assert prompt.text() == session.state.prompt and prompt.cursorPosition() == 0  # its start
 
 
 def test_the_advanced_defaults_are_the_toy_models(demo):
