@@ -12,8 +12,6 @@ import os
 import time
 
 TIMEOUT_MS = 120_000  # a 3-step toy edit takes seconds; this only catches a hang
-MODEL = "toy"  # models/toy, shipped with the app
-OFFSET = (26, -4)  # the demo's move of the sample circle
 
 
 def run() -> int:
@@ -48,16 +46,15 @@ def _edit() -> dict[str, object]:
 
     from diffeditor_app.engine import ModelSpec, MoveEdit
     from diffeditor_app.engine.images import load_image, load_mask
-    from diffeditor_app.engine.loading import MODELS_DIR
     from diffeditor_app.runtime.worker import WorkerClient
+    from diffeditor_app.ui.app import DEMO_IMAGE, DEMO_MASK, DEMO_MODEL, DEMO_MOVE
 
     app = QCoreApplication.instance() or QCoreApplication([])  # noqa: F841 (kept alive)
     outcome: dict[str, object] = {}
-    samples = MODELS_DIR.parent / "resources" / "samples"
-    image = load_image(samples / "toy_scene.png")
-    mask = load_mask(samples / "toy_circle_mask.png", image.size)
-    prompt = (samples / "toy_scene.txt").read_text().strip()
-    request = MoveEdit(image=image, mask=mask, offset=OFFSET, prompt=prompt, steps=3)
+    image = load_image(DEMO_IMAGE)
+    mask = load_mask(DEMO_MASK, image.size)
+    prompt = DEMO_IMAGE.with_suffix(".txt").read_text().strip()
+    request = MoveEdit(image=image, mask=mask, offset=DEMO_MOVE, prompt=prompt, steps=3)
     client = WorkerClient()
     try:
         loop = QEventLoop()
@@ -73,7 +70,7 @@ def _edit() -> dict[str, object]:
         timer.setSingleShot(True)
         timer.timeout.connect(lambda: done(error=f"no result in {TIMEOUT_MS // 1000} s"))
         timer.start(TIMEOUT_MS)
-        client.submit(request, ModelSpec(MODEL, device="cpu"))
+        client.submit(request, ModelSpec(DEMO_MODEL, device="cpu"))
         loop.exec()
         timer.stop()
     finally:

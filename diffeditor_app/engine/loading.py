@@ -187,11 +187,17 @@ def declared_profile(source: str) -> ModelProfile:
     do not resolve, whose loading reports the problem."""
     try:
         kind, where = locate(source)
-        if kind == "folder" and (where / PROFILE_FILE).is_file():
-            return ModelProfile.from_file(where / PROFILE_FILE)
+        if kind == "folder":
+            return folder_profile(where)
     except ModelUnavailable:
         pass
     return ModelProfile()
+
+
+def folder_profile(folder: Path) -> ModelProfile:
+    """The folder's `diffeditor.json`, or SD1.5's profile where it has none."""
+    path = folder / PROFILE_FILE
+    return ModelProfile.from_file(path) if path.is_file() else ModelProfile()
 
 
 def hub_snapshot(repo_id: str, allow_download: bool, patterns: list[str] | None = None) -> Path:
@@ -316,8 +322,7 @@ def _load_folder(folder: Path, dtype: torch.dtype, identity: str) -> LoadedModel
     from transformers import CLIPTextModel, CLIPTokenizer
 
     check_sd1_folder(folder)
-    profile_path = folder / PROFILE_FILE
-    profile = ModelProfile.from_file(profile_path) if profile_path.is_file() else ModelProfile()
+    profile = folder_profile(folder)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")

@@ -16,6 +16,7 @@ DEMO_REGION = SAMPLES / "toy_square_region.png"
 DEMO_REFERENCE = SAMPLES / "toy_reference.png"
 DEMO_REFERENCE_MASK = SAMPLES / "toy_reference_mask.png"
 DEMO_MODEL = "toy"  # models/toy: trained on toy scenes, shipped with the app
+DEMO_MOVE = (26, -4)  # pixels: the sample circle's move (also the README's and CI's)
 
 
 def data_dir() -> Path:
@@ -76,10 +77,10 @@ def prepare_demo(window) -> None:
     height, width = circle.shape
     everything = (0, 0, width, height)
     commands.stroke(session, MaskName.OBJECT, everything, circle, erase=False)
-    commands.set_box(session, MoveBox(dx=round(width * 26 / 64), dy=round(-height * 4 / 64)))
+    commands.set_box(session, MoveBox(dx=DEMO_MOVE[0], dy=DEMO_MOVE[1]))
     commands.stroke(session, MaskName.REGION, everything, region, erase=False)
-    commands.add_point(session, Point(width * 44 / 64, height * 42 / 64))  # the square's centre
-    commands.add_point(session, Point(width * 44 / 64, height * 52 / 64))  # samples.py's DRAG
+    commands.add_point(session, Point(44, 42))  # the square's centre, in the 64 px sample
+    commands.add_point(session, Point(44, 52))  # samples.py's DRAG
     reference = load_image(DEMO_REFERENCE)
     commands.set_reference(session, reference)
     reference_mask = load_mask(DEMO_REFERENCE_MASK, reference.size)
