@@ -75,6 +75,7 @@ FULL_SCENES = 40  # held-out scenes per task in the full table (issue 6)
 QUICK_SCENES = 8  # ... and with --quick
 CASE_TRIES = 40  # random draws per case before moving on to the next scene
 TASK_SEED_STRIDE = 10_000  # held-out scene indices of each task start this far apart
+SPLIT_START = {"test": 0, "train": 500_000}  # training-split cases lie past every trained scene
 
 VARIANTS: dict[str, dict] = {
     "full": {},
@@ -166,9 +167,9 @@ def image_of(scene: Scene, name: str) -> SourceImage:
     return SourceImage(scene.render().rgb, name=name)
 
 
-def draw_case(task: str, index: int, rng: np.random.Generator) -> Case | None:
+def draw_case(task: str, index: int, rng: np.random.Generator, split: str = "test") -> Case | None:
     """A case for the scene, or None when no draw of the rules fits it."""
-    scene = random_scene("test", index)
+    scene = random_scene(split, SPLIT_START[split] + index)
     render = scene.render()
     image = image_of(scene, f"test-{index}")
     for _ in range(CASE_TRIES):
@@ -205,7 +206,7 @@ def draw_case(task: str, index: int, rng: np.random.Generator) -> Case | None:
                 continue
             request = MoveEdit(image=image, mask=mask, scale=factor, prompt=scene.caption)
         else:
-            reference = random_scene("test", index + TASK_SEED_STRIDE // 2)
+            reference = random_scene(split, SPLIT_START[split] + index + TASK_SEED_STRIDE // 2)
             ref_target = int(rng.integers(len(reference.objects)))
             ref_obj = reference.objects[ref_target]
             ref_mask = dilate(reference.render().masks[ref_target], MASK_GROW)
@@ -255,12 +256,14 @@ def draw_case(task: str, index: int, rng: np.random.Generator) -> Case | None:
     return None
 
 
-def cases_for(task: str, count: int) -> list[Case]:
+def cases_for(task: str, count: int, split: str = "test") -> list[Case]:
+    """The first `count` cases of a task: held-out scenes for the table, or training-split
+    scenes (for choosing a model's settings without looking at the held-out ones)."""
     rng = np.random.default_rng([TASKS.index(task), 2024])
     found: list[Case] = []
     index = TASKS.index(task) * TASK_SEED_STRIDE
     while len(found) < count:
-        case = draw_case(task, index, rng)
+        case = draw_case(task, index, rng, split)
         if case is not None:
             found.append(case)
         index += 1
@@ -362,8 +365,9 @@ def run_case(editor: Editor, case: Case, variant: str) -> tuple[np.ndarray, floa
         return case.truth.render().rgb, 0.0
     if variant == ROUND_TRIP:
         return round_trip(editor, case.truth.render().rgb), 0.0
-    request = replace(case.request, **VARIANTS[variant])
-    result = editor.edit(request)
+    change = dict(VARIANTS[variant])
+    change["overrides"] = {**case.request.overrides, **change.get("overrides", {})}
+    result = editor.edit(replace(case.request, **change))
     return np.asarray(result.image.convert("RGB")), result.prepare_s + result.edit_s
 
 
@@ -378,14 +382,14 @@ def start_worker(model: str) -> None:
     _editor = Editor(load_model(ModelSpec(model, device="cpu")))
 
 
-def evaluate(item: tuple[str, int, int, int]) -> list[dict]:
-    """Every variant on case `position` of a task's `count` cases (variants inner, so the
+def evaluate(item: tuple[str, int, int, int, tuple[str, ...], str, dict]) -> list[dict]:
+    """The variants on case `position` of a task's `count` cases (variants inner, so the
     prepared scene stays cached)."""
-    task, position, count, steps = item
-    case = cases_for(task, count)[position]
-    case = replace(case, request=replace(case.request, steps=steps))
+    task, position, count, steps, variants, split, overrides = item
+    case = cases_for(task, count, split)[position]
+    case = replace(case, request=replace(case.request, steps=steps, overrides=overrides))
     rows = []
-    for variant in [*VARIANTS, *REFERENCE_ROWS]:
+    for variant in variants:
         image, seconds = run_case(_editor, case, variant)
         metrics = measure(case, image)
         rows.append({"task": task, "variant": variant, "index": case.index, "seconds": seconds})
@@ -433,9 +437,8 @@ def paired(rows: list[dict]) -> dict[str, dict[str, dict[str, tuple[float, float
     out: dict[str, dict[str, dict[str, tuple[float, float, float]]]] = {}
     for task in dict.fromkeys(row["task"] for row in rows):
         cases = [v for (t, _), v in by_case.items() if t == task]
-        for variant in VARIANTS:
-            if variant == "full":
-                continue
+        ablations = [v for v in VARIANTS if v != "full" and all(v in case for case in cases)]
+        for variant in ablations if cases and all("full" in case for case in cases) else []:
             for name in KEY_METRICS[task]:
                 diffs = [case[variant][name] - case["full"][name] for case in cases]
                 cell = out.setdefault(task, {}).setdefault(variant, {})
@@ -443,12 +446,18 @@ def paired(rows: list[dict]) -> dict[str, dict[str, dict[str, tuple[float, float
     return out
 
 
+def overrides_note(overrides: dict | None) -> str:
+    return f" with settings {json.dumps(overrides)}" if overrides else ""
+
+
 def markdown(report: dict) -> str:
     lines = [
         "# Edit quality on toy scenes",
         "",
         f"`python bench/quality.py{' --quick' if report['quick'] else ''}` on {report['date']}: "
-        f"model `{report['model']}`, {report['scenes']} held-out scenes per task, "
+        f"model `{report['model']}`, {report['scenes']} "
+        f"{'held-out' if report.get('split', 'test') == 'test' else 'training-split'} "
+        f"scenes per task{overrides_note(report.get('overrides'))}, "
         f"{report['steps']} steps, seed {report['seed']}, "
         f"{report['processes']} processes of one thread, "
         f"{report['seconds'] / 60:.1f} min. Each cell is the mean (median) over the scenes; "
@@ -502,6 +511,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", default=str(REPO / "models" / "toy"))
     parser.add_argument("--tasks", default=",".join(TASKS))
     parser.add_argument("--steps", type=int, default=50)
+    parser.add_argument(
+        "--split",
+        default="test",
+        choices=sorted(SPLIT_START),
+        help="test: the held-out table; train: scenes for choosing settings",
+    )
+    parser.add_argument(
+        "--overrides",
+        type=json.loads,
+        default={},
+        help='JSON settings applied to every task, e.g. {"guidance_strength": 4}',
+    )
+    parser.add_argument(
+        "--variants",
+        default=",".join([*VARIANTS, *REFERENCE_ROWS]),
+        help="comma-separated rows to run (default: all)",
+    )
     parser.add_argument("--out", type=Path, default=None, help="OUT.md and OUT.json")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="processes")
     parser.add_argument("--render", type=Path, default=None, help="rewrite OUT.md of OUT.json")
@@ -517,7 +543,15 @@ def main(argv: list[str] | None = None) -> int:
     out = args.out or REPO / "bench" / "results" / ("quality-quick" if args.quick else "quality")
     started = time.perf_counter()
     tasks = args.tasks.split(",")
-    items = [(task, i, count, args.steps) for task in tasks for i in range(count)]
+    variants = tuple(args.variants.split(","))
+    unknown = set(variants) - {*VARIANTS, *REFERENCE_ROWS}
+    if unknown:
+        parser.error(f"unknown variants: {', '.join(sorted(unknown))}")
+    items = [
+        (task, i, count, args.steps, variants, args.split, args.overrides)
+        for task in tasks
+        for i in range(count)
+    ]
     rows: list[dict] = []
     context = multiprocessing.get_context("spawn")
     with context.Pool(args.jobs, initializer=start_worker, initargs=(args.model,)) as pool:
@@ -538,6 +572,8 @@ def main(argv: list[str] | None = None) -> int:
         "quick": args.quick,
         "scenes": count,
         "steps": args.steps,
+        "split": args.split,
+        "overrides": args.overrides,
         "seed": MoveEdit.seed,
         "processes": args.jobs,
         "torch": torch.__version__,
