@@ -3,8 +3,13 @@ pieces ends where the uninterrupted run ends."""
 
 from __future__ import annotations
 
+import numpy as np
 import torch
+from diffusers import UNet2DConditionModel
+from safetensors.torch import load_file
+from train import UNET_CONFIG, Denoiser, Plan, gradient_l1, train_vae
 from train import main as train_main
+from transformers import CLIPTokenizer
 
 from diffeditor_app.engine.loading import ModelSpec, load_model
 
@@ -46,3 +51,35 @@ def test_resumed_runs_end_where_the_straight_run_ends(tmp_path):
     run(tmp_path / "vae-cut", tmp_path / "c", vae=2, unet=1)
     run(tmp_path / "vae-cut", tmp_path / "c", vae=4, unet=1)
     assert same(states(tmp_path / "vae-cut")[0], straight[0])  # the VAE resumes exactly
+
+
+def test_every_attention_head_has_32_channels():
+    unet = UNet2DConditionModel(**UNET_CONFIG)
+    for name, module in unet.named_modules():
+        if name.endswith(("attn1", "attn2")):
+            assert module.to_q.out_features // module.heads >= 32, name
+
+
+def test_a_warm_start_begins_from_the_model_folder(tmp_path):
+    run(tmp_path / "first", tmp_path / "first-model", vae=2, unet=2)
+    plan = Plan(vae_steps=1, vae_batch=2, init=str(tmp_path / "first-model"))
+    images = np.zeros((2, 64, 64, 3), np.uint8)
+    (tmp_path / "second").mkdir()
+    train_vae(tmp_path / "second", plan, images)
+    first_vae = torch.load(tmp_path / "first" / "vae.ckpt.pt", weights_only=False)["model"]
+    second_vae = torch.load(tmp_path / "second" / "vae.ckpt.pt", weights_only=False)["model"]
+    step = max(float((second_vae[k] - first_vae[k]).abs().max()) for k in first_vae)
+    assert step < 0.05  # one small step away from the first model, not a fresh start
+    tokenizer = CLIPTokenizer.from_pretrained(tmp_path / "first-model" / "tokenizer")
+    model = Denoiser(vocab_size=len(tokenizer))
+    model.load_pretrained(tmp_path / "first-model")
+    exported = tmp_path / "first-model" / "unet" / "diffusion_pytorch_model.safetensors"
+    assert same(load_file(exported), model.unet.state_dict())
+
+
+def test_the_edge_loss_sees_only_blurred_or_moved_edges():
+    flat = torch.zeros(1, 3, 8, 8)
+    edge = flat.clone()
+    edge[..., 4:] = 1.0
+    assert gradient_l1(flat, flat) == 0 and gradient_l1(edge, edge) == 0
+    assert gradient_l1(flat, edge) > 0 and gradient_l1(edge + 0.5, edge) == 0
