@@ -71,6 +71,7 @@ class EditResult:
 
 StepHandler = Callable[[StepInfo], None]
 PrepareHandler = Callable[[int, int], None]  # (inversion steps done, total)
+Interrupt = Callable[[], None]  # called before every UNet call; raises EditCancelled to stop
 
 
 class Editor:
@@ -87,10 +88,22 @@ class Editor:
         self.cache: OrderedDict[tuple, Prepared] = OrderedDict()
         self.cache_size = cache_size
         self.costs = Costs()
-        model.unet.register_forward_pre_hook(self._count_forward)
+        self._interrupt: Interrupt | None = None
+        self._forward_hook = model.unet.register_forward_pre_hook(self._before_forward)
 
-    def _count_forward(self, module, args) -> None:
+    def _before_forward(self, module, args) -> None:
+        """Every UNet call is counted, and is where a cancel lands (within one call)."""
+        if self._interrupt is not None:
+            self._interrupt()
         self.costs.unet_forward += 1
+
+    def close(self) -> None:
+        """Detach from the model: its hook held this editor, and this editor the model, in a
+        cycle that only the cyclic collector could free. After close, dropping the last
+        reference frees the model at once, in the thread that drops it."""
+        self._forward_hook.remove()
+        self.cache.clear()
+        self.model.unet._diffeditor_editor = False
 
     # -- prepare -------------------------------------------------------------------------
 
@@ -207,14 +220,20 @@ class Editor:
         request: EditRequest,
         on_step: StepHandler | None = None,
         on_prepare: PrepareHandler | None = None,
+        interrupt: Interrupt | None = None,
     ) -> EditResult:
-        """Carry out one edit. Bad input raises InvalidInput before any model work; either
-        callback may raise EditCancelled; running out of device memory raises OutOfMemory
-        naming the memory preset to try, with the memory released."""
+        """Carry out one edit. Bad input raises InvalidInput before any model work; the
+        callbacks may raise EditCancelled (`interrupt` runs before every UNet call, so a
+        cancel lands within one call, in prepare as in sampling); running out of device
+        memory raises OutOfMemory naming the memory preset to try, with the memory
+        released."""
+        self._interrupt = interrupt
         try:
             return self._edit(request, on_step, on_prepare)
         except torch.OutOfMemoryError:
             pass  # leave the handler first: its traceback holds the failed step's tensors
+        finally:
+            self._interrupt = None
         self.cache.clear()
         release_memory()
         raise OutOfMemory(out_of_memory_sentence(self.model.memory, self.model.device))

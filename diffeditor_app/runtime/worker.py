@@ -11,14 +11,17 @@ job's is dropped there, in one place. Every message carries the job id first:
     preview(job, rgb)                the x0 estimate of that step, uint8 H x W x 3
     finished(job, EditResult) | failed(job, sentence) | cancelled(job)   exactly one per job
 
-Cancel is a thread-safe flag read by the engine's callbacks, which raise `EditCancelled`, so a
-running edit stops within a step. Model loading cannot be interrupted; the flag is checked as
-soon as it ends.
+Cancel is a thread-safe flag read before every UNet call (the engine's `interrupt`), which
+raises `EditCancelled`, so a running edit stops within one UNet call, in prepare as in
+sampling. Model loading cannot be interrupted; the flag is checked as soon as it ends.
+
+Nothing that crosses the thread boundary holds a Qt object: jobs, previews and results are
+plain Python, numpy and PIL. While the worker exists, cyclic garbage is collected in the GUI
+thread only (`GuiCollector`), since a cycle holding a Qt object must not die in the worker.
 """
 
 from __future__ import annotations
 
-import gc
 import logging
 from collections.abc import Callable
 
@@ -29,6 +32,7 @@ from diffeditor_app.engine.editor import Editor, StepInfo
 from diffeditor_app.engine.errors import EditCancelled, EngineError, OutOfMemory
 from diffeditor_app.engine.loading import ModelSpec, load_model
 from diffeditor_app.engine.requests import EditRequest
+from diffeditor_app.runtime.collector import GuiCollector
 from diffeditor_app.runtime.jobs import CancelFlags, EditJob, JobIds, StepClock
 
 __all__ = ["EditJob", "EditWorker", "ModelManager", "WorkerClient", "error_sentence"]
@@ -88,9 +92,12 @@ class ModelManager:
         return editor
 
     def release(self) -> None:
-        """Drop the editor and its model, and give the memory back to the device."""
+        """Drop the editor and its model, and give the memory back to the device. The
+        editor is closed first, so reference counting frees the model here and now: no
+        cyclic collection runs in the worker thread (see collector.py)."""
+        if self.editor is not None:
+            self.editor.close()
         self.editor, self.spec = None, None
-        gc.collect()  # the editor's hooks make reference cycles with the UNet
         if torch.cuda.is_available():
             torch.cuda.empty_cache()
 
@@ -130,6 +137,7 @@ class EditWorker(QObject):
                 job.request,
                 on_step=self._step_handler(job, clock),
                 on_prepare=self._prepare_handler(job, clock),
+                interrupt=lambda: self.flags.check(job.id),
             )
         except EditCancelled:
             self.cancelled.emit(job.id)
@@ -181,6 +189,8 @@ class WorkerClient(QObject):
         self.current: int | None = None  # the job whose messages get through
         self._ids = JobIds()
         self._closed = False
+        self.collector = GuiCollector(self)  # cycles die in this (the GUI) thread only
+        self.collector.start()
         # No Qt parent: the thread must outlive any parent's destruction until shutdown().
         # (The attribute shadows QObject.thread(); kept for existing callers.)
         self.thread = QThread()
@@ -227,6 +237,7 @@ class WorkerClient(QObject):
         self.thread.quit()
         if self.thread.wait(SHUTDOWN_WAIT_MS):
             self.worker.models.release()  # the worker thread is gone: no one else owns it
+            self.collector.stop()
         else:
             log.warning("The edit worker did not stop within %d ms.", SHUTDOWN_WAIT_MS)
 
