@@ -254,7 +254,6 @@ def test_cycles_are_collected_in_the_gui_thread_only_while_the_worker_runs(clien
     Tracer(died_in)  # garbage from now on, freeable only by the cyclic collector
     gc.callbacks.append(record)
     try:
-        assert not gc.isenabled()
         run_to_end(qtbot, client, move(steps=5), spec)  # thousands of worker allocations
         qtbot.waitUntil(lambda: bool(died_in), timeout=TIMEOUT_MS)
     finally:
@@ -262,6 +261,7 @@ def test_cycles_are_collected_in_the_gui_thread_only_while_the_worker_runs(clien
     gui = threading.main_thread().ident
     assert died_in == [gui]
     assert collections and set(collections) == {gui}
+    assert not gc.isenabled()
     client.shutdown()
     assert gc.isenabled()  # given back to Python with the last worker
 
