@@ -8,7 +8,8 @@ job's is dropped there, in one place. Every message carries the job id first:
     loading(job, message)            the model is being loaded (only when it is not cached)
     preparing(job, done, total)      inversion steps of prepare
     progress(job, step, total, s)    sampling step `step` of `total` done (1-based), s left
-    preview(job, rgb)                the x0 estimate of that step, uint8 H x W x 3
+    preview(job, rgb)                the x0 estimate of that step, uint8 H x W x 3 (the VAE's
+                                     decode, throttled to PREVIEW_BUDGET of the time)
     finished(job, EditResult) | failed(job, sentence) | cancelled(job)   exactly one per job
 
 Cancel is a thread-safe flag read before every UNet call (the engine's `interrupt`), which
@@ -40,6 +41,7 @@ __all__ = ["EditJob", "EditWorker", "ModelManager", "WorkerClient", "error_sente
 log = logging.getLogger("diffeditor_app.runtime")
 SHUTDOWN_WAIT_MS = 30_000  # a step of a big model can take seconds; cancel lands within one
 UNEXPECTED_MAX_CHARS = 300  # of an unexpected error's first line shown to the user
+PREVIEW_BUDGET = 0.25  # VAE previews may cost at most this share of the sampling time
 
 EditorLoader = Callable[[ModelSpec], Editor]
 
@@ -138,6 +140,7 @@ class EditWorker(QObject):
                 on_step=self._step_handler(job, clock),
                 on_prepare=self._prepare_handler(job, clock),
                 interrupt=lambda: self.flags.check(job.id),
+                preview_budget=PREVIEW_BUDGET,
             )
         except EditCancelled:
             self.cancelled.emit(job.id)
@@ -162,7 +165,8 @@ class EditWorker(QObject):
         def on_step(info: StepInfo) -> None:
             self.flags.check(job.id)  # a cancelled job shows nothing more
             tick = clock.tick(info.step + 1, info.total)
-            self.preview.emit(job.id, info.preview)
+            if info.preview is not None:
+                self.preview.emit(job.id, info.preview)
             self.progress.emit(job.id, tick.step, tick.total, tick.remaining_s)
 
         return on_step

@@ -115,14 +115,14 @@ def test_cancel_stops_within_one_step_and_leaves_the_editor_usable(editor, scene
     assert result.image.size == image.size
 
 
-def test_every_step_reports_a_small_preview(editor, scene):
+def test_every_step_reports_a_preview_decoded_by_the_vae(editor, scene):
     image, mask = scene
     infos = []
     editor.edit(MoveEdit(image=image, mask=mask, offset=(8, 0), steps=5), on_step=infos.append)
     assert [i.step for i in infos] == [0, 1, 2, 3, 4] and {i.total for i in infos} == {5}
     preview = infos[-1].preview
     assert preview.dtype == np.uint8 and preview.ndim == 3 and preview.shape[2] == 3
-    assert preview.shape[:2] == (16, 16)  # the latent grid of a 64 px working image
+    assert preview.shape[:2] == (64, 64)  # the working image, decoded by the VAE
 
 
 def test_huge_image_composes_back_at_full_size(editor):
