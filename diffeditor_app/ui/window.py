@@ -324,6 +324,10 @@ class MainWindow(QMainWindow):
         self._show_candidates()
         for action in (*self.task_actions.values(), *self.tool_actions.values()):
             action.setEnabled(session is not None)
+        self.fill_action.setEnabled(session is not None and session.task is Task.MOVE)
+        self.reference_dock.setVisible(
+            session is not None and session.task in {Task.APPEARANCE, Task.PASTE}
+        )
         if old is not None:
             old.deleteLater()  # its undo stack and commands go with it, in this thread
         self._update_title()
