@@ -563,8 +563,7 @@ class MainWindow(QMainWindow):
         self.canvas.mask_name = TASK_MASKS[task]
         self.reference_dock.setVisible(task in {Task.APPEARANCE, Task.PASTE})
         self.set_tool(TASK_TOOLS[task])
-        if not self.worker.busy:
-            self.edit_panel.status.setText("")  # a finished edit's note belongs to its task
+        self._forget_note()  # a finished edit's note belongs to its task
         self.focus_canvas()
 
     def set_tool(self, name: str) -> None:
@@ -579,10 +578,17 @@ class MainWindow(QMainWindow):
     def undo(self) -> None:
         if self.session is not None:
             self.session.undo_stack.undo()
+            self._forget_note()
 
     def redo(self) -> None:
         if self.session is not None:
             self.session.undo_stack.redo()
+            self._forget_note()
+
+    def _forget_note(self) -> None:
+        """A note about the last edit ("Kept. …") no longer holds once history moves."""
+        if not self.worker.busy:
+            self.edit_panel.status.setText("")
 
     def clear_mask(self) -> None:
         if self.session is not None:
