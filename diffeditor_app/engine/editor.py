@@ -286,7 +286,7 @@ class Editor:
         generator = torch.Generator(m.device).manual_seed(request.seed)
 
         decode = None
-        if m.memory.vae_previews:
+        if not m.memory.linear_previews:
             decode = lambda x0: decode_latent(m.vae, x0, m.latent_scale)  # noqa: E731
         previews = StepPreviews(decode, prepared.projection, preview_budget)
 

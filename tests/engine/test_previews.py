@@ -65,7 +65,7 @@ def test_without_a_budget_or_with_cheap_decodes_every_step_is_decoded():
 
 
 def test_the_linear_map_is_only_for_the_low_memory_presets():
-    linear = {preset for preset, plan in PLANS.items() if not plan.vae_previews}
+    linear = {preset for preset, plan in PLANS.items() if plan.linear_previews}
     assert linear == {VramPreset.LOW, VramPreset.CPU_OFFLOAD}
     previews = StepPreviews(None, torch.zeros(5, 3), budget=0.25)
     assert previews(torch.zeros(1, 4, 6, 7), 0, 3).shape == (6, 7, 3)  # the latent grid
@@ -103,7 +103,7 @@ def test_the_last_preview_is_within_3_db_of_the_result_on_the_demo_scene(toy_edi
 
     model = toy_editor.model
     vae_plan = model.memory
-    model.memory = replace(vae_plan, vae_previews=False)  # what the low presets show
+    model.memory = replace(vae_plan, linear_previews=True)  # what the low presets show
     try:
         linear, _ = last_preview(toy_editor, request)
     finally:
