@@ -387,7 +387,9 @@ class MainWindow(QMainWindow):
             return self.save_project()
         return answer == buttons.Discard
 
-    def _opened(self, session: EditSession, image: Path | None, project: Path | None) -> None:
+    def _opened(
+        self, session: EditSession | None, image: Path | None, project: Path | None
+    ) -> None:
         self.image_path, self.project_path, self.recovered = image, project, False
         self.set_session(session)
 
