@@ -322,7 +322,7 @@ class FakeEditor:
         self.error = error
         self.edits = 0
 
-    def edit(self, request, on_step=None, on_prepare=None, interrupt=None):
+    def edit(self, request, on_step=None, on_prepare=None, interrupt=None, preview_budget=None):
         self.edits += 1
         for done in (1, 2):
             on_prepare(done, 2)
