@@ -300,7 +300,7 @@ def run_edit(args: argparse.Namespace) -> int:
 
             Image.fromarray(info.preview).save(args.previews / f"step_{info.step:03d}.png")
 
-    result = editor.edit(request, on_step=on_step)
+    result = editor.edit(request, on_step=on_step)  # no budget: every step is decoded
     for note in result.notes:
         print(note, file=sys.stderr)
     picture = result.image

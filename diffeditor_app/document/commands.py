@@ -17,8 +17,10 @@ from diffeditor_app.document.session import (
     MoveBox,
     PasteLayer,
 )
+from diffeditor_app.engine.geometry import Placement, bbox_centre
 from diffeditor_app.engine.images import SourceImage
 from diffeditor_app.engine.requests import Point
+from diffeditor_app.engine.settings import Task
 
 NUDGE_ID = 1001  # QUndoCommand.id() of mergeable nudges
 
@@ -222,5 +224,32 @@ class KeepResult(QUndoCommand):
         self.session._apply_current(*self.before)
 
 
+def moved_mask(mask: np.ndarray, box: MoveBox) -> np.ndarray:
+    """The object mask carried by the move box, exactly as the edit moved the object (scale
+    about the mask's bounding-box centre, then shift), cropped at the borders."""
+    if not mask.any():
+        return mask.copy()
+    cx, cy = bbox_centre(mask)
+    return Placement(box.scale, box.dx, box.dy, cx, cy).place(mask)
+
+
 def keep_result(session: EditSession, image: SourceImage) -> None:
-    session.undo_stack.push(KeepResult(session, image))
+    """Keep a result, and make what was set up for it follow the kept image, as one undo
+    step: after a move the object mask sits on the moved object and the box is reset on it
+    (the fill hint, which described the vacated area, is cleared); after a drag its points,
+    and after a paste its layer, are spent and cleared. What another task set up stays."""
+    state, stack = session.state, session.undo_stack
+    stack.beginMacro("Keep result")
+    stack.push(KeepResult(session, image))
+    if state.task is Task.MOVE and state.box != MoveBox():
+        mask = session.mask(MaskName.OBJECT)
+        moved = moved_mask(mask, state.box)
+        if not np.array_equal(moved, mask):
+            stack.push(MaskEdit(session, MaskName.OBJECT, whole(mask), moved, "Follow object"))
+        clear_mask(session, MaskName.FILL)
+        set_box(session, MoveBox())
+    elif state.task is Task.DRAG:
+        clear_pairs(session)
+    elif state.task is Task.PASTE:
+        set_paste(session, PasteLayer(None, state.paste.scale))
+    stack.endMacro()

@@ -157,6 +157,11 @@ class EditSession(QObject):
         self.candidates.append(candidate)
         self.candidates_changed.emit()
 
+    def clear_candidates(self) -> None:
+        if self.candidates:
+            self.candidates.clear()
+            self.candidates_changed.emit()
+
     def discard_candidate(self, candidate: Candidate) -> None:
         if candidate in self.candidates:
             self.candidates.remove(candidate)

@@ -27,15 +27,17 @@ def task_overrides(state: SessionState) -> dict[str, float]:
     return overrides
 
 
-def build_request(session: EditSession) -> EditRequest:
-    """A validated-on-use request for the session's task, with copies of every array."""
+def build_request(session: EditSession, default_resolution: int | None = None) -> EditRequest:
+    """A validated-on-use request for the session's task, with copies of every array. The
+    working resolution is the session's own choice, else `default_resolution` (the user's
+    preference), else None: the model's default."""
     state = session.state
     common = dict(
         image=state.current,
         prompt=state.prompt,
         seed=state.seed,
         steps=state.options.steps,
-        resolution=state.options.resolution,
+        resolution=state.options.resolution or default_resolution,
         overrides=task_overrides(state),
         ip_scale=state.options.ip_scale,
     )

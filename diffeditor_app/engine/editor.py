@@ -34,7 +34,7 @@ from diffeditor_app.engine.inversion import (
 )
 from diffeditor_app.engine.loading import LoadedModel
 from diffeditor_app.engine.memory import out_of_memory_sentence, release_memory, synchronize
-from diffeditor_app.engine.preview import project
+from diffeditor_app.engine.preview import StepPreviews
 from diffeditor_app.engine.requests import EditRequest, ReferenceEdit
 from diffeditor_app.engine.sampler import Conditioning, Costs, DiffEditorSampler, Levels
 from diffeditor_app.engine.tasks import PLANNERS
@@ -46,7 +46,9 @@ class StepInfo:
 
     step: int  # 0-based index of the step just finished
     total: int
-    preview: np.ndarray  # small uint8 RGB of the current x0 estimate (latent grid size)
+    # uint8 RGB of the current x0 estimate: the VAE's decode at the working size, or the
+    # linear map at the latent grid's size (low-memory presets); None: skipped (throttle)
+    preview: np.ndarray | None
 
 
 @dataclass
@@ -71,6 +73,7 @@ class EditResult:
 
 StepHandler = Callable[[StepInfo], None]
 PrepareHandler = Callable[[int, int], None]  # (inversion steps done, total)
+Interrupt = Callable[[], None]  # called before every UNet call; raises EditCancelled to stop
 
 
 class Editor:
@@ -87,10 +90,22 @@ class Editor:
         self.cache: OrderedDict[tuple, Prepared] = OrderedDict()
         self.cache_size = cache_size
         self.costs = Costs()
-        model.unet.register_forward_pre_hook(self._count_forward)
+        self._interrupt: Interrupt | None = None
+        self._forward_hook = model.unet.register_forward_pre_hook(self._before_forward)
 
-    def _count_forward(self, module, args) -> None:
+    def _before_forward(self, module, args) -> None:
+        """Every UNet call is counted, and is where a cancel lands (within one call)."""
+        if self._interrupt is not None:
+            self._interrupt()
         self.costs.unet_forward += 1
+
+    def close(self) -> None:
+        """Detach from the model: its hook held this editor, and this editor the model, in a
+        cycle that only the cyclic collector could free. After close, dropping the last
+        reference frees the model at once, in the thread that drops it."""
+        self._forward_hook.remove()
+        self.cache.clear()
+        self.model.unet._diffeditor_editor = False
 
     # -- prepare -------------------------------------------------------------------------
 
@@ -209,14 +224,22 @@ class Editor:
         request: EditRequest,
         on_step: StepHandler | None = None,
         on_prepare: PrepareHandler | None = None,
+        interrupt: Interrupt | None = None,
+        preview_budget: float | None = None,
     ) -> EditResult:
-        """Carry out one edit. Bad input raises InvalidInput before any model work; either
-        callback may raise EditCancelled; running out of device memory raises OutOfMemory
-        naming the memory preset to try, with the memory released."""
+        """Carry out one edit. Bad input raises InvalidInput before any model work; the
+        callbacks may raise EditCancelled (`interrupt` runs before every UNet call, so a
+        cancel lands within one call, in prepare as in sampling); running out of device
+        memory raises OutOfMemory naming the memory preset to try, with the memory
+        released. `preview_budget` caps the VAE previews' share of the sampling time (the
+        GUI's worker); None decodes every step's preview."""
+        self._interrupt = interrupt
         try:
-            return self._edit(request, on_step, on_prepare)
+            return self._edit(request, on_step, on_prepare, preview_budget)
         except torch.OutOfMemoryError:
             pass  # leave the handler first: its traceback holds the failed step's tensors
+        finally:
+            self._interrupt = None
         self.cache.clear()
         release_memory()
         raise OutOfMemory(out_of_memory_sentence(self.model.memory, self.model.device))
@@ -226,6 +249,7 @@ class Editor:
         request: EditRequest,
         on_step: StepHandler | None,
         on_prepare: PrepareHandler | None,
+        preview_budget: float | None = None,
     ) -> EditResult:
         request.validate()
         m = self.model
@@ -263,9 +287,14 @@ class Editor:
         )
         generator = torch.Generator(m.device).manual_seed(request.seed)
 
+        decode = None
+        if not m.memory.linear_previews:
+            decode = lambda x0: decode_latent(m.vae, x0, m.latent_scale)  # noqa: E731
+        previews = StepPreviews(decode, prepared.projection, preview_budget)
+
         def report(i: int, x0: torch.Tensor) -> None:
             if on_step is not None:
-                on_step(StepInfo(i, request.steps, project(x0, prepared.projection)))
+                on_step(StepInfo(i, request.steps, previews(x0, i, request.steps)))
 
         with torch.no_grad():
             z0 = sampler.sample(cond, plan, frame.grid_shape, generator, report)

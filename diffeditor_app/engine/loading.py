@@ -181,6 +181,18 @@ def locate(source: str) -> tuple[str, Path]:
     return "hub", Path(source)
 
 
+TOY_MODEL_DIR = MODELS_DIR / "toy"  # trained on synthetic shape scenes only
+
+
+def is_toy_model(source: str) -> bool:
+    """True when `source` is the shipped toy model (by name or by its folder)."""
+    try:
+        kind, where = locate(source)
+    except ModelUnavailable:
+        return False
+    return kind == "folder" and where.resolve() == TOY_MODEL_DIR.resolve()
+
+
 def declared_profile(source: str) -> ModelProfile:
     """The profile a model folder declares, read without loading any weights (the app shows
     its tuned numbers as the task defaults); SD1.5's for hub ids, single files and specs that

@@ -47,6 +47,7 @@ class MemoryPlan:
     attention_chunk: int | None = None  # query tokens per SDPA call; None: all at once
     resolution_cap: int | None = None  # the default working resolution is at most this
     offload_models: bool = False  # text encoder, UNet, CLIP tower on the GPU only while used
+    linear_previews: bool = False  # live previews from the linear map, not VAE decodes
     automatic: bool = False  # chosen by `auto` from the free memory (the OOM sentence says so)
 
 
@@ -63,6 +64,7 @@ PLANS: dict[VramPreset, MemoryPlan] = {
         bank_on_host=True,
         attention_chunk=1024,  # 1024 x 9216 scores per head at 768 px instead of 9216 x 9216
         resolution_cap=512,  # SD1.5's training size: half the latents of its 768 default
+        linear_previews=True,  # a decode per step would need the VAE's activations on the card
     ),
     VramPreset.CPU_OFFLOAD: MemoryPlan(
         VramPreset.CPU_OFFLOAD,
@@ -73,6 +75,7 @@ PLANS: dict[VramPreset, MemoryPlan] = {
         attention_chunk=1024,
         resolution_cap=512,
         offload_models=True,
+        linear_previews=True,
     ),
 }
 

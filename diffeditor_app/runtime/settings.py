@@ -19,7 +19,7 @@ import json
 import math
 import os
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,6 +40,14 @@ GROUPS = ("model", "performance", "editing", "interface")  # the dialog's pages,
 Kind = type  # str, int, float, bool or list (a list of strings)
 
 
+def available_devices() -> tuple[str, ...]:
+    """auto, every CUDA device torch finds, and the CPU: what the device list offers."""
+    import torch
+
+    gpus = tuple(f"cuda:{i}" for i in range(torch.cuda.device_count()))
+    return ("auto", *gpus, "cpu")
+
+
 @dataclass(frozen=True)
 class Setting:
     """One preference: its key, default, dialog text and the values it accepts."""
@@ -56,6 +64,8 @@ class Setting:
     optional: bool = False  # None allowed (means "automatic" / "the model's own")
     max_items: int | None = None  # lists only: longer lists keep their first items
     in_dialog: bool = True  # False: remembered state (recent files, window), not a preference
+    offered: Callable[[], tuple[str, ...]] | None = None  # the dialog's list, found at run
+    # time (the devices torch sees); unlike choices, another stored value stays valid
 
     def validate(self, value: Any) -> Any:
         """The value as stored, or ValueError naming the key and what it accepts."""
@@ -178,9 +188,10 @@ SCHEMA: tuple[Setting, ...] = (
         "device",
         "auto",
         "Device",
-        "Where the model runs: auto (the CUDA GPU when there is one), cuda, cuda:1, cpu.",
+        "Where the model runs: auto (the CUDA GPU when there is one), a CUDA GPU, or the CPU.",
         str,
         "performance",
+        offered=available_devices,
     ),
     Setting(
         "precision",

@@ -13,13 +13,16 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
 
+from diffeditor_app.engine.errors import ModelUnavailable
 from diffeditor_app.engine.image_prompt_weights import (
+    FOLDER_ENCODER,
+    FOLDER_WEIGHTS,
     IMAGE_ENCODER_HUB,
     IMAGE_ENCODER_HUB_FOLDER,
     IMAGE_PROMPT_HUB,
     IMAGE_PROMPT_HUB_FILE,
 )
-from diffeditor_app.engine.loading import HUB_PATTERNS, HUB_SKIP, SD15_HUB_ID
+from diffeditor_app.engine.loading import HUB_PATTERNS, HUB_SKIP, SD15_HUB_ID, locate
 
 ETAG_TIMEOUT_S = 5.0  # an unreachable hub must fail within seconds
 
@@ -67,7 +70,8 @@ REQUIRED = (
 @dataclass(frozen=True)
 class WeightStatus:
     source: WeightSource
-    state: str  # "local" (a path in the settings), "cached" or "missing"
+    state: str  # "local" (a path in the settings), "model" (the model folder's), "cached"
+    # or "missing"
     path: Path | None
 
 
@@ -90,14 +94,34 @@ def find_cached(source: WeightSource) -> Path | None:
     return folder
 
 
+def in_model_folder(source: WeightSource, model_source: str | None) -> Path | None:
+    """The model folder's own image encoder (`image_encoder/`) or image-prompt weights
+    (`image_prompt/...`), which the editor uses when no other is chosen."""
+    if source.setting not in ("image_encoder", "image_prompt") or not model_source:
+        return None
+    try:
+        kind, folder = locate(model_source)
+    except ModelUnavailable:
+        return None
+    if kind != "folder":
+        return None
+    if source.setting == "image_encoder":
+        return folder / FOLDER_ENCODER if (folder / FOLDER_ENCODER).is_dir() else None
+    return next((folder / p for p in FOLDER_WEIGHTS if (folder / p).is_file()), None)
+
+
 def status(settings) -> list[WeightStatus]:
-    """For each required source: a usable local path from the settings, the cache, or
-    nothing."""
+    """For each required source: a usable local path from the settings, the model folder's
+    own copy, the cache, or nothing."""
     found = []
     for source in REQUIRED:
         value = settings.get(source.setting)
         if value and Path(value).expanduser().exists():
             found.append(WeightStatus(source, "local", Path(value).expanduser()))
+            continue
+        own = in_model_folder(source, settings.get("model_source"))
+        if own is not None:
+            found.append(WeightStatus(source, "model", own))
             continue
         cached = find_cached(source)
         found.append(WeightStatus(source, "cached" if cached else "missing", cached))

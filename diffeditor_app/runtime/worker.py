@@ -8,17 +8,21 @@ job's is dropped there, in one place. Every message carries the job id first:
     loading(job, message)            the model is being loaded (only when it is not cached)
     preparing(job, done, total)      inversion steps of prepare
     progress(job, step, total, s)    sampling step `step` of `total` done (1-based), s left
-    preview(job, rgb)                the x0 estimate of that step, uint8 H x W x 3
+    preview(job, rgb)                the x0 estimate of that step, uint8 H x W x 3 (the VAE's
+                                     decode, throttled to PREVIEW_BUDGET of the time)
     finished(job, EditResult) | failed(job, sentence) | cancelled(job)   exactly one per job
 
-Cancel is a thread-safe flag read by the engine's callbacks, which raise `EditCancelled`, so a
-running edit stops within a step. Model loading cannot be interrupted; the flag is checked as
-soon as it ends.
+Cancel is a thread-safe flag read before every UNet call (the engine's `interrupt`), which
+raises `EditCancelled`, so a running edit stops within one UNet call, in prepare as in
+sampling. Model loading cannot be interrupted; the flag is checked as soon as it ends.
+
+Nothing that crosses the thread boundary holds a Qt object: jobs, previews and results are
+plain Python, numpy and PIL. While the worker exists, cyclic garbage is collected in the GUI
+thread only (`GuiCollector`), since a cycle holding a Qt object must not die in the worker.
 """
 
 from __future__ import annotations
 
-import gc
 import logging
 from collections.abc import Callable
 
@@ -29,6 +33,7 @@ from diffeditor_app.engine.editor import Editor, StepInfo
 from diffeditor_app.engine.errors import EditCancelled, EngineError, OutOfMemory
 from diffeditor_app.engine.loading import ModelSpec, load_model
 from diffeditor_app.engine.requests import EditRequest
+from diffeditor_app.runtime.collector import GuiCollector
 from diffeditor_app.runtime.jobs import CancelFlags, EditJob, JobIds, StepClock
 
 __all__ = ["EditJob", "EditWorker", "ModelManager", "WorkerClient", "error_sentence"]
@@ -36,6 +41,7 @@ __all__ = ["EditJob", "EditWorker", "ModelManager", "WorkerClient", "error_sente
 log = logging.getLogger("diffeditor_app.runtime")
 SHUTDOWN_WAIT_MS = 30_000  # a step of a big model can take seconds; cancel lands within one
 UNEXPECTED_MAX_CHARS = 300  # of an unexpected error's first line shown to the user
+PREVIEW_BUDGET = 0.25  # VAE previews may cost at most this share of the sampling time
 
 EditorLoader = Callable[[ModelSpec], Editor]
 
@@ -88,9 +94,12 @@ class ModelManager:
         return editor
 
     def release(self) -> None:
-        """Drop the editor and its model, and give the memory back to the device."""
+        """Drop the editor and its model, and give the memory back to the device. The
+        editor is closed first, so reference counting frees the model here and now: no
+        cyclic collection runs in the worker thread (see collector.py)."""
+        if self.editor is not None:
+            self.editor.close()
         self.editor, self.spec = None, None
-        gc.collect()  # the editor's hooks make reference cycles with the UNet
         if torch.cuda.is_available():
             torch.cuda.empty_cache()
 
@@ -130,6 +139,8 @@ class EditWorker(QObject):
                 job.request,
                 on_step=self._step_handler(job, clock),
                 on_prepare=self._prepare_handler(job, clock),
+                interrupt=lambda: self.flags.check(job.id),
+                preview_budget=PREVIEW_BUDGET,
             )
         except EditCancelled:
             self.cancelled.emit(job.id)
@@ -154,7 +165,8 @@ class EditWorker(QObject):
         def on_step(info: StepInfo) -> None:
             self.flags.check(job.id)  # a cancelled job shows nothing more
             tick = clock.tick(info.step + 1, info.total)
-            self.preview.emit(job.id, info.preview)
+            if info.preview is not None:
+                self.preview.emit(job.id, info.preview)
             self.progress.emit(job.id, tick.step, tick.total, tick.remaining_s)
 
         return on_step
@@ -181,6 +193,8 @@ class WorkerClient(QObject):
         self.current: int | None = None  # the job whose messages get through
         self._ids = JobIds()
         self._closed = False
+        self.collector = GuiCollector(self)  # cycles die in this (the GUI) thread only
+        self.collector.start()
         # No Qt parent: the thread must outlive any parent's destruction until shutdown().
         # (The attribute shadows QObject.thread(); kept for existing callers.)
         self.thread = QThread()
@@ -227,6 +241,7 @@ class WorkerClient(QObject):
         self.thread.quit()
         if self.thread.wait(SHUTDOWN_WAIT_MS):
             self.worker.models.release()  # the worker thread is gone: no one else owns it
+            self.collector.stop()
         else:
             log.warning("The edit worker did not stop within %d ms.", SHUTDOWN_WAIT_MS)
 

@@ -43,16 +43,19 @@ def create_window(
     settings_path: Path | None = None,
     data: Path | None = None,
     model: ModelSpec | None = None,
+    demo: bool = False,
 ):
-    """The main window with its settings store and worker; every path can be injected."""
+    """The main window with its settings store and worker; every path can be injected. The
+    demo autosaves into its own slot, never over a real session's."""
     from diffeditor_app.runtime.settings import SettingsStore, default_path
     from diffeditor_app.runtime.worker import WorkerClient
-    from diffeditor_app.ui.window import MainWindow
+    from diffeditor_app.ui.window import AUTOSAVE_NAME, DEMO_AUTOSAVE_NAME, MainWindow
 
     application()
     settings = SettingsStore(settings_path or default_path())
     worker = WorkerClient()
-    window = MainWindow(settings, worker, data or data_dir(), model)
+    slot = DEMO_AUTOSAVE_NAME if demo else AUTOSAVE_NAME
+    window = MainWindow(settings, worker, data or data_dir(), model, autosave_name=slot)
     worker.setParent(window)
     return window
 
@@ -88,6 +91,7 @@ def prepare_demo(window) -> None:
         session, MaskName.REFERENCE, (0, 0, *reference.size), reference_mask, erase=False
     )
     commands.set_paste(session, PasteLayer(Point(width * 0.72, height * 0.25), 0.8))
+    session.undo_stack.setClean()  # the demo's set-up is not the user's unsaved work
 
 
 def run(demo: bool = False, model: str | None = None, image: Path | None = None) -> int:
@@ -95,10 +99,12 @@ def run(demo: bool = False, model: str | None = None, image: Path | None = None)
 
     app = application()
     spec = demo_model() if demo else (ModelSpec(model) if model else None)
-    window = create_window(model=spec)
+    window = create_window(model=spec, demo=demo)
     window.show()
+    window.show_settings_problems()
     if demo:
-        prepare_demo(window)
+        if not window.offer_recovery():
+            prepare_demo(window)
     elif image is not None:
         window.open_path(Path(image))
     else:
@@ -129,7 +135,7 @@ def screenshot(out: Path, task: str = "move", image: Path | None = None, demo: b
     with tempfile.TemporaryDirectory() as scratch:
         demo = demo or image is None
         window = create_window(
-            Path(scratch) / "settings.json", Path(scratch), demo_model() if demo else None
+            Path(scratch) / "settings.json", Path(scratch), demo_model() if demo else None, demo
         )
         window.show()
         if demo:

@@ -33,7 +33,7 @@ from collections.abc import Callable
 
 import numpy as np
 from PIL import Image
-from PySide6.QtCore import QEvent, QPointF, QRectF, Qt, Signal
+from PySide6.QtCore import QEvent, QPointF, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import (
     QBrush,
     QColor,
@@ -106,6 +106,8 @@ FIT_MARGIN_PX = 8
 PAN_KEEP_PX = 64  # panning stops with this much of the image still on screen
 MIN_BRUSH, MAX_BRUSH = 1, 500  # the brush_size preference's range
 DEFAULT_BRUSH = 32
+IMAGE_HINT = QSize(800, 600)
+REFERENCE_HINT = QSize(240, 180)
 
 
 class MipImage:
@@ -591,6 +593,12 @@ class Canvas(QGraphicsView):
         h.setValue(h.value() + round(now.x() - view_point.x()))
         v.setValue(v.value() + round(now.y() - view_point.y()))
 
+    def sizeHint(self) -> QSize:
+        """A modest hint, not QGraphicsView's (the scene rectangle, which here includes wide
+        pan margins, up to 2/3 of the screen): the window gives the main canvas the room
+        left by the panels, and the reference panel stays narrow."""
+        return REFERENCE_HINT if self.target == "reference" else IMAGE_HINT
+
     def resizeEvent(self, event) -> None:
         old = event.oldSize()
         centre = None
@@ -811,7 +819,8 @@ class Canvas(QGraphicsView):
             if self.target == "reference"
             else "Open an image (Ctrl+O) or drop it here"
         )
-        painter.drawText(self.viewport().rect(), Qt.AlignmentFlag.AlignCenter, text)
+        flags = Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap  # never clipped
+        painter.drawText(self.viewport().rect().adjusted(8, 8, -8, -8), flags, text)
 
     def _paint_preview(self, painter: QPainter, view: View) -> None:
         shape = self.image_shape()

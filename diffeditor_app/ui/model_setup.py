@@ -12,6 +12,7 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QGridLayout,
     QLabel,
+    QMenu,
     QMessageBox,
     QPlainTextEdit,
     QProgressBar,
@@ -33,7 +34,13 @@ from diffeditor_app.runtime.weights import (
 
 TOY_MODEL = MODELS_DIR / "toy"  # shipped with the app: edits the toy shape scenes only
 
-STATE_TEXT = {"local": "chosen: {path}", "cached": "found in the cache", "missing": "missing"}
+STATE_TEXT = {
+    "local": "chosen: {path}",
+    "model": "the model folder's own",
+    "cached": "found in the cache",
+    "missing": "missing",
+}
+CHECKPOINT_FILTER = "Checkpoints (*.safetensors *.ckpt)"
 
 
 def needs_setup(settings) -> bool:
@@ -84,7 +91,13 @@ class SourceRow:
         grid.addWidget(self.choose, row, 3)
         grid.addWidget(self.progress, row, 4)
         self.download.clicked.connect(self.toggle_download)
-        self.choose.clicked.connect(self.pick)
+        if source.setting == "model_source":  # a diffusers folder or a single checkpoint
+            menu = QMenu(self.choose)
+            menu.addAction("A model folder…", self.pick)
+            menu.addAction("A single .safetensors or .ckpt file…", self.pick_checkpoint)
+            self.choose.setMenu(menu)
+        else:
+            self.choose.clicked.connect(self.pick)
 
     def show(self, state: str, path: Path | None) -> None:
         self.state.setText(STATE_TEXT[state].format(path=path))
@@ -114,6 +127,16 @@ class SourceRow:
             )
         else:
             chosen = QFileDialog.getExistingDirectory(self.dialog, self.source.title)
+        self.use(chosen)
+
+    def pick_checkpoint(self) -> None:
+        chosen, _ = QFileDialog.getOpenFileName(
+            self.dialog, self.source.title, "", CHECKPOINT_FILTER
+        )
+        self.use(chosen)
+
+    def use(self, chosen: str) -> None:
+        """Check a chosen path and store it in the preferences, or say why not."""
         if not chosen:
             return
         problem = check_choice(self.source, Path(chosen))

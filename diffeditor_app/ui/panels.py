@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import random
 
-from PySide6.QtCore import Qt, Signal
+import numpy as np
+from PySide6.QtCore import QEvent, Qt, Signal
 from PySide6.QtWidgets import (
     QDoubleSpinBox,
     QFormLayout,
@@ -22,7 +23,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from diffeditor_app.document.session import EditOptions, EditSession
+from diffeditor_app.document.session import EditOptions, EditSession, SessionState
+from diffeditor_app.engine.images import SourceImage
 from diffeditor_app.engine.loading import ModelProfile
 from diffeditor_app.engine.settings import Task
 
@@ -43,6 +45,18 @@ TASK_HINTS = {
 }
 
 
+BLANK = SessionState.for_image(SourceImage(np.zeros((1, 1, 3), np.uint8)))  # the defaults
+
+
+def off_focus_chain(*buttons: QPushButton) -> None:
+    """A click does not take the keyboard focus: keys stay with the canvas."""
+    for button in buttons:
+        button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+
+
+NO_IMAGE_HINT = "Open an image (Ctrl+O) or drop one on the window to start."
+
+
 def new_seed() -> int:
     return random.randint(*SEED_RANGE)
 
@@ -61,6 +75,7 @@ class EditPanel(QWidget):
 
     edit_requested = Signal()
     cancel_requested = Signal()
+    typing_done = Signal()  # Return or Escape in a prompt: the keys go back to the canvas
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -106,6 +121,9 @@ class EditPanel(QWidget):
         self.progress.setVisible(False)
         self.status = QLabel()
         self.status.setWordWrap(True)
+        self.hint.setMinimumWidth(1)  # long sentences wrap instead of widening the dock
+        self.status.setMinimumWidth(1)
+        off_focus_chain(*self.buttons())
         buttons = QHBoxLayout()
         buttons.addWidget(self.edit_button, 1)
         buttons.addWidget(self.cancel_button)
@@ -129,11 +147,25 @@ class EditPanel(QWidget):
         self.reset.clicked.connect(self.reset_to_defaults)
         self.prompt.editingFinished.connect(self._write_back)
         self.reference_prompt.editingFinished.connect(self._write_back)
+        for line in (self.prompt, self.reference_prompt):
+            line.returnPressed.connect(self.typing_done)
+            line.installEventFilter(self)
         self.seed.valueChanged.connect(self._write_back)
         self.advanced.toggled.connect(self._write_back)
         for box in (self.guidance, self.flexibility, self.ip_scale, self.steps, self.resolution):
             box.valueChanged.connect(self._write_back)
         self.setEnabled(False)
+        self._refresh()  # real defaults, even before an image or a model
+
+    def buttons(self) -> tuple[QPushButton, ...]:
+        return (self.new_seed, self.reset, self.edit_button, self.cancel_button)
+
+    def eventFilter(self, watched, event) -> bool:
+        """Escape in a prompt field hands the keys back to the canvas."""
+        if event.type() == QEvent.Type.KeyPress and event.key() == Qt.Key.Key_Escape:
+            self.typing_done.emit()
+            return True
+        return False
 
     def set_session(self, session: EditSession | None) -> None:
         if self.session is not None:
@@ -148,12 +180,11 @@ class EditPanel(QWidget):
 
     def set_profile(self, profile: ModelProfile) -> None:
         self.profile = profile
-        if self.session is not None:
-            self._refresh()
+        self._refresh()
 
     def _refresh(self, *_) -> None:
         """Show the session; widgets' own signals are blocked so nothing echoes back."""
-        state = self.session.state
+        state = self.session.state if self.session is not None else BLANK
         defaults = self.profile.task_settings(state.task)
         options = state.options
         widgets = (
@@ -169,7 +200,7 @@ class EditPanel(QWidget):
         )
         for widget in widgets:
             widget.blockSignals(True)
-        self.hint.setText(TASK_HINTS[state.task])
+        self.hint.setText(TASK_HINTS[state.task] if self.session else NO_IMAGE_HINT)
         show_text(self.prompt, state.prompt)
         show_text(self.reference_prompt, state.reference_prompt)
         two_image = state.task in {Task.APPEARANCE, Task.PASTE}
@@ -219,14 +250,36 @@ class EditPanel(QWidget):
     def set_running(self, running: bool) -> None:
         self.edit_button.setEnabled(not running)
         self.cancel_button.setVisible(running)
+        self.cancel_button.setEnabled(running)
         self.progress.setVisible(running)
         if running:
             self.progress.setRange(0, 0)  # busy until the first step reports
             self.status.setText("Starting…")
 
+    def set_cancelling(self) -> None:
+        """Shown the moment Cancel is pressed; the edit stops within one UNet call."""
+        self.cancel_button.setEnabled(False)
+        self.progress.setRange(0, 0)
+        self.status.setText("Cancelling…")
+
+    def _cancelling(self) -> bool:
+        return self.cancel_button.isVisible() and not self.cancel_button.isEnabled()
+
+    def show_preparing(self, done: int, total: int) -> None:
+        if self._cancelling():
+            return
+        self.progress.setRange(0, total)
+        self.progress.setValue(done)
+        self.progress.setFormat("Preparing %v of %m")
+        self.status.setText(f"Preparing the image: {done} of {total}")
+
     def show_progress(self, step: int, total: int, remaining_s: float) -> None:
+        """The bar and the text show the same count (the bar's own %v of %m)."""
+        if self._cancelling():
+            return
         self.progress.setRange(0, total)
         self.progress.setValue(step)
+        self.progress.setFormat("Step %v of %m")
         left = f", about {remaining_s:.0f} s left" if remaining_s > 0 else ""
         self.status.setText(f"Step {step} of {total}{left}")
 
@@ -254,12 +307,16 @@ class CandidatesBar(QWidget):
             layout.addWidget(widget)
         layout.addStretch(1)
         self.label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        off_focus_chain(*self.buttons())
         self.keep.clicked.connect(self.keep_requested)
         self.discard.clicked.connect(self.discard_requested)
         self.again.clicked.connect(self.again_requested)
         self.previous.clicked.connect(lambda: self.select(self.index - 1))
         self.next.clicked.connect(lambda: self.select(self.index + 1))
         self.show_candidates(0, -1, "")
+
+    def buttons(self) -> tuple[QPushButton, ...]:
+        return (self.previous, self.next, self.keep, self.discard, self.again)
 
     def show_candidates(self, count: int, index: int, summary: str) -> None:
         self.count, self.index = count, index

@@ -33,6 +33,11 @@ class Field:
             self.widget = QComboBox()
             self.widget.addItems([str(c) for c in setting.choices])
             self.widget.setCurrentIndex(setting.choices.index(value))
+        elif setting.offered is not None:  # found at run time; a stored other value stays
+            offered = setting.offered()
+            self.widget = QComboBox()
+            self.widget.addItems([*offered, *([] if value in offered else [str(value)])])
+            self.widget.setCurrentText(str(value))
         elif setting.kind is bool:
             self.widget = QCheckBox()
             self.widget.setChecked(bool(value))
@@ -53,6 +58,8 @@ class Field:
         s, w = self.setting, self.widget
         if s.choices is not None:
             return s.choices[w.currentIndex()]
+        if isinstance(w, QComboBox):
+            return w.currentText()
         if isinstance(w, QCheckBox):
             return w.isChecked()
         if isinstance(w, (QSpinBox, QDoubleSpinBox)):

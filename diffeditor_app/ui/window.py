@@ -7,18 +7,21 @@ canvas and panels, and changes it only through undo commands.
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
 from pathlib import Path
 
-from PySide6.QtCore import Qt, Slot
+from PySide6.QtCore import QEvent, QObject, Qt, Slot
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import (
+    QAbstractSpinBox,
+    QApplication,
     QDockWidget,
     QFileDialog,
     QLabel,
+    QLineEdit,
     QMainWindow,
     QMessageBox,
     QPushButton,
+    QTextEdit,
     QToolBar,
     QUndoView,
     QVBoxLayout,
@@ -31,7 +34,7 @@ from diffeditor_app.document.session import Candidate, EditSession, MaskName
 from diffeditor_app.document.snapshot import build_request
 from diffeditor_app.engine.errors import EngineError
 from diffeditor_app.engine.images import SourceImage, load_image
-from diffeditor_app.engine.loading import ModelSpec, declared_profile
+from diffeditor_app.engine.loading import ModelSpec, declared_profile, is_toy_model
 from diffeditor_app.engine.settings import Task
 from diffeditor_app.ui.canvas import Canvas
 from diffeditor_app.ui.panels import TASK_LABELS, CandidatesBar, EditPanel, new_seed
@@ -42,7 +45,22 @@ IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.webp *.tif *.tiff *.bmp *.gif)"
 PROJECT_FILTER = "DiffEditor projects (*.diffedit)"
 SAVE_FILTER = "PNG (*.png);;JPEG (*.jpg *.jpeg);;WebP (*.webp)"
 PROJECT_SUFFIX = ".diffedit"
-AUTOSAVE_NAME = "autosave.diffedit"
+AUTOSAVE_NAME = "autosave.diffedit"  # in the app's data folder; never a file the user saved
+DEMO_AUTOSAVE_NAME = "demo-autosave.diffedit"  # --demo keeps its own slot
+RECOVERED_TITLE = "Untitled (recovered)"
+KEPT_NEXT = {
+    Task.MOVE: "Kept. The mask and the box now sit on the moved object: move it again, or "
+    "paint another object.",
+    Task.DRAG: "Kept. The drag points are spent and cleared: click a new handle and target.",
+    Task.APPEARANCE: "Kept. Paint another object, or load another reference.",
+    Task.PASTE: "Kept. The paste layer is cleared: place the reference object again.",
+}
+TOY_NOTE = (
+    "The toy model knows only its small synthetic shape scenes; this image is not one "
+    "(it is larger than the toy's {high} px), so expect blobs. Set up Stable Diffusion 1.5 "
+    "in Settings > Model setup for photos."
+)
+TEXT_INPUTS = (QLineEdit, QAbstractSpinBox, QTextEdit)  # where typed keys are text
 TASK_MASKS = {
     Task.MOVE: MaskName.OBJECT,
     Task.DRAG: MaskName.REGION,
@@ -71,18 +89,27 @@ def proposed_name(path: Path) -> Path:
 
 
 class MainWindow(QMainWindow):
-    def __init__(self, settings, worker, data_dir: Path, model: ModelSpec | None = None) -> None:
+    def __init__(
+        self,
+        settings,
+        worker,
+        data_dir: Path,
+        model: ModelSpec | None = None,
+        autosave_name: str = AUTOSAVE_NAME,
+    ) -> None:
         super().__init__()
         self.settings = settings
         self.worker = worker
         self.data_dir = Path(data_dir)
         self.model_override = model
+        self.autosave_name = autosave_name
         self.session: EditSession | None = None
         self.image_path: Path | None = None
         self.project_path: Path | None = None
+        self.recovered = False  # an autosave reopened: unsaved until the user saves it
         self.candidate_index = -1
         self.job_seed: int | None = None
-        self.setWindowTitle("DiffEditor")
+        self._update_title()
         self.setAcceptDrops(True)
         self.resize(1280, 820)
 
@@ -102,6 +129,7 @@ class MainWindow(QMainWindow):
         self._follow_cache_folder()
         self.settings.changed.connect(self._follow_cache_folder)
         self.set_session(None)
+        QApplication.instance().installEventFilter(self)  # hold-to-compare, window-wide
 
     # -- layout ---------------------------------------------------------------------------
 
@@ -114,7 +142,7 @@ class MainWindow(QMainWindow):
         layout.addWidget(self.candidates)
         self.candidates.keep_requested.connect(self.keep_candidate)
         self.candidates.discard_requested.connect(self.discard_candidate)
-        self.candidates.again_requested.connect(lambda: self.run_edit(fresh_seed=True))
+        self.candidates.again_requested.connect(self.run_again)
         self.candidates.index_changed.connect(self.show_candidate)
         return central
 
@@ -138,6 +166,9 @@ class MainWindow(QMainWindow):
         self.history_dock = dock("History", self.history, right)
         self.edit_panel.edit_requested.connect(self.run_edit)
         self.edit_panel.cancel_requested.connect(self.cancel_edit)
+        for button in (*self.edit_panel.buttons(), *self.candidates.buttons()):
+            button.clicked.connect(self.focus_canvas)  # keys go back to the canvas
+        self.edit_panel.typing_done.connect(self.focus_canvas)
 
     def _action(self, menu, text: str, slot, shortcut=None) -> QAction:
         action = QAction(text, self)
@@ -150,6 +181,7 @@ class MainWindow(QMainWindow):
     def _actions(self) -> None:
         bar = self.menuBar()
         file = bar.addMenu("&File")
+        self._action(file, "&New (close the image)", self.new_session, QKeySequence.StandardKey.New)
         self._action(file, "&Open image…", self.choose_image, QKeySequence.StandardKey.Open)
         self.recent_menu = file.addMenu("Open &recent")
         self.recent_menu.aboutToShow.connect(self._fill_recent)
@@ -215,7 +247,9 @@ class MainWindow(QMainWindow):
 
     def _status(self) -> None:
         self.size_label, self.zoom_label, self.model_label = QLabel(), QLabel(), QLabel()
-        for label in (self.size_label, self.zoom_label, self.model_label):
+        self.brush_label = QLabel()
+        self.brush_label.setToolTip("Brush size: [ and ] change it")
+        for label in (self.brush_label, self.size_label, self.zoom_label, self.model_label):
             self.statusBar().addPermanentWidget(label)
         self.canvas.zoom_changed.connect(lambda z: self.zoom_label.setText(f"{z * 100:.0f}%"))
         self.show_model()
@@ -225,6 +259,19 @@ class MainWindow(QMainWindow):
         spec = self.model_spec()
         self.model_label.setText(f"{spec.device} · {spec.source}")
         self.edit_panel.set_profile(declared_profile(spec.source))
+        self._note_model_fit()
+
+    def _note_model_fit(self) -> None:
+        """The toy model edits only toy scenes: say so in the status bar when the image
+        is not one (larger than the toy's resolution range)."""
+        if self.session is None:
+            return
+        source = self.model_spec().source
+        image = self.session.image
+        if is_toy_model(source):
+            high = declared_profile(source).resolution_range[1]
+            if max(image.width, image.height) > high:
+                self.statusBar().showMessage(TOY_NOTE.format(high=high))
 
     def _bind_tool_options(self) -> None:
         """Brush size, hardness and mask opacity are preferences, not undo steps: both
@@ -235,6 +282,7 @@ class MainWindow(QMainWindow):
                 canvas.brush_size = self.settings.get("brush_size")
                 canvas.brush_hardness = self.settings.get("brush_hardness")
                 canvas.mask_opacity = self.settings.get("mask_opacity")
+            self.brush_label.setText(f"Brush {self.canvas.brush_size} px")
 
         refresh()
         self.settings.changed.connect(refresh)
@@ -262,6 +310,11 @@ class MainWindow(QMainWindow):
         return self.model_override or self.settings.model_spec()
 
     def set_session(self, session: EditSession | None) -> None:
+        old = self.session
+        if old is not None:
+            old.undo_stack.cleanChanged.disconnect(self._update_title)
+            old.candidates_changed.disconnect(self._update_title)
+            old.image_changed.disconnect(self._update_size)
         self.session = session
         self.canvas.set_session(session)
         self.reference_canvas.set_session(session)
@@ -271,17 +324,74 @@ class MainWindow(QMainWindow):
         self._show_candidates()
         for action in (*self.task_actions.values(), *self.tool_actions.values()):
             action.setEnabled(session is not None)
+        self.fill_action.setEnabled(session is not None and session.task is Task.MOVE)
+        self.reference_dock.setVisible(
+            session is not None and session.task in {Task.APPEARANCE, Task.PASTE}
+        )
+        if old is not None:
+            old.deleteLater()  # its undo stack and commands go with it, in this thread
+        self._update_title()
         if session is None:
             self.size_label.setText("No image: open one with Ctrl+O or drop it here")
             return
+        session.undo_stack.cleanChanged.connect(self._update_title)
+        session.candidates_changed.connect(self._update_title)
         session.image_changed.connect(self._update_size)
         self._update_size()
         self.set_task(session.task)
         self.canvas.fit()
+        self.focus_canvas()
 
     def _update_size(self) -> None:
         image = self.session.image
         self.size_label.setText(f"{image.width} × {image.height}")
+        self._note_model_fit()
+
+    # -- unsaved work ---------------------------------------------------------------------
+
+    def document_name(self) -> str:
+        if self.project_path is not None:
+            return self.project_path.name
+        if self.recovered:
+            return RECOVERED_TITLE
+        if self.image_path is not None:
+            return self.image_path.name
+        return "Untitled"
+
+    def is_modified(self) -> bool:
+        """Unsaved strokes, settings, kept results or results still waiting below the
+        canvas, or a recovered session not yet saved by the user."""
+        session = self.session
+        if session is None:
+            return False
+        return self.recovered or not session.undo_stack.isClean() or bool(session.candidates)
+
+    def _update_title(self, *_) -> None:
+        name = self.document_name() if self.session is not None else None
+        self.setWindowTitle(f"{name}[*] — DiffEditor" if name else "DiffEditor")
+        self.setWindowModified(self.is_modified())
+
+    def confirm_discard(self, doing: str) -> bool:
+        """Ask Save / Discard / Cancel when there is unsaved work; True to go on."""
+        if not self.is_modified():
+            return True
+        buttons = QMessageBox.StandardButton
+        answer = QMessageBox.question(
+            self,
+            "Unsaved changes",
+            f"Save the changes to “{self.document_name()}” before {doing}?",
+            buttons.Save | buttons.Discard | buttons.Cancel,
+            buttons.Save,
+        )
+        if answer == buttons.Save:
+            return self.save_project()
+        return answer == buttons.Discard
+
+    def _opened(
+        self, session: EditSession | None, image: Path | None, project: Path | None
+    ) -> None:
+        self.image_path, self.project_path, self.recovered = image, project, False
+        self.set_session(session)
 
     def open_image(self, path: Path) -> bool:
         try:
@@ -289,10 +399,8 @@ class MainWindow(QMainWindow):
         except EngineError as error:
             self.complain("Cannot open the image", str(error))
             return False
-        self.image_path, self.project_path = Path(path), None
-        self.set_session(EditSession.open(image, self))
+        self._opened(EditSession.open(image, self), Path(path), None)
         self.settings.add_recent(str(path))
-        self.setWindowTitle(f"{Path(path).name} — DiffEditor")
         return True
 
     def open_project(self, path: Path) -> bool:
@@ -301,10 +409,8 @@ class MainWindow(QMainWindow):
         except EngineError as error:
             self.complain("Cannot open the project", str(error))
             return False
-        self.image_path, self.project_path = None, Path(path)
-        self.set_session(EditSession(state, self))
+        self._opened(EditSession(state, self), None, Path(path))
         self.settings.add_recent(str(path))
-        self.setWindowTitle(f"{Path(path).name} — DiffEditor")
         return True
 
     def open_path(self, path: Path) -> bool:
@@ -312,12 +418,25 @@ class MainWindow(QMainWindow):
             return self.open_project(path)
         return self.open_image(path)
 
+    def open_asking(self, path: Path) -> bool:
+        """Open a file the user named (recent, dropped) after the unsaved-work question."""
+        return self.confirm_discard("opening another file") and self.open_path(path)
+
+    def new_session(self) -> None:
+        """Close the image (after the unsaved-work question): back to the empty window."""
+        if self.confirm_discard("closing it"):
+            self._opened(None, None, None)
+
     def choose_image(self) -> None:
+        if not self.confirm_discard("opening another image"):
+            return
         path, _ = QFileDialog.getOpenFileName(self, "Open image", "", IMAGE_FILTER)
         if path:
             self.open_image(Path(path))
 
     def choose_project(self) -> None:
+        if not self.confirm_discard("opening a project"):
+            return
         path, _ = QFileDialog.getOpenFileName(self, "Open project", "", PROJECT_FILTER)
         if path:
             self.open_project(Path(path))
@@ -326,8 +445,13 @@ class MainWindow(QMainWindow):
         self.recent_menu.clear()
         for entry in self.settings.get("recent_files"):
             action = self.recent_menu.addAction(entry)
-            action.triggered.connect(lambda _=False, p=entry: self.open_path(Path(p)))
+            action.setData(entry)
+            action.triggered.connect(self._open_recent)
         self.recent_menu.setEnabled(bool(self.settings.get("recent_files")))
+
+    @Slot()
+    def _open_recent(self) -> None:
+        self.open_asking(Path(self.sender().data()))
 
     def choose_reference(self) -> None:
         if self.session is None:
@@ -335,6 +459,7 @@ class MainWindow(QMainWindow):
         path, _ = QFileDialog.getOpenFileName(self, "Load reference", "", IMAGE_FILTER)
         if path:
             self.load_reference(Path(path))
+        self.focus_canvas()
 
     def load_reference(self, path: Path) -> bool:
         try:
@@ -346,28 +471,47 @@ class MainWindow(QMainWindow):
         self.reference_canvas.fit()
         return True
 
-    def save_project(self) -> None:
+    def save_project(self) -> bool:
+        """Save to the project's file; a session without one (an image, a recovered
+        session) asks where. True when saved."""
         if self.session is None:
-            return
+            return False
         if self.project_path is None:
-            self.save_project_as()
-            return
+            return self.save_project_as()
         try:
             save_project(self.session.state, self.project_path)
         except OSError as error:
             self.complain("Cannot save the project", str(error))
-            return
+            return False
+        self.recovered = False
         self.session.undo_stack.setClean()
+        self.settings.add_recent(str(self.project_path))
+        self._update_title()
         self.statusBar().showMessage(f"Saved {self.project_path}", 4000)
+        return True
 
-    def save_project_as(self) -> None:
+    def save_project_as(self, path: Path | None = None) -> bool:
         if self.session is None:
-            return
-        start = self.image_path.with_suffix(PROJECT_SUFFIX) if self.image_path else Path()
-        path, _ = QFileDialog.getSaveFileName(self, "Save project", str(start), PROJECT_FILTER)
-        if path:
-            self.project_path = Path(path).with_suffix(PROJECT_SUFFIX)
-            self.save_project()
+            return False
+        if path is None:
+            start = self.image_path.with_suffix(PROJECT_SUFFIX) if self.image_path else Path()
+            if self.project_path is not None:
+                start = self.project_path
+            chosen, _ = QFileDialog.getSaveFileName(
+                self, "Save project", str(start), PROJECT_FILTER
+            )
+            if not chosen:
+                return False
+            path = Path(chosen)
+        path = Path(path).with_suffix(PROJECT_SUFFIX)
+        if path.resolve() == self.autosave_path.resolve():
+            self.complain("Not saved", "That is DiffEditor's own autosave; choose another name.")
+            return False
+        previous, self.project_path = self.project_path, path
+        if not self.save_project():
+            self.project_path = previous
+            return False
+        return True
 
     def export_image(self, path: Path | None = None) -> bool:
         """Save the current image under a new name; the original file is never replaced."""
@@ -396,13 +540,17 @@ class MainWindow(QMainWindow):
     def show_preferences(self) -> None:
         from diffeditor_app.ui.preferences import PreferencesDialog
 
-        if PreferencesDialog(self.settings, self).exec():
+        dialog = PreferencesDialog(self.settings, self)
+        if dialog.exec():
             self.show_model()
+        dialog.deleteLater()
 
     def show_model_setup(self) -> None:
         from diffeditor_app.ui.model_setup import ModelSetupDialog
 
-        ModelSetupDialog(self.settings, self).exec()
+        dialog = ModelSetupDialog(self.settings, self)
+        dialog.exec()
+        dialog.deleteLater()
         self.show_model()
 
     # -- tasks and tools ----------------------------------------------------------------
@@ -417,6 +565,8 @@ class MainWindow(QMainWindow):
         self.canvas.mask_name = TASK_MASKS[task]
         self.reference_dock.setVisible(task in {Task.APPEARANCE, Task.PASTE})
         self.set_tool(TASK_TOOLS[task])
+        self._forget_note()  # a finished edit's note belongs to its task
+        self.focus_canvas()
 
     def set_tool(self, name: str) -> None:
         self.canvas.set_tool(name)
@@ -430,10 +580,17 @@ class MainWindow(QMainWindow):
     def undo(self) -> None:
         if self.session is not None:
             self.session.undo_stack.undo()
+            self._forget_note()
 
     def redo(self) -> None:
         if self.session is not None:
             self.session.undo_stack.redo()
+            self._forget_note()
+
+    def _forget_note(self) -> None:
+        """A note about the last edit ("Kept. …") no longer holds once history moves."""
+        if not self.worker.busy:
+            self.edit_panel.status.setText("")
 
     def clear_mask(self) -> None:
         if self.session is not None:
@@ -447,6 +604,12 @@ class MainWindow(QMainWindow):
         if self.session is not None:
             commands.clear_pairs(self.session)
 
+    @Slot()
+    def focus_canvas(self) -> None:
+        """Keys belong to the canvas after any button: tool keys never type into a field,
+        and Ctrl+Z undoes the document, not the last typing."""
+        self.canvas.setFocus(Qt.FocusReason.OtherFocusReason)
+
     # -- running edits --------------------------------------------------------------------
 
     def run_edit(self, fresh_seed: bool = False) -> None:
@@ -455,20 +618,27 @@ class MainWindow(QMainWindow):
         if fresh_seed:
             self.session.set_text(seed=new_seed())
         try:
-            request = build_request(self.session)
-            preferred = self.settings.get("default_resolution")
-            if request.resolution is None and preferred is not None:
-                request = replace(request, resolution=preferred)
+            request = build_request(
+                self.session, default_resolution=self.settings.get("default_resolution")
+            )
             request.validate()
         except EngineError as error:
             self.complain("Cannot run the edit", str(error))
             return
         self.job_seed = self.session.state.seed
         self.worker.submit(request, self.model_spec())
+        self._note_model_fit()
         self.edit_panel.set_running(True)
 
+    @Slot()
+    def run_again(self) -> None:
+        self.run_edit(fresh_seed=True)
+
     def cancel_edit(self) -> None:
-        self.worker.cancel()
+        """The worker stops before its next UNet call; the panel says so at once."""
+        if self.worker.busy:
+            self.worker.cancel()
+            self.edit_panel.set_cancelling()
 
     @Slot(int, str)
     def on_loading(self, job: int, message: str) -> None:
@@ -476,7 +646,7 @@ class MainWindow(QMainWindow):
 
     @Slot(int, int, int)
     def on_preparing(self, job: int, done: int, total: int) -> None:
-        self.edit_panel.status.setText(f"Preparing the image: {done} of {total}")
+        self.edit_panel.show_preparing(done, total)
 
     @Slot(int, int, int, float)
     def on_progress(self, job: int, step: int, total: int, remaining: float) -> None:
@@ -492,6 +662,8 @@ class MainWindow(QMainWindow):
         self.canvas.set_preview(None)
         summary = f"seed {self.job_seed} · {result.prepare_s + result.edit_s:.1f} s"
         self.edit_panel.status.setText(f"Done: {summary}. Keep or discard the result below.")
+        for note in result.notes:
+            self.statusBar().showMessage(note, 10_000)
         image = SourceImage.from_pil(result.image, name="result")
         self.session.add_candidate(Candidate(image, self.job_seed, summary))
         self.show_candidate(len(self.session.candidates) - 1)
@@ -523,25 +695,33 @@ class MainWindow(QMainWindow):
         self.candidates.show_candidates(len(candidates), index, summary)
 
     def keep_candidate(self) -> None:
+        """The result becomes the current image, and the masks, box, points and paste
+        layer follow it (one undo step); the session is autosaved."""
         if self.session is None or self.candidate_index < 0:
             return
         chosen = self.session.candidates[self.candidate_index]
         commands.keep_result(self.session, chosen.image)
-        self.session.candidates.clear()
+        self.session.clear_candidates()
         self.show_candidate(-1)
+        self.edit_panel.status.setText(KEPT_NEXT[self.session.task])
         self.autosave()
+        self.focus_canvas()
 
     def discard_candidate(self) -> None:
         if self.session is None or self.candidate_index < 0:
             return
         self.session.discard_candidate(self.session.candidates[self.candidate_index])
         self.show_candidate(min(self.candidate_index, len(self.session.candidates) - 1))
+        if not self.session.candidates:
+            self.edit_panel.status.setText("Discarded. Change the set-up and press Edit.")
+        self.focus_canvas()
 
     # -- safety nets ----------------------------------------------------------------------
 
     @property
     def autosave_path(self) -> Path:
-        return self.data_dir / AUTOSAVE_NAME
+        """The app's own file in its data folder: never a file the user saved to."""
+        return self.data_dir / self.autosave_name
 
     def autosave(self) -> None:
         """After every kept result: a crash loses at most the running edit."""
@@ -551,7 +731,8 @@ class MainWindow(QMainWindow):
             log.exception("autosave failed")
 
     def offer_recovery(self) -> bool:
-        """If the last run left an autosave, offer to reopen it."""
+        """If the last run left an autosave, offer to reopen it as an unsaved, untitled
+        session: Save then asks where, so the autosave is never the user's file."""
         if not self.autosave_path.is_file():
             return False
         answer = QMessageBox.question(
@@ -560,9 +741,23 @@ class MainWindow(QMainWindow):
             "DiffEditor did not close normally last time. Reopen the autosaved session?",
         )
         if answer == QMessageBox.StandardButton.Yes:
-            return self.open_project(self.autosave_path)
+            try:
+                state = load_project(self.autosave_path)
+            except EngineError as error:
+                self.complain("Cannot restore the session", str(error))
+                return False
+            self._opened(EditSession(state, self), None, None)
+            self.recovered = True
+            self._update_title()
+            return True
         self.autosave_path.unlink(missing_ok=True)
         return False
+
+    def show_settings_problems(self) -> None:
+        """What loading the preferences had to fix, said once."""
+        problems, self.settings.problems = self.settings.problems, []
+        if problems:
+            self.complain("Preferences were repaired", " ".join(problems))
 
     def complain(self, title: str, message: str) -> None:
         """Errors are sentences in a dialog; the app keeps running."""
@@ -571,18 +766,24 @@ class MainWindow(QMainWindow):
 
     # -- events ---------------------------------------------------------------------------
 
-    def keyPressEvent(self, event) -> None:
-        """Hold backslash to compare with the original (the canvas lets the key through)."""
-        if event.key() == Qt.Key.Key_Backslash and not event.isAutoRepeat():
-            self.canvas.show_original(True)
-            return
-        super().keyPressEvent(event)
-
-    def keyReleaseEvent(self, event) -> None:
-        if event.key() == Qt.Key.Key_Backslash and not event.isAutoRepeat():
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        """Hold backslash to compare with the original, wherever the focus is in this
+        active window, except in a text field (where a backslash is text)."""
+        kind = event.type()
+        if kind in (QEvent.Type.KeyPress, QEvent.Type.KeyRelease):
+            if event.key() == Qt.Key.Key_Backslash and self._compare_key_applies():
+                if not event.isAutoRepeat():
+                    self.canvas.show_original(kind == QEvent.Type.KeyPress)
+                return True
+        elif kind == QEvent.Type.WindowDeactivate and watched is self:
             self.canvas.show_original(False)
-            return
-        super().keyReleaseEvent(event)
+        return False
+
+    def _compare_key_applies(self) -> bool:
+        if not self.isActiveWindow():
+            return False
+        focus = QApplication.focusWidget()
+        return not isinstance(focus, TEXT_INPUTS) or focus.window() is not self
 
     def dragEnterEvent(self, event) -> None:
         if event.mimeData().hasUrls():
@@ -591,11 +792,15 @@ class MainWindow(QMainWindow):
     def dropEvent(self, event) -> None:
         for url in event.mimeData().urls():
             if url.isLocalFile():
-                self.open_path(Path(url.toLocalFile()))
                 event.acceptProposedAction()
+                self.open_asking(Path(url.toLocalFile()))
                 return
 
     def closeEvent(self, event) -> None:
+        if not self.confirm_discard("quitting"):
+            event.ignore()
+            return
+        QApplication.instance().removeEventFilter(self)
         self.worker.shutdown()
         self.autosave_path.unlink(missing_ok=True)  # a clean exit needs no recovery
         super().closeEvent(event)

@@ -179,3 +179,52 @@ def test_damaged_project_is_a_sentence(tmp_path):
     bad.write_bytes(b"not a zip")
     with pytest.raises(InvalidInput, match="not a readable DiffEditor project"):
         load_project(bad)
+
+
+def test_keeping_a_move_carries_the_mask_and_resets_the_box_in_one_undo_step(session):
+    mask = np.zeros((48, 64), dtype=bool)
+    mask[10:20, 8:16] = True
+    commands.stroke(session, MaskName.OBJECT, (0, 0, 64, 48), mask, erase=False)
+    fill = np.zeros((48, 64), dtype=bool)
+    fill[30:40, 30:40] = True
+    commands.stroke(session, MaskName.FILL, (0, 0, 64, 48), fill, erase=False)
+    commands.set_box(session, MoveBox(dx=20, dy=5))
+    commands.add_point(session, Point(1, 1))  # set up for another task: stays
+    before = session.undo_stack.count()
+    result = SourceImage(np.zeros_like(session.image.rgb))
+    commands.keep_result(session, result)
+    assert session.undo_stack.count() == before + 1  # one step
+    moved = session.mask(MaskName.OBJECT)
+    assert moved.sum() == mask.sum() and moved[15:25, 28:36].all()
+    assert session.state.box == MoveBox() and not session.mask(MaskName.FILL).any()
+    assert len(session.state.pairs) == 1
+    session.undo_stack.undo()
+    assert np.array_equal(session.mask(MaskName.OBJECT), mask)
+    assert session.state.box == MoveBox(dx=20, dy=5) and session.mask(MaskName.FILL).any()
+    assert session.image is not result
+
+
+def test_a_scaled_move_keeps_a_scaled_mask(session):
+    mask = np.zeros((48, 64), dtype=bool)
+    mask[10:20, 10:20] = True
+    commands.stroke(session, MaskName.OBJECT, (0, 0, 64, 48), mask, erase=False)
+    commands.set_box(session, MoveBox(dx=10, dy=0, scale=2.0))
+    commands.keep_result(session, SourceImage(np.zeros_like(session.image.rgb)))
+    assert session.mask(MaskName.OBJECT).sum() == 400  # 20 x 20, centred on (25, 15)
+    assert session.mask(MaskName.OBJECT)[5:25, 15:35].all()
+
+
+def test_keeping_a_drag_or_a_paste_clears_what_it_spent(session):
+    commands.add_point(session, Point(5, 5))
+    commands.add_point(session, Point(9, 5))
+    reference, _ = square_scene(40, 30)
+    commands.set_reference(session, reference)
+    commands.set_paste(session, PasteLayer(Point(30, 20), 0.5))
+    session.set_task(Task.DRAG)
+    commands.keep_result(session, SourceImage(np.zeros_like(session.image.rgb)))
+    assert session.state.pairs == [] and session.state.paste.at is not None
+    session.set_task(Task.PASTE)
+    commands.keep_result(session, SourceImage(np.zeros_like(session.image.rgb)))
+    assert session.state.paste == PasteLayer(None, 0.5)  # unplaced; its scale stays
+    session.undo_stack.undo()
+    assert session.state.paste.at == Point(30, 20)

@@ -9,6 +9,7 @@ import torch
 from diffeditor_app.engine import DragEdit, EditCancelled, MoveEdit, Point
 from diffeditor_app.engine.compose import blend_weights, feather_width
 from diffeditor_app.engine.inversion import PrepareSources
+from diffeditor_app.engine.loading import ModelSpec, load_model
 from diffeditor_app.engine.sampler import Conditioning, Costs, DiffEditorSampler
 from diffeditor_app.engine.settings import DEFAULTS, BankMode, Task
 from diffeditor_app.engine.tasks import PLANNERS
@@ -114,14 +115,14 @@ def test_cancel_stops_within_one_step_and_leaves_the_editor_usable(editor, scene
     assert result.image.size == image.size
 
 
-def test_every_step_reports_a_small_preview(editor, scene):
+def test_every_step_reports_a_preview_decoded_by_the_vae(editor, scene):
     image, mask = scene
     infos = []
     editor.edit(MoveEdit(image=image, mask=mask, offset=(8, 0), steps=5), on_step=infos.append)
     assert [i.step for i in infos] == [0, 1, 2, 3, 4] and {i.total for i in infos} == {5}
     preview = infos[-1].preview
     assert preview.dtype == np.uint8 and preview.ndim == 3 and preview.shape[2] == 3
-    assert preview.shape[:2] == (16, 16)  # the latent grid of a 64 px working image
+    assert preview.shape[:2] == (64, 64)  # the working image, decoded by the VAE
 
 
 def test_huge_image_composes_back_at_full_size(editor):
@@ -300,6 +301,48 @@ def test_prepare_reports_progress_and_can_be_cancelled(editor, scene):
     assert editor.controller.action is None
     result = editor.edit(MoveEdit(image=tinted, mask=mask, offset=(8, 0), steps=8))
     assert not result.prepared_from_cache  # the cancelled prepare left nothing behind
+
+
+@pytest.mark.parametrize("stop_at", [3, 12])  # in prepare (8 inversions), in sampling
+def test_an_interrupt_lands_before_the_next_unet_call(editor, scene, stop_at):
+    """Cancel is checked before every UNet call: prepare, guidance and time travel alike."""
+    image, mask = scene
+    fresh = type(image)(np.ascontiguousarray(image.rgb[::-1]))  # not in the prepare cache
+    calls = []
+
+    def interrupt():
+        calls.append(editor.costs.unet_forward)
+        if len(calls) == stop_at:
+            raise EditCancelled
+
+    request = MoveEdit(image=fresh, mask=mask, offset=(8, 0), steps=8)
+    editor.costs.unet_forward = 0
+    with pytest.raises(EditCancelled):
+        editor.edit(request, interrupt=interrupt)
+    assert len(calls) == stop_at and editor.costs.unet_forward == stop_at - 1
+    assert editor.controller.action is None
+    calls.clear()
+    result = editor.edit(request)  # no interrupt: runs through, the editor is usable
+    assert result.image.size == image.size and calls == []
+
+
+def test_close_detaches_the_editor_so_refcounting_frees_the_model(tiny_model_dir):
+    import gc
+    import weakref
+
+    from diffeditor_app.engine import Editor
+
+    editor = Editor(load_model(ModelSpec(str(tiny_model_dir), device="cpu")))
+    unet = weakref.ref(editor.model.unet)
+    enabled = gc.isenabled()
+    gc.disable()  # only reference counting may free it
+    try:
+        editor.close()
+        del editor
+        assert unet() is None
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def test_one_editor_per_model(editor):

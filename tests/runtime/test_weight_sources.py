@@ -34,11 +34,17 @@ def fake_cached_file(cache, repo: str, filename: str) -> None:
 def test_status_local_cached_and_missing(empty_cache, tmp_path, tiny_model_dir):
     settings = SettingsStore(tmp_path / "settings.json")
     assert [s.state for s in status(settings)] == ["missing"] * 3
-    settings.set("model_source", str(tiny_model_dir))
+    bare = tmp_path / "bare-model"  # a model folder without its own image prompt
+    bare.mkdir()
+    settings.set("model_source", str(bare))
     fake_cached_file(empty_cache, weights.IMAGE_PROMPT_HUB, weights.IMAGE_PROMPT_HUB_FILE)
     states = [s.state for s in status(settings)]
     assert states == ["local", "missing", "cached"]
     assert status(settings)[2].path.name != ""
+    settings.set("model_source", str(tiny_model_dir))  # has image_encoder/, image_prompt/
+    found = status(settings)
+    assert [s.state for s in found] == ["local", "model", "model"]
+    assert found[1].path == tiny_model_dir / "image_encoder"
 
 
 def test_offline_instructions_name_repos_patterns_and_the_cache(empty_cache):

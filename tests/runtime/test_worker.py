@@ -212,8 +212,7 @@ def test_switching_models_frees_the_first_before_loading_the_second(
     held_at_load = []  # was an earlier editor still alive when a model started loading?
     editors: list[weakref.ref] = []
 
-    def loader(spec):
-        gc.collect()
+    def loader(spec):  # no gc.collect(): closing the editor frees its model by refcount
         held_at_load.append(any(ref() is not None for ref in editors))
         editor = load_editor(spec)
         editors.append(weakref.ref(editor))
@@ -229,8 +228,42 @@ def test_switching_models_frees_the_first_before_loading_the_second(
     assert len(receiver.of("loading")) == 2
     assert client.worker.models.spec == other
     assert held_at_load == [False, False]
-    gc.collect()
     assert editors[0]() is None and first_unet() is None  # only one model is held
+
+
+class Tracer:
+    """Records the thread in which it is destroyed."""
+
+    def __init__(self, died_in: list[int]) -> None:
+        self.died_in = died_in
+        self.cycle = self
+
+    def __del__(self) -> None:
+        self.died_in.append(threading.get_ident())
+
+
+def test_cycles_are_collected_in_the_gui_thread_only_while_the_worker_runs(client, qtbot, spec):
+    """A cycle that holds a Qt object must never be freed in the worker thread."""
+    collections: list[int] = []
+
+    def record(phase, info) -> None:
+        if phase == "start":
+            collections.append(threading.get_ident())
+
+    died_in: list[int] = []
+    Tracer(died_in)  # garbage from now on, freeable only by the cyclic collector
+    gc.callbacks.append(record)
+    try:
+        run_to_end(qtbot, client, move(steps=5), spec)  # thousands of worker allocations
+        qtbot.waitUntil(lambda: bool(died_in), timeout=TIMEOUT_MS)
+    finally:
+        gc.callbacks.remove(record)
+    gui = threading.main_thread().ident
+    assert died_in == [gui]
+    assert collections and set(collections) == {gui}
+    assert not gc.isenabled()
+    client.shutdown()
+    assert gc.isenabled()  # given back to Python with the last worker
 
 
 def test_out_of_memory_names_the_next_preset_and_that_preset_loads_at_the_next_job(
@@ -289,7 +322,7 @@ class FakeEditor:
         self.error = error
         self.edits = 0
 
-    def edit(self, request, on_step=None, on_prepare=None):
+    def edit(self, request, on_step=None, on_prepare=None, interrupt=None, preview_budget=None):
         self.edits += 1
         for done in (1, 2):
             on_prepare(done, 2)
@@ -298,6 +331,9 @@ class FakeEditor:
                 raise self.error
             on_step(StepInfo(i, request.steps, np.zeros((8, 12, 3), np.uint8)))
         return FakeResult()
+
+    def close(self) -> None:
+        """Nothing to detach."""
 
 
 def test_cancel_during_a_slow_model_load_lands_right_after_it(make_client, qtbot, spec):

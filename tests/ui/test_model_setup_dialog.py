@@ -34,11 +34,11 @@ def test_choosing_a_local_model_folder(qtbot, settings, monkeypatch, tiny_model_
     warnings = []
     monkeypatch.setattr(QMessageBox, "warning", lambda *a: warnings.append(a[2]))
     monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a: str(tmp_path))
-    dialog.rows[0].choose.click()
+    dialog.rows[0].pick()  # Choose… > A model folder…
     assert warnings and "not a Stable Diffusion" in warnings[0]
     assert settings.get("model_source") != str(tmp_path)
     monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a: str(tiny_model_dir))
-    dialog.rows[0].choose.click()
+    dialog.rows[0].pick()
     assert settings.get("model_source") == str(tiny_model_dir)
     assert dialog.rows[0].state.text().startswith("chosen:")
     assert not needs_setup(settings)
@@ -55,3 +55,31 @@ def test_the_toy_model_is_one_click_away(qtbot, settings):
     assert settings.get("model_source") == str(TOY_MODEL)
     assert not needs_setup(settings)
     assert (TOY_MODEL / "model_index.json").is_file()
+
+
+def test_a_single_checkpoint_file_can_be_chosen(qtbot, settings, monkeypatch, tmp_path):
+    dialog = ModelSetupDialog(settings)
+    qtbot.addWidget(dialog)
+    menu = dialog.rows[0].choose.menu()
+    assert [a.text() for a in menu.actions()][1].startswith("A single .safetensors")
+    warnings = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda *a: warnings.append(a[2]))
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not weights")
+    checkpoint = tmp_path / "model.safetensors"
+    checkpoint.write_bytes(b"weights")
+    for chosen in (notes, checkpoint):
+        monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, c=chosen: (str(c), ""))
+        menu.actions()[1].trigger()
+    assert warnings == ["Choose a .safetensors or .ckpt file."]
+    assert settings.get("model_source") == str(checkpoint)
+    assert dialog.rows[0].state.text() == f"chosen: {checkpoint}"
+
+
+def test_a_model_folders_own_image_prompt_is_recognised(qtbot, settings):
+    dialog = ModelSetupDialog(settings)
+    qtbot.addWidget(dialog)
+    dialog.use_toy_model()  # models/toy has image_encoder/ and image_prompt/
+    dialog.refresh()
+    states = [row.state.text() for row in dialog.rows]
+    assert states[1:] == ["the model folder's own", "the model folder's own"]

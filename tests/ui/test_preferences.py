@@ -54,3 +54,21 @@ def test_gpu_memory_presets_are_offered_and_reach_the_model_spec(qtbot, tmp_path
     preset.setCurrentText("low")
     dialog.accept()
     assert store.model_spec().vram_preset == "low" and not store.model_spec().compile_unet
+
+
+def test_the_device_is_a_list_of_what_torch_finds(qtbot, tmp_path, monkeypatch):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    store = SettingsStore(tmp_path / "settings.json")
+    store.set("device", "cuda:7")  # chosen on another machine: kept, and shown
+    dialog = PreferencesDialog(store)
+    qtbot.addWidget(dialog)
+    device = field(dialog, "device").widget
+    assert isinstance(device, QComboBox)
+    items = [device.itemText(i) for i in range(device.count())]
+    assert items == ["auto", "cuda:0", "cuda:1", "cpu", "cuda:7"]
+    assert device.currentText() == "cuda:7"
+    device.setCurrentText("cuda:1")
+    dialog.accept()
+    assert store.get("device") == "cuda:1"

@@ -1,0 +1,38 @@
+"""GUI test fixtures."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtWidgets import QMessageBox
+
+
+@pytest.fixture(autouse=True)
+def answers(monkeypatch):
+    """Questions are answered, never shown: a modal box would block an offscreen test
+    forever. Unsaved changes are discarded unless a test queues other answers; every
+    question asked is recorded as (title, text)."""
+
+    class Answers(list):
+        def __init__(self) -> None:
+            super().__init__()
+            self.queued: list[QMessageBox.StandardButton] = []
+
+        def __call__(self, parent, title, text, *args):
+            self.append((title, text))
+            if self.queued:
+                return self.queued.pop(0)
+            return QMessageBox.StandardButton.Discard
+
+    asked = Answers()
+    monkeypatch.setattr(QMessageBox, "question", asked)
+    return asked
+
+
+@pytest.fixture
+def messages_shown(monkeypatch):
+    """Warnings recorded as (title, text) instead of shown."""
+    shown = []
+    monkeypatch.setattr(
+        QMessageBox, "warning", lambda parent, title, text, *a: shown.append((title, text))
+    )
+    return shown

@@ -1,0 +1,178 @@
+"""Keys go where the user expects: back to the canvas after every panel button, tool keys
+never type into a field, Ctrl+Z acts on the document, `\\` compares wherever the focus is;
+Cancel says so at once; the panel shows real numbers before anything is loaded."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication
+
+from diffeditor_app.document import commands
+from diffeditor_app.document.session import Candidate, MaskName, MoveBox, SessionState
+from diffeditor_app.engine.images import SourceImage
+from diffeditor_app.engine.loading import ModelProfile, ModelSpec
+from diffeditor_app.engine.settings import Task
+from diffeditor_app.engine.testing import square_scene
+from diffeditor_app.ui.app import create_window, demo_model
+from diffeditor_app.ui.panels import EditPanel
+
+TIMEOUT_MS = 120_000
+
+
+@pytest.fixture
+def window(qtbot, tmp_path, tiny_model_dir):
+    spec = ModelSpec(str(tiny_model_dir), device="cpu")
+    window = create_window(tmp_path / "settings.json", tmp_path / "data", spec)
+    qtbot.addWidget(window)
+    window.show()
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow)
+    image, mask = square_scene(96, 64)
+    path = tmp_path / "scene.png"
+    Image.fromarray(image.rgb).save(path)
+    window.open_image(path)
+    commands.stroke(window.session, MaskName.OBJECT, (0, 0, 96, 64), mask, erase=False)
+    commands.set_box(window.session, MoveBox(dx=8))
+    window.session.set_text(prompt="a red square")
+    yield window
+    window.worker.shutdown()
+
+
+def stage_result(window) -> None:
+    """A finished edit waiting below the canvas, without running one."""
+    result = SourceImage(np.full_like(window.session.image.rgb, 90))
+    window.session.add_candidate(Candidate(result, 7, "seed 7 · 1.0 s"))
+    window.show_candidate(len(window.session.candidates) - 1)
+
+
+def press(qtbot, key, modifier=Qt.KeyboardModifier.NoModifier) -> None:
+    """A key as the user types it: to whichever widget has the focus."""
+    target = QApplication.focusWidget()
+    assert target is not None
+    qtbot.keyClick(target, key, modifier)
+
+
+def test_after_keep_the_keys_belong_to_the_canvas(window, qtbot):
+    window.edit_panel.prompt.setFocus()  # the user typed a prompt before
+    stage_result(window)
+    qtbot.mouseClick(window.candidates.keep, Qt.MouseButton.LeftButton)
+    assert QApplication.focusWidget() is window.canvas
+    window.set_tool("pan")
+    press(qtbot, Qt.Key.Key_B)  # the brush key chooses the brush, types nothing
+    assert window.canvas.tool == "brush" and window.edit_panel.prompt.text() == "a red square"
+    kept = window.session.image
+    press(qtbot, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)  # undoes the Keep
+    assert window.session.image is not kept and window.session.state.box == MoveBox(dx=8)
+    press(
+        qtbot, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier
+    )
+    assert window.session.image is kept
+
+
+@pytest.mark.parametrize("button", ["discard", "again", "previous"])
+def test_every_candidate_button_hands_the_keys_back(window, qtbot, button, monkeypatch):
+    monkeypatch.setattr(window, "run_edit", lambda fresh_seed=False: None)
+    stage_result(window)
+    stage_result(window)
+    window.edit_panel.prompt.setFocus()
+    qtbot.mouseClick(getattr(window.candidates, button), Qt.MouseButton.LeftButton)
+    assert QApplication.focusWidget() is window.canvas
+
+
+def test_panel_buttons_never_take_the_focus(window, qtbot):
+    for button in (*window.edit_panel.buttons(), *window.candidates.buttons()):
+        assert button.focusPolicy() == Qt.FocusPolicy.NoFocus, button.text()
+    window.edit_panel.prompt.setFocus()
+    qtbot.mouseClick(window.edit_panel.new_seed, Qt.MouseButton.LeftButton)
+    assert QApplication.focusWidget() is window.canvas
+
+
+def test_return_or_escape_in_a_prompt_hands_the_keys_back(window, qtbot):
+    for key in (Qt.Key.Key_Return, Qt.Key.Key_Escape):
+        window.edit_panel.prompt.setFocus()
+        window.edit_panel.prompt.end(False)
+        press(qtbot, Qt.Key.Key_X)
+        press(qtbot, key)
+        assert QApplication.focusWidget() is window.canvas
+    assert window.session.state.prompt == "a red squarexx"
+
+
+def test_hold_to_compare_works_wherever_the_focus_is_but_a_field(window, qtbot):
+    window.history.setFocus()
+    qtbot.keyPress(window.history, Qt.Key.Key_Backslash)
+    assert window.canvas.comparing
+    qtbot.keyRelease(window.history, Qt.Key.Key_Backslash)
+    assert not window.canvas.comparing
+    window.edit_panel.prompt.setFocus()
+    window.edit_panel.prompt.clear()
+    qtbot.keyClick(window.edit_panel.prompt, Qt.Key.Key_Backslash)
+    assert not window.canvas.comparing and window.edit_panel.prompt.text() == "\\"
+
+
+def test_cancel_says_cancelling_at_once_and_stops(window, qtbot):
+    window.session.set_options(steps=30)
+    panel = window.edit_panel
+    seen = []
+
+    def on_preparing(job, done, total):
+        if done == 1:
+            panel.cancel_button.click()
+            seen.append(panel.status.text())
+
+    window.worker.preparing.connect(on_preparing)
+    with qtbot.waitSignal(window.worker.cancelled, timeout=TIMEOUT_MS):
+        window.run_edit()
+    assert seen == ["Cancelling…"]
+    assert panel.status.text() == "Cancelled." and window.session.candidates == []
+
+
+def test_the_bar_and_the_text_count_the_same_steps(qapp):
+    panel = EditPanel()
+    panel.set_running(True)
+    panel.show_progress(12, 50, 3.0)
+    assert panel.progress.text() == "Step 12 of 50" and panel.status.text().startswith("Step 12")
+
+
+def test_real_defaults_show_before_an_image_or_a_model(qapp):
+    panel = EditPanel()
+    defaults = ModelProfile().task_settings(Task.MOVE)
+    assert panel.seed.value() == SessionState.seed and panel.steps.value() == 50
+    assert defaults.guidance_strength > 0
+    assert panel.guidance.value() == pytest.approx(defaults.guidance_strength)
+    assert panel.flexibility.value() == pytest.approx(defaults.eta_in)
+
+
+def test_status_after_keep_and_task_switch(window, qtbot):
+    stage_result(window)
+    window.edit_panel.status.setText("Done: seed 7 · 1.0 s. Keep or discard the result below.")
+    window.keep_candidate()
+    status = window.edit_panel.status.text()
+    assert status.startswith("Kept.") and "moved object" in status
+    window.edit_panel.status.setText("Done: …")
+    window.set_task(Task.DRAG)
+    assert window.edit_panel.status.text() == ""
+
+
+def test_brush_size_is_shown(window):
+    window.settings.set("brush_size", 21)
+    assert window.brush_label.text() == "Brush 21 px"
+    window.canvas.brush_size = 30
+    assert window.brush_label.text() == "Brush 30 px"
+
+
+def test_the_toy_model_says_when_an_image_is_not_a_toy_scene(qtbot, tmp_path):
+    toy = create_window(tmp_path / "settings.json", tmp_path / "data", demo_model())
+    qtbot.addWidget(toy)
+    photo = tmp_path / "photo.png"
+    Image.new("RGB", (640, 480), (90, 120, 60)).save(photo)
+    toy.open_image(photo)
+    assert "toy model" in toy.statusBar().currentMessage()
+    toy.statusBar().clearMessage()
+    scene = tmp_path / "scene.png"
+    Image.new("RGB", (64, 64), (90, 120, 60)).save(scene)
+    toy.open_image(scene)
+    assert toy.statusBar().currentMessage() == ""
+    toy.worker.shutdown()
