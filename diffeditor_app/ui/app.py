@@ -61,9 +61,12 @@ def create_window(
 
 
 def prepare_demo(window) -> None:
-    """The toy sample scene set up for every task: its caption as the prompt, the circle
-    painted with a move box, a drag region around the square with one handle -> target
-    pair, and a reference triangle with its mask, placed as a paste layer."""
+    """The toy sample scene set up for every task: the circle painted with a move box, a
+    drag region around the square with one handle -> target pair, and a reference triangle
+    with its mask (and its caption as the reference prompt), placed as a paste layer. The
+    prompt stays empty: one prompt serves every task, and the scene's own caption names the
+    circle's old colour and leaves the pasted triangle out, which turns the toy model's
+    appearance and paste edits back toward the unedited scene."""
     from diffeditor_app.document import commands
     from diffeditor_app.document.session import MaskName, MoveBox, PasteLayer
     from diffeditor_app.engine.images import load_image, load_mask
@@ -71,10 +74,7 @@ def prepare_demo(window) -> None:
 
     window.open_image(DEMO_IMAGE)
     session = window.session
-    session.set_text(
-        prompt=DEMO_IMAGE.with_suffix(".txt").read_text().strip(),
-        reference_prompt=DEMO_REFERENCE.with_suffix(".txt").read_text().strip(),
-    )
+    session.set_text(reference_prompt=DEMO_REFERENCE.with_suffix(".txt").read_text().strip())
     circle = load_mask(DEMO_MASK, session.image.size)
     region = load_mask(DEMO_REGION, session.image.size)
     height, width = circle.shape

@@ -24,12 +24,14 @@ def demo(qtbot, tmp_path):
 def test_the_demo_is_set_up_for_every_task(demo):
     session = demo.session
     assert session.image.size == (64, 64)
-    assert session.state.prompt.startswith("a red circle")
+    assert session.state.prompt == ""  # one prompt for every task: see prepare_demo
+    assert session.state.reference_prompt.startswith("a purple triangle")
     for name in (MaskName.OBJECT, MaskName.REGION, MaskName.REFERENCE):
         assert session.mask(name).any(), name
     assert len(session.state.pairs) == 1 and session.state.paste.at is not None
-    prompt = demo.edit_panel.prompt
-    assert prompt.text() == session.state.prompt and prompt.cursorPosition() == 0  # its start
+    reference_prompt = demo.edit_panel.reference_prompt
+    assert reference_prompt.text() == session.state.reference_prompt
+    assert reference_prompt.cursorPosition() == 0  # a prompt set from outside shows its start
 
 
 def test_the_advanced_defaults_are_the_toy_models(demo):
