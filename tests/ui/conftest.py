@@ -5,6 +5,9 @@ from __future__ import annotations
 import pytest
 from PySide6.QtWidgets import QMessageBox
 
+from diffeditor_app.engine.loading import ModelSpec
+from diffeditor_app.ui.app import create_window
+
 
 @pytest.fixture(autouse=True)
 def answers(monkeypatch):
@@ -36,3 +39,14 @@ def messages_shown(monkeypatch):
         QMessageBox, "warning", lambda parent, title, text, *a: shown.append((title, text))
     )
     return shown
+
+
+@pytest.fixture
+def tiny_window(qtbot, tmp_path, tiny_model_dir):
+    """The main window on the tiny random model, shown, with its own settings and data."""
+    spec = ModelSpec(str(tiny_model_dir), device="cpu")
+    window = create_window(tmp_path / "config" / "settings.json", tmp_path / "data", spec)
+    qtbot.addWidget(window)
+    window.show()
+    yield window
+    window.worker.shutdown()

@@ -13,7 +13,7 @@ from PySide6.QtWidgets import QApplication
 from diffeditor_app.document import commands
 from diffeditor_app.document.session import Candidate, MaskName, MoveBox, SessionState
 from diffeditor_app.engine.images import SourceImage
-from diffeditor_app.engine.loading import ModelProfile, ModelSpec
+from diffeditor_app.engine.loading import ModelProfile
 from diffeditor_app.engine.settings import Task
 from diffeditor_app.engine.testing import square_scene
 from diffeditor_app.ui.app import create_window, demo_model
@@ -23,11 +23,8 @@ TIMEOUT_MS = 120_000
 
 
 @pytest.fixture
-def window(qtbot, tmp_path, tiny_model_dir):
-    spec = ModelSpec(str(tiny_model_dir), device="cpu")
-    window = create_window(tmp_path / "settings.json", tmp_path / "data", spec)
-    qtbot.addWidget(window)
-    window.show()
+def window(qtbot, tmp_path, tiny_window):
+    window = tiny_window
     window.activateWindow()
     qtbot.waitUntil(window.isActiveWindow)
     image, mask = square_scene(96, 64)
@@ -37,8 +34,7 @@ def window(qtbot, tmp_path, tiny_model_dir):
     commands.stroke(window.session, MaskName.OBJECT, (0, 0, 96, 64), mask, erase=False)
     commands.set_box(window.session, MoveBox(dx=8))
     window.session.set_text(prompt="a red square")
-    yield window
-    window.worker.shutdown()
+    return window
 
 
 def stage_result(window) -> None:

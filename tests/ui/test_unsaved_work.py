@@ -32,13 +32,8 @@ def image_paths(tmp_path):
 
 
 @pytest.fixture
-def window(qtbot, tmp_path, tiny_model_dir):
-    spec = ModelSpec(str(tiny_model_dir), device="cpu")
-    window = create_window(tmp_path / "settings.json", tmp_path / "data", spec)
-    qtbot.addWidget(window)
-    window.show()
-    yield window
-    window.worker.shutdown()
+def window(tiny_window):
+    return tiny_window
 
 
 def paint(window) -> None:

@@ -38,13 +38,8 @@ def messages(monkeypatch):
 
 
 @pytest.fixture
-def window(qtbot, tmp_path, tiny_model_dir, messages):
-    spec = ModelSpec(str(tiny_model_dir), device="cpu")
-    window = create_window(tmp_path / "config" / "settings.json", tmp_path / "data", spec)
-    qtbot.addWidget(window)
-    window.show()
-    yield window
-    window.worker.shutdown()
+def window(tiny_window, messages):
+    return tiny_window
 
 
 def paint_object(window) -> None:
