@@ -26,6 +26,8 @@ class Point(NamedTuple):
 
 MIN_SCALE = 0.1  # smaller leaves less than a feature cell of most objects
 MAX_SCALE = 4.0  # larger is a different picture, not an edit
+SEED_RANGE = (0, 2**31 - 1)  # seeds a user types or draws; the app's seed field shows these
+REACH = MAX_SCALE + 1  # past this many image sides away, a placed object cannot overlap it
 
 
 @dataclass(frozen=True, kw_only=True, eq=False)
@@ -48,6 +50,10 @@ class EditRequest:
         """Raise InvalidInput with one sentence for anything the edit cannot work with."""
         if self.steps < 1 or self.steps > 1000:
             raise InvalidInput(f"steps must be between 1 and 1000, got {self.steps}.")
+        if not SEED_RANGE[0] <= self.seed <= SEED_RANGE[1]:
+            raise InvalidInput(
+                f"The seed must be between {SEED_RANGE[0]} and {SEED_RANGE[1]}, got {self.seed}."
+            )
         if self.ip_scale is not None and not (math.isfinite(self.ip_scale) and self.ip_scale >= 0):
             raise InvalidInput(f"The image-prompt scale must be 0 or more, got {self.ip_scale}.")
         if self.settings is not None:
@@ -83,6 +89,11 @@ class MoveEdit(MaskedEdit):
         super().validate()
         if not all(math.isfinite(v) for v in self.offset):
             raise InvalidInput("The offset must be two finite numbers.")
+        if _far_outside(self.offset, self.image, (0.0, 0.0)):
+            raise InvalidInput(
+                f"The offset ({self.offset[0]:g}, {self.offset[1]:g}) moves the object far "
+                "outside the image; choose a smaller offset."
+            )
         if not (math.isfinite(self.scale) and MIN_SCALE <= self.scale <= MAX_SCALE):
             raise InvalidInput(
                 f"scale must be between {MIN_SCALE} and {MAX_SCALE}, got {self.scale}."
@@ -135,6 +146,15 @@ class DragEdit(MaskedEdit):
 
     def edit_region(self) -> np.ndarray:
         return self.mask
+
+
+def _far_outside(
+    value: tuple[float, float], image: SourceImage, extra: tuple[float, float]
+) -> bool:
+    """Whether a shift or position lies so far out that nothing placed can reach the image:
+    checked before any arithmetic, so huge numbers never overflow a coordinate grid."""
+    sides = (image.width + extra[0], image.height + extra[1])
+    return any(abs(v) > REACH * side for v, side in zip(value, sides, strict=True))
 
 
 def _check_shape(mask: np.ndarray, image: SourceImage, name: str) -> None:
@@ -193,6 +213,11 @@ class PasteEdit(ReferenceEdit):
         super().validate()
         if not all(math.isfinite(v) for v in self.at):
             raise InvalidInput("The paste position must be two finite numbers.")
+        if _far_outside(self.at, self.image, self.reference.size):
+            raise InvalidInput(
+                f"The paste position ({self.at[0]:g}, {self.at[1]:g}) is far outside the "
+                "image; choose a position inside it."
+            )
         if not (math.isfinite(self.scale) and MIN_SCALE <= self.scale <= MAX_SCALE):
             raise InvalidInput(
                 f"scale must be between {MIN_SCALE} and {MAX_SCALE}, got {self.scale}."

@@ -24,9 +24,9 @@ from PySide6.QtWidgets import (
 
 from diffeditor_app.document.session import EditOptions, EditSession
 from diffeditor_app.engine.loading import ModelProfile
+from diffeditor_app.engine.requests import SEED_RANGE
 from diffeditor_app.engine.settings import Task
 
-SEED_RANGE = (0, 2**31 - 1)
 TASK_LABELS = {
     Task.MOVE: "Move / Resize",
     Task.DRAG: "Drag",

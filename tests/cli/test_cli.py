@@ -579,3 +579,103 @@ def test_console_script_reports_bad_input_with_exit_2(scene):
     assert done.returncode == 2
     assert done.stdout == ""
     assert_one_line_error(done.stderr, "nope.png")
+
+
+# -- files in, files out: nothing the user gave is written ----------------------------------
+
+
+@pytest.fixture
+def no_model_load(monkeypatch):
+    """Fails the test if the command gets as far as loading a model."""
+    import diffeditor_app.engine as engine
+
+    def refuse(spec):
+        raise AssertionError("the model was loaded before the arguments were checked")
+
+    monkeypatch.setattr(engine, "load_model", refuse)
+
+
+def test_previews_folder_holding_the_input_never_overwrites_it(tiny_model_dir, scene, capsys):
+    folder = scene.folder / "previews"
+    folder.mkdir()
+    image = folder / "step_000.png"
+    scene.image.rename(image)
+    scene.image = image
+    before = sha(image)
+    argv = move_args(tiny_model_dir, scene, scene.out(), "--offset", "8,0", "--previews", folder)
+    code, _, err = cli(capsys, *argv)
+    assert code == 2, err
+    assert_one_line_error(err, "--previews", "step_000.png")
+    assert sha(image) == before
+    assert not scene.out().exists()
+
+
+def test_previews_never_replace_a_file_this_run_did_not_create(tiny_model_dir, scene, capsys):
+    folder = scene.folder / "previews"
+    folder.mkdir()
+    (folder / "step_002.png").write_bytes(b"someone else's file")
+    argv = move_args(tiny_model_dir, scene, scene.out(), "--offset", "8,0", "--previews", folder)
+    code, _, err = cli(capsys, *argv)
+    assert code == 2, err
+    assert_one_line_error(err, "step_002.png")
+    assert (folder / "step_002.png").read_bytes() == b"someone else's file"
+
+
+def _hard_link_to_mask(scene: Scene) -> Path:
+    link = scene.folder / "hard.png"
+    os.link(scene.mask, link)
+    return link
+
+
+def _file_as_folder(scene: Scene) -> Path:
+    blocker = scene.folder / "blocker"
+    blocker.write_text("a file, not a folder")
+    return blocker / "out.png"
+
+
+@pytest.mark.parametrize(
+    ("make", "extra", "fragments"),
+    [
+        pytest.param(_hard_link_to_mask, [], ["--out", "mask"], id="out hard-links the mask"),
+        pytest.param(_file_as_folder, [], ["--out", "blocker"], id="out inside a file"),
+        pytest.param(
+            lambda s: s.out(),
+            ["--previews", "{mask}"],
+            ["--previews", "not a folder"],
+            id="previews is a file",
+        ),
+        pytest.param(
+            lambda s: s.out(), ["--seed", "9" * 23], ["seed", "2147483647"], id="huge seed"
+        ),
+        pytest.param(lambda s: s.out(), ["--seed", "-1"], ["seed"], id="negative seed"),
+        pytest.param(lambda s: s.out(), ["--device", "mps"], ["mps"], id="unknown device"),
+        pytest.param(lambda s: s.out(), ["--steps", "9" * 30], ["steps"], id="huge steps"),
+        pytest.param(
+            lambda s: s.out(), ["--resolution", "9" * 30], ["resolution"], id="huge resolution"
+        ),
+    ],
+)
+def test_output_and_argument_errors_come_before_the_model(
+    scene, capsys, no_model_load, make, extra, fragments
+):
+    out = make(scene)
+    extra = [str(e).replace("{mask}", str(scene.mask)) for e in extra]
+    argv = move_args(Path("toy"), scene, out, "--offset", "8,0", *extra)
+    before = {p: sha(p) for p in scene.folder.iterdir() if p.is_file()}
+    code, stdout, err = cli(capsys, *argv)
+    assert code == 2, err
+    assert stdout == ""
+    assert_one_line_error(err, *fragments)
+    assert {p: sha(p) for p in scene.folder.iterdir() if p.is_file()} == before
+
+
+@pytest.mark.parametrize("offset", ["1e308,0", "0,-1e308", "1e300,1e300"])
+def test_huge_numbers_are_one_line_and_no_warning(scene, capsys, no_model_load, offset):
+    import warnings
+
+    argv = move_args(Path("toy"), scene, scene.out(), "--offset", offset)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a numpy overflow warning would become an exit 1
+        code, _, err = cli(capsys, *argv)
+    assert code == 2, err
+    assert_one_line_error(err, "offset")
