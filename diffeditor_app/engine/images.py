@@ -16,7 +16,6 @@ from diffeditor_app.engine.errors import InvalidInput
 MAX_PIXELS = 250_000_000  # ~18000 x 14000: past this an edit's buffers outgrow a desktop
 Image.MAX_IMAGE_PIXELS = MAX_PIXELS  # Pillow's bomb guard stays on, at our limit (never None)
 MASK_THRESHOLD = 128  # 50% of 8 bits: JPEG noise and anti-aliased edges stay on their side
-ORIENTATION = 0x0112  # the EXIF tag that exif_transpose applies
 
 _ALPHA_MODES = {"RGBA", "LA", "PA", "RGBa", "La"}
 _HIGH_DEPTH_MODES = {"I;16", "I;16L", "I;16B", "I;16N", "I", "F"}
@@ -35,21 +34,16 @@ class SourceInfo:
     deep: np.ndarray | None = None  # H x W uint16: the 16-bit grey pixels, upright
 
     @classmethod
-    def of(cls, image: Image.Image) -> SourceInfo:
-        """Read before `exif_transpose`, which drops the orientation from the image."""
-        exif = None
+    def of(cls, image: Image.Image, upright: Image.Image) -> SourceInfo:
+        """From a file's image and its `exif_transpose`d copy, whose EXIF has no rotation."""
         try:
-            tags = image.getexif()
-            if len(tags):
-                if ORIENTATION in tags:
-                    tags[ORIENTATION] = 1
-                exif = tags.tobytes()
+            tags = upright.getexif()
+            exif = tags.tobytes() if len(tags) else None
         except (ValueError, OSError, SyntaxError):  # a damaged EXIF block is left behind
             exif = None
         dpi = image.info.get("dpi")
         deep = None
-        if image.mode in _DEEP_GREY_MODES:
-            upright = ImageOps.exif_transpose(image)
+        if upright.mode in _DEEP_GREY_MODES:
             deep = np.ascontiguousarray(np.asarray(upright), dtype=np.uint16)
         return cls(
             exif=exif,
@@ -105,8 +99,9 @@ class SourceImage:
     @classmethod
     def from_pil(cls, image: Image.Image, name: str = "image") -> SourceImage:
         """Any PIL image, EXIF orientation applied, converted to 8-bit RGB (+ alpha)."""
-        info = SourceInfo.of(image)
-        image = ImageOps.exif_transpose(image)
+        upright = ImageOps.exif_transpose(image)
+        info = SourceInfo.of(image, upright)
+        image = upright
         if image.mode in _HIGH_DEPTH_MODES:
             image = _to_8bit(image)
         if image.mode in _TRNS_MODES and "transparency" in image.info:
