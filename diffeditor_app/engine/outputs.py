@@ -45,11 +45,14 @@ def preview_name(step: int) -> str:
 
 
 def same_file(a: Path, b: Path) -> bool:
-    """Whether two paths name one existing file (also through links and `..`)."""
+    """Whether two paths name one file: the same inode (symlinks, hard links), or the same
+    place once `..` is taken lexically (`new/../in.png` is `in.png` once `new/` is made)."""
     try:
-        return a.exists() and b.exists() and os.path.samefile(a, b)
+        if a.exists() and b.exists() and os.path.samefile(a, b):
+            return True
     except OSError:
-        return a.resolve() == b.resolve()
+        pass
+    return Path(os.path.abspath(a)).resolve() == Path(os.path.abspath(b)).resolve()
 
 
 def _nearest_existing(path: Path) -> Path:

@@ -43,8 +43,10 @@ def create_window(
     settings_path: Path | None = None,
     data: Path | None = None,
     model: ModelSpec | None = None,
+    interactive: bool = True,
 ):
-    """The main window with its settings store and worker; every path can be injected."""
+    """The main window with its settings store and worker; every path can be injected.
+    A window that is not interactive raises its problems instead of showing dialogs."""
     from diffeditor_app.runtime.settings import SettingsStore, default_path
     from diffeditor_app.runtime.worker import WorkerClient
     from diffeditor_app.ui.window import MainWindow
@@ -52,7 +54,7 @@ def create_window(
     application()
     settings = SettingsStore(settings_path or default_path())
     worker = WorkerClient()
-    window = MainWindow(settings, worker, data or data_dir(), model)
+    window = MainWindow(settings, worker, data or data_dir(), model, interactive)
     worker.setParent(window)
     return window
 
@@ -129,16 +131,21 @@ def screenshot(out: Path, task: str = "move", image: Path | None = None, demo: b
     with tempfile.TemporaryDirectory() as scratch:
         demo = demo or image is None
         window = create_window(
-            Path(scratch) / "settings.json", Path(scratch), demo_model() if demo else None
+            Path(scratch) / "settings.json",
+            Path(scratch),
+            demo_model() if demo else None,
+            interactive=False,
         )
-        window.show()
-        if demo:
-            prepare_demo(window)
-        else:
-            window.open_path(Path(image))
-        window.set_task(Task(task))
-        window.canvas.fit()
-        application().processEvents()
-        saved = window.grab().save(str(out))
-        window.close()
+        try:
+            window.show()
+            if demo:
+                prepare_demo(window)
+            else:
+                window.open_path(Path(image))
+            window.set_task(Task(task))
+            window.canvas.fit()
+            application().processEvents()
+            saved = window.grab().save(str(out))
+        finally:
+            window.close()  # stops the worker thread, also after an error
     return 0 if saved else 1

@@ -639,6 +639,12 @@ def _file_as_folder(scene: Scene) -> Path:
         pytest.param(_hard_link_to_mask, [], ["--out", "mask"], id="out hard-links the mask"),
         pytest.param(_file_as_folder, [], ["--out", "blocker"], id="out inside a file"),
         pytest.param(
+            lambda s: s.folder / "new" / ".." / s.image.name,
+            [],
+            ["--out", "input"],
+            id="out through a folder yet to be made",
+        ),
+        pytest.param(
             lambda s: s.out(),
             ["--previews", "{mask}"],
             ["--previews", "not a folder"],
