@@ -208,16 +208,26 @@ def folder_profile(folder: Path) -> ModelProfile:
     return ModelProfile.from_file(path) if path.is_file() else ModelProfile()
 
 
+def _bound_timeouts(request) -> None:
+    """A request hook: fill in every timeout left open (None means "wait forever")."""
+    timeout = dict(request.extensions.get("timeout") or {})
+    limits = {"connect": HUB_CONNECT_TIMEOUT_S}
+    for key in ("connect", "read", "write", "pool"):
+        if timeout.get(key) is None:
+            timeout[key] = limits.get(key, HUB_READ_TIMEOUT_S)
+    request.extensions["timeout"] = timeout
+
+
 def bound_hub_requests() -> None:
-    """Give the hub client connect and read timeouts: it has none by default, so an endpoint
-    that accepts a connection and never answers would hang a download for minutes."""
+    """Give every hub request connect and read timeouts: the hub client has none, and some
+    calls pass `timeout=None` outright, so an endpoint that accepts a connection and never
+    answers would hang a download for minutes. A request hook bounds them all."""
     from huggingface_hub import get_session
 
-    try:
-        import httpx2 as http  # huggingface_hub 2.x
-    except ImportError:
-        import httpx as http  # huggingface_hub 1.x
-    get_session().timeout = http.Timeout(HUB_READ_TIMEOUT_S, connect=HUB_CONNECT_TIMEOUT_S)
+    session = get_session()
+    hooks = session.event_hooks
+    if _bound_timeouts not in hooks.get("request", []):
+        session.event_hooks = {**hooks, "request": [*hooks.get("request", []), _bound_timeouts]}
 
 
 def hub_snapshot(repo_id: str, allow_download: bool, patterns: list[str] | None = None) -> Path:
