@@ -31,7 +31,7 @@ SAVE_FORMATS = {  # output suffix -> Pillow format
     ".bmp": "BMP",
 }
 LOSSY_FORMATS = {"JPEG"}  # WebP is written lossless
-ALPHA_FORMATS = {"PNG", "WEBP", "TIFF", "BMP"}
+ALPHA_FORMATS = {"PNG", "WEBP", "TIFF"}  # Pillow reads a BMP's alpha back as padding
 DEEP_FORMATS = {"PNG", "TIFF"}  # formats that hold 16-bit grey
 EXIF_FORMATS = {"PNG", "JPEG", "WEBP", "TIFF"}
 ICC_FORMATS = {"PNG", "JPEG", "WEBP", "TIFF"}

@@ -13,6 +13,7 @@ from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 
+from diffeditor_app.engine.compose import box_sum, feather_width
 from diffeditor_app.engine.errors import InvalidInput
 from diffeditor_app.engine.geometry import AxisMap, Placement, bbox_centre
 from diffeditor_app.engine.images import SourceImage
@@ -62,6 +63,11 @@ class EditRequest:
     def edit_region(self) -> np.ndarray:
         """Where the output may differ from the input, at the original size (CLARIFICATIONS 18)."""
         raise NotImplementedError
+
+    def content_alpha(self) -> np.ndarray | None:
+        """The alpha of the edited content at the original size, blended in over the edit
+        region like the pixels; None keeps the input's alpha as it is (drag, appearance)."""
+        return None
 
 
 @dataclass(frozen=True, kw_only=True, eq=False)
@@ -113,6 +119,20 @@ class MoveEdit(MaskedEdit):
 
     def edit_region(self) -> np.ndarray:
         return self.mask | self.placement().place(self.mask)
+
+    def content_alpha(self) -> np.ndarray | None:
+        """The object takes its alpha along; the area it leaves gets its surroundings' alpha
+        (the median of a ring around it), so a vacated opaque area stays opaque."""
+        alpha = self.image.alpha
+        if alpha is None:
+            return None
+        background = alpha.copy()
+        radius = feather_width(self.image.width, self.image.height)
+        ring = (box_sum(self.mask, radius) > 0) & ~self.mask
+        if ring.any():
+            background[self.mask] = np.uint8(np.median(alpha[ring]))
+        carried = self.placement().inverse().carry(np.where(self.mask, alpha, 0).astype(np.uint8))
+        return np.maximum(background, carried)
 
     @property
     def fill_region(self) -> np.ndarray | None:
@@ -231,6 +251,19 @@ class PasteEdit(ReferenceEdit):
     def edit_region(self) -> np.ndarray:
         """The placed object on the image, at the image's size (never wrapping)."""
         return placed_reference(self)
+
+    def content_alpha(self) -> np.ndarray | None:
+        """The pasted object brings its alpha (opaque where the reference has none)."""
+        alpha = self.image.alpha
+        if alpha is None:
+            return None
+        source = self.reference.alpha
+        if source is None:
+            source = np.full(self.reference_mask.shape, 255, np.uint8)
+        carried = paste_map(self).carry(
+            np.where(self.reference_mask, source, 0).astype(np.uint8), alpha.shape
+        )
+        return np.maximum(alpha, carried)
 
 
 def paste_map(request: PasteEdit) -> AxisMap:

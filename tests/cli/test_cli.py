@@ -499,8 +499,15 @@ def test_rgba_input_to_other_formats(tiny_model_dir, rgba_scene, capsys, suffix)
     assert code == 0, err
     with Image.open(out) as written:
         assert written.size == (WIDTH, HEIGHT)
-        if suffix in {".jpg", ".jpeg"}:
-            assert written.format == "JPEG" and written.mode == "RGB"  # alpha dropped
+        notes = err.strip().splitlines()
+        if suffix in {".jpg", ".jpeg", ".bmp"}:
+            assert written.mode == "RGB"  # alpha dropped ...
+            assert any("alpha" in line for line in notes), err  # ... and it says so
+            if suffix != ".bmp":
+                assert written.format == "JPEG"
+                assert any("lossy" in line for line in notes), err
+        else:
+            assert written.mode == "RGBA"
 
 
 # -- unexpected errors -----------------------------------------------------------------------
@@ -685,3 +692,104 @@ def test_huge_numbers_are_one_line_and_no_warning(scene, capsys, no_model_load, 
         code, _, err = cli(capsys, *argv)
     assert code == 2, err
     assert_one_line_error(err, "offset")
+
+
+# -- what comes out keeps what went in ---------------------------------------------------------
+
+
+def far_from(box: tuple[int, int, int, int], shape: tuple[int, int]) -> np.ndarray:
+    """Pixels farther than the dilation and feather from box = (top, bottom, left, right)."""
+    reach = 2 * feather_width(WIDTH, HEIGHT) + 2
+    top, bottom, left, right = box
+    keep = np.ones(shape, bool)
+    keep[max(top - reach, 0) : bottom + reach, max(left - reach, 0) : right + reach] = False
+    return keep
+
+
+def test_moved_object_carries_its_alpha_into_a_transparent_area(tiny_model_dir, scene, capsys):
+    alpha = np.zeros((HEIGHT, WIDTH), np.uint8)
+    alpha[:, :76] = 255  # opaque left part holding the object, transparent right part
+    Image.fromarray(np.dstack([picture(WIDTH, HEIGHT), alpha]), "RGBA").save(scene.image)
+    out = scene.out("moved.png")
+    code, _, err = cli(capsys, *move_args(tiny_model_dir, scene, out, "--offset", "40,0"))
+    assert code == 0, err
+    written = pixels(out)[..., 3]
+    assert (written[TOP + 4 : BOTTOM - 4, LEFT + 44 : RIGHT + 36] == 255).all()  # placed: opaque
+    assert (written[TOP + 4 : BOTTOM - 4, LEFT + 4 : RIGHT - 4] == 255).all()  # vacated: opaque
+    outside = far_from((TOP, BOTTOM, LEFT, RIGHT + 40), alpha.shape)
+    np.testing.assert_array_equal(written[outside], alpha[outside])  # bit-exact elsewhere
+
+
+def test_webp_output_is_lossless_outside_the_edit(tiny_model_dir, scene, capsys):
+    out = scene.out("moved.webp")
+    code, _, err = cli(capsys, *move_args(tiny_model_dir, scene, out, "--offset", "8,0"))
+    assert code == 0, err
+    assert "lossy" not in err
+    unchanged_outside(pixels(scene.image), pixels(out), (TOP - 20, BOTTOM + 20, 0, WIDTH))
+
+
+def test_exif_icc_and_dpi_are_kept_with_the_orientation_reset(tiny_model_dir, scene, capsys):
+    from PIL import ImageCms
+
+    icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    exif = Image.Exif()
+    exif[0x0112] = 1  # orientation
+    exif[0x010F] = "Test Camera Co."  # make
+    exif[0x0131] = "the input's software"
+    with Image.open(scene.image) as source:
+        source.save(scene.image, exif=exif, icc_profile=icc, dpi=(300, 300))
+    for suffix in (".png", ".jpg", ".tif"):
+        out = scene.out(f"kept{suffix}")
+        code, _, err = cli(capsys, *move_args(tiny_model_dir, scene, out, "--offset", "8,0"))
+        assert code == 0, err
+        with Image.open(out) as written:
+            tags = written.getexif()
+            assert tags.get(0x010F) == "Test Camera Co.", suffix
+            assert tags.get(0x0112, 1) == 1, suffix
+            assert written.info.get("icc_profile") == icc, suffix
+            assert tuple(round(v) for v in written.info["dpi"]) == (300, 300), suffix
+
+
+def test_rotated_jpeg_keeps_exif_with_orientation_reset(tiny_model_dir, scene, capsys):
+    rotated = scene.folder / "rotated.jpg"
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    exif[0x010F] = "Test Camera Co."
+    with Image.open(scene.image) as source:
+        source.transpose(Image.Transpose.ROTATE_90).save(rotated, exif=exif, quality=95)
+    scene.image = rotated
+    out = scene.out("upright.png")
+    code, _, err = cli(capsys, *move_args(tiny_model_dir, scene, out, "--offset", "8,0"))
+    assert code == 0, err
+    with Image.open(out) as written:
+        assert written.size == (WIDTH, HEIGHT)
+        tags = written.getexif()
+        assert tags.get(0x010F) == "Test Camera Co." and tags.get(0x0112, 1) == 1
+
+
+def test_16_bit_input_gives_16_bit_output_exact_outside_the_edit(tiny_model_dir, scene, capsys):
+    deep = (picture(WIDTH, HEIGHT)[..., 0].astype(np.uint16) * 257) + np.uint16(77)
+    Image.fromarray(deep).save(scene.image)
+    for suffix in (".png", ".tif"):
+        out = scene.out(f"deep{suffix}")
+        code, _, err = cli(capsys, *move_args(tiny_model_dir, scene, out, "--offset", "8,0"))
+        assert code == 0, err
+        with Image.open(out) as written:
+            assert written.mode.startswith("I;16"), (suffix, written.mode)
+            result = np.asarray(written)
+        unchanged_outside(deep, result, (TOP - 20, BOTTOM + 20, 0, WIDTH))
+    code, _, err = cli(
+        capsys, *move_args(tiny_model_dir, scene, scene.out("flat.jpg"), "--offset", "8,0")
+    )
+    assert code == 0 and "16 bits" in err, err
+
+
+def test_animated_input_says_only_its_first_frame_was_edited(tiny_model_dir, scene, capsys):
+    frames = [Image.fromarray(picture(WIDTH, HEIGHT, seed=s)) for s in range(3)]
+    animated = scene.folder / "animated.gif"
+    frames[0].save(animated, save_all=True, append_images=frames[1:], duration=100)
+    scene.image = animated
+    code, _, err = cli(capsys, *move_args(tiny_model_dir, scene, scene.out(), "--offset", "8,0"))
+    assert code == 0, err
+    notes = err.strip().splitlines()
+    assert any("animated" in line and "3 frames" in line for line in notes), err
