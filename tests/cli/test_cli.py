@@ -488,7 +488,10 @@ def test_rgba_input_keeps_its_alpha_channel(tiny_model_dir, rgba_scene, capsys):
     with Image.open(out) as written:
         assert written.mode == "RGBA"
         result = np.asarray(written)
-    np.testing.assert_array_equal(result[..., 3], alpha)
+    outside = far_from((TOP, BOTTOM, LEFT, RIGHT + 8), alpha.shape)
+    np.testing.assert_array_equal(result[..., 3][outside], alpha[outside])  # bit-exact
+    moved = alpha[TOP + 4 : BOTTOM - 4, LEFT + 4 : RIGHT - 4]  # the object's own alpha ...
+    assert (result[TOP + 4 : BOTTOM - 4, LEFT + 12 : RIGHT + 4, 3] >= moved).all()  # ... moved
 
 
 @pytest.mark.parametrize("suffix", [".jpg", ".jpeg", ".webp", ".tif", ".bmp"])
