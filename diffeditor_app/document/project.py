@@ -12,9 +12,7 @@ from __future__ import annotations
 import io
 import json
 import math
-import os
 import re
-import tempfile
 import zipfile
 import zlib
 from dataclasses import asdict, fields
@@ -34,6 +32,7 @@ from diffeditor_app.document.session import (
 )
 from diffeditor_app.engine.errors import InvalidInput
 from diffeditor_app.engine.images import MAX_PIXELS, SourceImage, mask_from_pil, open_image
+from diffeditor_app.engine.outputs import write_atomically
 from diffeditor_app.engine.requests import MAX_SCALE, MIN_SCALE, REACH, SEED_RANGE, Point
 from diffeditor_app.engine.settings import Task
 
@@ -86,12 +85,9 @@ def save_project(state: SessionState, path: Path) -> None:
         "kept": len(state.kept),
         "has_reference": state.reference is not None,
     }
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    os.close(handle)
-    try:
-        with zipfile.ZipFile(temporary, "w", zipfile.ZIP_DEFLATED) as archive:
+
+    def write(stream) -> None:
+        with zipfile.ZipFile(stream, "w", zipfile.ZIP_DEFLATED) as archive:
             archive.writestr(MANIFEST, json.dumps(manifest, indent=2))
             archive.writestr("original.png", _png(state.original.to_pil()))
             archive.writestr("current.png", _png(state.current.to_pil()))
@@ -101,10 +97,8 @@ def save_project(state: SessionState, path: Path) -> None:
                 archive.writestr("reference.png", _png(state.reference.to_pil()))
             for number, image in enumerate(state.kept):
                 archive.writestr(f"kept/{number:03d}.png", _png(image.to_pil()))
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+
+    write_atomically(Path(path), write)
 
 
 def _nesting_depth(text: str) -> int:
