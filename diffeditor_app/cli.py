@@ -55,6 +55,21 @@ def _pair(text: str) -> tuple[float, float]:
     return x, y
 
 
+def _seed(text: str) -> int:
+    """A seed in the range every seed of the app lives in; torch overflows far past it."""
+    from diffeditor_app.engine.requests import SEED_RANGE
+
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
+    if not SEED_RANGE[0] <= value <= SEED_RANGE[1]:
+        raise argparse.ArgumentTypeError(
+            f"the seed must be between {SEED_RANGE[0]} and {SEED_RANGE[1]}, got {text}"
+        )
+    return value
+
+
 def _points(text: str) -> tuple[tuple[float, float], tuple[float, float]]:
     handle, sep, target = text.partition(":")
     if not sep:
@@ -88,7 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--out", required=True, type=Path, help="output image (new file)")
     common.add_argument("--model", default=None, help="folder, .safetensors/.ckpt or hub id")
     common.add_argument("--prompt", default="", help="what the image shows")
-    common.add_argument("--seed", type=int, default=42)
+    common.add_argument("--seed", type=_seed, default=42)
     common.add_argument("--steps", type=int, default=50)
     common.add_argument(
         "--resolution",
@@ -167,7 +182,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--drop-text", type=float, default=0.0, help="empty-caption rate")
     train.add_argument("--resume", type=Path, default=None, help="checkpoint to continue from")
     train.add_argument("--checkpoint-every", type=int, default=100)
-    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--seed", type=_seed, default=0)
     train.add_argument("--resolution", type=int, default=None)
     train.add_argument("--device", default="auto")
     train.add_argument("--dtype", default="auto", choices=["auto", "fp16", "bf16", "fp32"])
@@ -182,7 +197,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     tiny = models.add_parser("tiny", help="write a tiny random model (offline, seconds)")
     tiny.add_argument("folder", type=Path)
-    tiny.add_argument("--seed", type=int, default=0)
+    tiny.add_argument("--seed", type=_seed, default=0)
     tiny.add_argument("--debug", action="store_true", help="show tracebacks")
     convert = models.add_parser("convert", help="image-prompt weights .bin -> .safetensors")
     convert.add_argument("source", type=Path)

@@ -197,7 +197,7 @@ def test_a_memory_preset_edits_like_the_default(tiny_model_dir, scene, capsys, m
         (["--offset", "-8,0"], "offset", (-8.0, 0.0)),
         (["--offset", "-.5,-2"], "offset", (-0.5, -2.0)),
         (["--offset", "-0.5,3", "--scale", "-1"], "scale", -1.0),
-        (["--offset", "1,1", "--seed", "-3"], "seed", -3),
+        (["--offset", "1,1", "--ip-scale", "-3"], "ip_scale", -3.0),
     ],
 )
 def test_negative_values_parse_as_typed(argv, name, value):
@@ -683,6 +683,21 @@ def test_output_and_argument_errors_come_before_the_model(
     assert stdout == ""
     assert_one_line_error(err, *fragments)
     assert {p: sha(p) for p in scene.folder.iterdir() if p.is_file()} == before
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["models", "tiny", "folder", "--seed", "9" * 23],
+        ["train-image-prompt", "--data", ".", "--out", "w.safetensors", "--seed", "-5"],
+    ],
+    ids=["models tiny", "train-image-prompt"],
+)
+def test_every_command_refuses_a_huge_seed_with_exit_2(tmp_path, capsys, argv):
+    code, _, err = cli(capsys, *argv)
+    assert code == 2, err
+    assert_one_line_error(err, "seed")
+    assert not (tmp_path / "folder").exists()
 
 
 @pytest.mark.parametrize("offset", ["1e308,0", "0,-1e308", "1e300,1e300"])
