@@ -30,12 +30,18 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent / "toyworld"))
 from metrics import (
     BACKGROUND_MARGIN,
+    SEGMENT_DELTA_E,
     centroid_error,
     colour_error,
     colour_segment,
+    delta_e2000,
     dilate,
-    iou,
+    paired_interval,
     psnr,
+    region_iou,
+    scored_region,
+    srgb_to_lab,
+    track,
 )
 from scenes import OBJECT_COLOURS, Scene, random_object, random_scene
 
@@ -51,6 +57,7 @@ from diffeditor_app.engine import (
 )
 from diffeditor_app.engine.geometry import Placement, bbox_centre
 from diffeditor_app.engine.images import SourceImage
+from diffeditor_app.engine.inversion import decode_latent, encode_image
 from diffeditor_app.engine.requests import EditRequest, paste_map
 
 REPO = Path(__file__).resolve().parents[1]
@@ -60,10 +67,15 @@ SCALE_RANGE = (0.6, 1.5)  # resize factors (issue 6)
 DRAG_RANGE = (6.0, 16.0)  # drag distances, pixels
 MASK_GROW = 1  # pixels a painted object mask reaches past the exact one (anti-aliased edges)
 DRAG_REGION_GROW = 4  # pixels the drag's editable region reaches around old and new object
+DRAG_HANDLES = 3  # handles per drag, spread around the object (issue 12)
+HANDLE_INSET = 3  # ... this many pixels inside the object's radius: the tracked patch
+# (metrics.TRACK_PATCH) then holds part of the outline, which shows where the content is
+TRACK_MARGIN = 4  # pixels the handle search reaches past the drag's own length
 FULL_SCENES = 40  # held-out scenes per task in the full table (issue 6)
 QUICK_SCENES = 8  # ... and with --quick
 CASE_TRIES = 40  # random draws per case before moving on to the next scene
 TASK_SEED_STRIDE = 10_000  # held-out scene indices of each task start this far apart
+SPLIT_START = {"test": 0, "train": 500_000}  # training-split cases lie past every trained scene
 
 VARIANTS: dict[str, dict] = {
     "full": {},
@@ -72,8 +84,19 @@ VARIANTS: dict[str, dict] = {
     "no time travel": {"overrides": {"schedule": {"time_travel_passes": 1}}},
     "global guidance": {"overrides": {"regional_guidance": False}},
     "guidance off": {"overrides": {"guidance_strength": 0.0}},
+    "no memory bank": {"overrides": {"bank_mode": "off"}},
 }
 NAIVE = "naive cut-and-paste"
+EXACT = "ceiling: exact truth"  # the metric on the truth itself
+ROUND_TRIP = "ceiling: VAE round trip"  # ... and on the truth through the model's VAE
+REFERENCE_ROWS = (NAIVE, EXACT, ROUND_TRIP)
+KEY_METRICS = {  # the metrics the paired differences are reported on
+    "move": ("iou", "psnr_vacated"),
+    "resize": ("iou", "psnr_vacated"),
+    "drag": ("iou", "track_px"),
+    "appearance": ("iou", "delta_e"),
+    "paste": ("iou", "delta_e"),
+}
 
 
 @dataclass
@@ -87,8 +110,9 @@ class Case:
     target: int
     request: EditRequest
     colour: tuple[int, int, int]  # the colour the edited object must have afterwards
-    others: np.ndarray = field(repr=False)  # other objects of that colour in the truth
+    lookalikes: np.ndarray = field(repr=False)  # other objects of a similar colour in the truth
     source_mask: np.ndarray = field(repr=False)  # where the edited object was (or nothing)
+    background: np.ndarray = field(repr=False)  # the truth without the edited object
 
 
 def fits(scene: Scene, moved: Scene, target: int) -> bool:
@@ -103,22 +127,49 @@ def fits(scene: Scene, moved: Scene, target: int) -> bool:
     )
 
 
-def same_colour_elsewhere(truth: Scene, target: int) -> np.ndarray:
+def lookalikes(truth: Scene, target: int) -> np.ndarray:
+    """Other objects whose colour the segmentation would take for the target's."""
     render = truth.render()
-    colour = truth.objects[target].colour
+    lab = srgb_to_lab(np.array(OBJECT_COLOURS[truth.objects[target].colour]))
     masks = [
-        m for i, m in enumerate(render.masks) if i != target and truth.objects[i].colour == colour
+        m
+        for i, m in enumerate(render.masks)
+        if i != target
+        and delta_e2000(lab, srgb_to_lab(np.array(OBJECT_COLOURS[truth.objects[i].colour])))
+        < SEGMENT_DELTA_E
     ]
     return dilate(np.logical_or.reduce(masks), 1) if masks else np.zeros_like(render.masks[0])
+
+
+def stands_out(scene: Scene, colour: tuple[int, int, int]) -> bool:
+    """Whether no pixel of the scene's background is within the segmentation threshold of
+    `colour`: only then can the colour test find the object (white on beige cannot be)."""
+    pixels = np.unique(scene.background.draw(scene.side).reshape(-1, 3).round(), axis=0)
+    distance = delta_e2000(srgb_to_lab(pixels), srgb_to_lab(np.array(colour)))
+    return bool(distance.min() >= SEGMENT_DELTA_E)
+
+
+def spread_handles(obj, rng: np.random.Generator) -> list[tuple[int, int]]:
+    """DRAG_HANDLES points inside the object, evenly spaced in angle around its centre, so
+    a drag that stretches the object instead of moving it misplaces some of them."""
+    start = rng.uniform(0, 2 * math.pi)
+    reach = max(1.0, obj.radius - HANDLE_INSET)
+    return [
+        (
+            int(obj.x + reach * math.cos(start + 2 * math.pi * k / DRAG_HANDLES)),
+            int(obj.y + reach * math.sin(start + 2 * math.pi * k / DRAG_HANDLES)),
+        )
+        for k in range(DRAG_HANDLES)
+    ]
 
 
 def image_of(scene: Scene, name: str) -> SourceImage:
     return SourceImage(scene.render().rgb, name=name)
 
 
-def draw_case(task: str, index: int, rng: np.random.Generator) -> Case | None:
+def draw_case(task: str, index: int, rng: np.random.Generator, split: str = "test") -> Case | None:
     """A case for the scene, or None when no draw of the rules fits it."""
-    scene = random_scene("test", index)
+    scene = random_scene(split, SPLIT_START[split] + index)
     render = scene.render()
     image = image_of(scene, f"test-{index}")
     for _ in range(CASE_TRIES):
@@ -126,6 +177,8 @@ def draw_case(task: str, index: int, rng: np.random.Generator) -> Case | None:
         obj = scene.objects[target]
         mask = dilate(render.masks[target], MASK_GROW)
         colour = OBJECT_COLOURS[obj.colour]
+        if not stands_out(scene, colour):
+            continue
         if task in ("move", "drag"):
             low, high = MOVE_RANGE if task == "move" else DRAG_RANGE
             angle, length = rng.uniform(0, 2 * math.pi), rng.uniform(low, high)
@@ -136,15 +189,14 @@ def draw_case(task: str, index: int, rng: np.random.Generator) -> Case | None:
             if task == "move":
                 request = MoveEdit(image=image, mask=mask, offset=(dx, dy), prompt=scene.caption)
             else:
-                hx, hy = (
-                    int(obj.x) + int(rng.integers(-1, 2)),
-                    int(obj.y) + int(rng.integers(-1, 2)),
-                )
+                handles = spread_handles(obj, rng)
+                if not all(render.masks[target][y, x] for x, y in handles):
+                    continue  # a thin shape (ring, cross) without object under a handle
                 region = dilate(
                     render.masks[target] | truth.render().masks[target], DRAG_REGION_GROW
                 )
-                pair = (Point(hx, hy), Point(hx + dx, hy + dy))
-                request = DragEdit(image=image, mask=region, pairs=(pair,), prompt=scene.caption)
+                pairs = tuple((Point(x, y), Point(x + dx, y + dy)) for x, y in handles)
+                request = DragEdit(image=image, mask=region, pairs=pairs, prompt=scene.caption)
         elif task == "resize":
             factor = float(rng.uniform(*SCALE_RANGE))
             cx, cy = bbox_centre(mask)
@@ -154,22 +206,26 @@ def draw_case(task: str, index: int, rng: np.random.Generator) -> Case | None:
                 continue
             request = MoveEdit(image=image, mask=mask, scale=factor, prompt=scene.caption)
         else:
-            reference = random_scene("test", index + TASK_SEED_STRIDE // 2)
+            reference = random_scene(split, SPLIT_START[split] + index + TASK_SEED_STRIDE // 2)
             ref_target = int(rng.integers(len(reference.objects)))
             ref_obj = reference.objects[ref_target]
             ref_mask = dilate(reference.render().masks[ref_target], MASK_GROW)
             ref_image = image_of(reference, f"reference-{index}")
             colour = OBJECT_COLOURS[ref_obj.colour]
+            if not stands_out(scene, colour):
+                continue
             if task == "appearance":
                 if ref_obj.colour == obj.colour:
                     continue
                 truth = scene.recoloured(target, ref_obj.colour)
+                # prompts as a user types them: the result's caption, the reference's own
                 request = AppearanceEdit(
                     image=image,
                     mask=mask,
                     reference=ref_image,
                     reference_mask=ref_mask,
-                    prompt=scene.caption,
+                    prompt=truth.caption,
+                    reference_prompt=reference.caption,
                 )
             else:
                 placed = random_object(rng, scene.side, scene.objects)
@@ -188,22 +244,26 @@ def draw_case(task: str, index: int, rng: np.random.Generator) -> Case | None:
                     reference=ref_image,
                     reference_mask=ref_mask,
                     at=(cx - 0.5 + dx, cy - 0.5 + dy),
-                    prompt=scene.caption,
+                    prompt=truth.caption,
+                    reference_prompt=reference.caption,
                 )
                 mask = np.zeros_like(mask)
         return Case(
             task, index, scene, truth, target, request, colour,
-            same_colour_elsewhere(truth, target), render.masks[target] if task != "paste" else mask,
+            lookalikes(truth, target), render.masks[target] if task != "paste" else mask,
+            truth.removed(target).render().rgb,
         )  # fmt: skip
     return None
 
 
-def cases_for(task: str, count: int) -> list[Case]:
+def cases_for(task: str, count: int, split: str = "test") -> list[Case]:
+    """The first `count` cases of a task: held-out scenes for the table, or training-split
+    scenes (for choosing a model's settings without looking at the held-out ones)."""
     rng = np.random.default_rng([TASKS.index(task), 2024])
     found: list[Case] = []
     index = TASKS.index(task) * TASK_SEED_STRIDE
     while len(found) < count:
-        case = draw_case(task, index, rng)
+        case = draw_case(task, index, rng, split)
         if case is not None:
             found.append(case)
         index += 1
@@ -235,7 +295,7 @@ def naive(case: Case) -> np.ndarray:
         copy_pairs(out, rgb, request.placement().pairs(request.mask))
         return out
     if isinstance(request, DragEdit):
-        ((handle, target),) = request.pairs
+        handle, target = request.pairs[0]  # the benchmark's drags move every handle alike
         cx, cy = bbox_centre(request.mask)
         shift = Placement(1.0, target.x - handle.x, target.y - handle.y, cx, cy)
         out = fill_hole(rgb, request.mask)
@@ -260,25 +320,54 @@ def naive(case: Case) -> np.ndarray:
 def measure(case: Case, out: np.ndarray) -> dict[str, float]:
     truth = case.truth.render()
     expected = truth.masks[case.target]
-    found = colour_segment(out, case.colour, case.others)
-    row = {"iou": iou(found, expected)}
+    found = colour_segment(out, case.colour)
+    region = scored_region(expected, case.background, case.colour, case.lookalikes)
+    row = {"iou": region_iou(found, expected, region)}
     if case.task in ("move", "resize", "drag"):
-        row["centroid_px"] = centroid_error(found, expected)
+        row["centroid_px"] = centroid_error(found & region, expected & region)
     if case.task in ("move", "resize"):
         vacated = case.source_mask & ~dilate(expected, 1)
         row["psnr_vacated"] = psnr(out, truth.rgb, vacated)
+        textured = case.scene.background.kind != "plain"
+        row["psnr_vacated_textured"] = row["psnr_vacated"] if textured else float("nan")
         untouched = ~dilate(case.source_mask | expected, BACKGROUND_MARGIN)
         row["psnr_background"] = psnr(out, truth.rgb, untouched)
+    if case.task == "drag":
+        row["track_px"] = handle_error(case, found)
     if case.task in ("appearance", "paste"):
         row["delta_e"] = colour_error(out, expected, case.colour)
     return row
 
 
+def handle_error(case: Case, found: np.ndarray) -> float:
+    """Mean pixels between each drag target and where its handle's content landed."""
+    errors = []
+    for handle, target in case.request.pairs:
+        reach = math.ceil(math.dist(handle, target)) + TRACK_MARGIN
+        at, to = (int(handle.x), int(handle.y)), (int(target.x), int(target.y))
+        errors.append(track(case.source_mask, found, at, to, reach))
+    return float(np.mean(errors))
+
+
+def round_trip(editor: Editor, rgb: np.ndarray) -> np.ndarray:
+    """`rgb` through the model's VAE: the best any edit decoded by it can look."""
+    model = editor.model
+    pixels = torch.from_numpy(rgb).permute(2, 0, 1)[None].float() / 127.5 - 1
+    with torch.no_grad():
+        latent = encode_image(model.vae, pixels.to(model.device), model.latent_scale)
+        return decode_latent(model.vae, latent, model.latent_scale)
+
+
 def run_case(editor: Editor, case: Case, variant: str) -> tuple[np.ndarray, float]:
     if variant == NAIVE:
         return naive(case), 0.0
-    request = replace(case.request, **VARIANTS[variant])
-    result = editor.edit(request)
+    if variant == EXACT:
+        return case.truth.render().rgb, 0.0
+    if variant == ROUND_TRIP:
+        return round_trip(editor, case.truth.render().rgb), 0.0
+    change = dict(VARIANTS[variant])
+    change["overrides"] = {**case.request.overrides, **change.get("overrides", {})}
+    result = editor.edit(replace(case.request, **change))
     return np.asarray(result.image.convert("RGB")), result.prepare_s + result.edit_s
 
 
@@ -293,14 +382,14 @@ def start_worker(model: str) -> None:
     _editor = Editor(load_model(ModelSpec(model, device="cpu")))
 
 
-def evaluate(item: tuple[str, int, int, int]) -> list[dict]:
-    """Every variant on case `position` of a task's `count` cases (variants inner, so the
+def evaluate(item: tuple[str, int, int, int, tuple[str, ...], str, dict]) -> list[dict]:
+    """The variants on case `position` of a task's `count` cases (variants inner, so the
     prepared scene stays cached)."""
-    task, position, count, steps = item
-    case = cases_for(task, count)[position]
-    case = replace(case, request=replace(case.request, steps=steps))
+    task, position, count, steps, variants, split, overrides = item
+    case = cases_for(task, count, split)[position]
+    case = replace(case, request=replace(case.request, steps=steps, overrides=overrides))
     rows = []
-    for variant in [*VARIANTS, NAIVE]:
+    for variant in variants:
         image, seconds = run_case(_editor, case, variant)
         metrics = measure(case, image)
         rows.append({"task": task, "variant": variant, "index": case.index, "seconds": seconds})
@@ -331,10 +420,34 @@ def summarise(rows: list[dict]) -> dict[str, dict[str, dict[str, float]]]:
 UNITS = {
     "iou": "IoU ↑",
     "centroid_px": "centroid err px ↓",
+    "track_px": "handle tracking px ↓",
     "psnr_vacated": "PSNR vacated dB ↑",
+    "psnr_vacated_textured": "… on striped / gradient ↑",
     "psnr_background": "PSNR background dB ↑",
     "delta_e": "ΔE2000 ↓",
 }
+
+
+def paired(rows: list[dict]) -> dict[str, dict[str, dict[str, tuple[float, float, float]]]]:
+    """Per task, ablation and key metric: the mean per-scene difference from "full" and its
+    95% bootstrap interval. Pairing by scene removes the scenes' own spread."""
+    by_case: dict[tuple[str, int], dict[str, dict[str, float]]] = {}
+    for row in rows:
+        by_case.setdefault((row["task"], row["index"]), {})[row["variant"]] = row["metrics"]
+    out: dict[str, dict[str, dict[str, tuple[float, float, float]]]] = {}
+    for task in dict.fromkeys(row["task"] for row in rows):
+        cases = [v for (t, _), v in by_case.items() if t == task]
+        ablations = [v for v in VARIANTS if v != "full" and all(v in case for case in cases)]
+        for variant in ablations if cases and all("full" in case for case in cases) else []:
+            for name in KEY_METRICS[task]:
+                diffs = [case[variant][name] - case["full"][name] for case in cases]
+                cell = out.setdefault(task, {}).setdefault(variant, {})
+                cell[name] = paired_interval(diffs)
+    return out
+
+
+def overrides_note(overrides: dict | None) -> str:
+    return f" with settings {json.dumps(overrides)}" if overrides else ""
 
 
 def markdown(report: dict) -> str:
@@ -342,11 +455,15 @@ def markdown(report: dict) -> str:
         "# Edit quality on toy scenes",
         "",
         f"`python bench/quality.py{' --quick' if report['quick'] else ''}` on {report['date']}: "
-        f"model `{report['model']}`, {report['scenes']} held-out scenes per task, "
+        f"model `{report['model']}`, {report['scenes']} "
+        f"{'held-out' if report.get('split', 'test') == 'test' else 'training-split'} "
+        f"scenes per task{overrides_note(report.get('overrides'))}, "
         f"{report['steps']} steps, seed {report['seed']}, "
         f"{report['processes']} processes of one thread, "
         f"{report['seconds'] / 60:.1f} min. Each cell is the mean (median) over the scenes; "
-        "higher ↑ / lower ↓ is better.",
+        "higher ↑ / lower ↓ is better. The IoU leaves out a 1 px band around the true outline "
+        "and pixels whose true background or neighbour has the object's colour. The ceiling "
+        "rows score the exact truth and its round trip through the model's VAE.",
         "",
     ]
     for task, variants in report["table"].items():
@@ -366,6 +483,24 @@ def markdown(report: dict) -> str:
                 f"| {variant} | {values} | {report['seconds_per_edit'][task][variant]:.2f} |"
             )
         lines.append("")
+        differences = report["paired"].get(task, {})
+        if differences:
+            metrics = KEY_METRICS[task]
+            lines += [
+                "Paired difference from full (mean [95% bootstrap interval]); * where the "
+                "interval excludes zero:",
+                "",
+                "| ablation | " + " | ".join(f"Δ {UNITS[n]}" for n in metrics) + " |",
+                "|---" * (len(metrics) + 1) + "|",
+            ]
+            for variant, cell in differences.items():
+                parts = []
+                for n in metrics:
+                    mean, low, high = cell[n]
+                    star = "*" if low > 0 or high < 0 else ""
+                    parts.append(f"{mean:+.3f} [{low:+.3f}, {high:+.3f}]{star}")
+                lines.append(f"| {variant} | " + " | ".join(parts) + " |")
+            lines.append("")
     return "\n".join(lines)
 
 
@@ -376,6 +511,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", default=str(REPO / "models" / "toy"))
     parser.add_argument("--tasks", default=",".join(TASKS))
     parser.add_argument("--steps", type=int, default=50)
+    parser.add_argument(
+        "--split",
+        default="test",
+        choices=sorted(SPLIT_START),
+        help="test: the held-out table; train: scenes for choosing settings",
+    )
+    parser.add_argument(
+        "--overrides",
+        type=json.loads,
+        default={},
+        help='JSON settings applied to every task, e.g. {"guidance_strength": 4}',
+    )
+    parser.add_argument(
+        "--variants",
+        default=",".join([*VARIANTS, *REFERENCE_ROWS]),
+        help="comma-separated rows to run (default: all)",
+    )
     parser.add_argument("--out", type=Path, default=None, help="OUT.md and OUT.json")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="processes")
     parser.add_argument("--render", type=Path, default=None, help="rewrite OUT.md of OUT.json")
@@ -383,6 +535,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.render is not None:
         report = json.loads(args.render.read_text())
         report["table"] = summarise(report["rows"])
+        report["paired"] = paired(report["rows"])
         args.render.write_text(json.dumps(report, indent=1) + "\n")
         args.render.with_suffix(".md").write_text(markdown(report))
         return 0
@@ -390,7 +543,15 @@ def main(argv: list[str] | None = None) -> int:
     out = args.out or REPO / "bench" / "results" / ("quality-quick" if args.quick else "quality")
     started = time.perf_counter()
     tasks = args.tasks.split(",")
-    items = [(task, i, count, args.steps) for task in tasks for i in range(count)]
+    variants = tuple(args.variants.split(","))
+    unknown = set(variants) - {*VARIANTS, *REFERENCE_ROWS}
+    if unknown:
+        parser.error(f"unknown variants: {', '.join(sorted(unknown))}")
+    items = [
+        (task, i, count, args.steps, variants, args.split, args.overrides)
+        for task in tasks
+        for i in range(count)
+    ]
     rows: list[dict] = []
     context = multiprocessing.get_context("spawn")
     with context.Pool(args.jobs, initializer=start_worker, initargs=(args.model,)) as pool:
@@ -411,6 +572,8 @@ def main(argv: list[str] | None = None) -> int:
         "quick": args.quick,
         "scenes": count,
         "steps": args.steps,
+        "split": args.split,
+        "overrides": args.overrides,
         "seed": MoveEdit.seed,
         "processes": args.jobs,
         "torch": torch.__version__,
@@ -419,6 +582,7 @@ def main(argv: list[str] | None = None) -> int:
         "seconds": time.perf_counter() - started,
         "seconds_per_edit": timing,
         "table": summarise(rows),
+        "paired": paired(rows),
         "rows": rows,
     }
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -102,7 +102,11 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--image", required=True, type=Path, help="input image")
     common.add_argument("--out", required=True, type=Path, help="output image (new file)")
     common.add_argument("--model", default=None, help="folder, .safetensors/.ckpt or hub id")
-    common.add_argument("--prompt", default="", help="what the image shows")
+    common.add_argument(
+        "--prompt",
+        default="",
+        help="what the image shows; for appearance and paste, what the result should show",
+    )
     common.add_argument("--seed", type=_seed, default=42)
     common.add_argument("--steps", type=int, default=50)
     common.add_argument(

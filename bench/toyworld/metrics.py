@@ -1,9 +1,11 @@
-"""Edit-quality metrics against an exact ground-truth render (issue 6).
+"""Edit-quality metrics against an exact ground-truth render (issues 6 and 12).
 
 Objects are found in an edited image by colour: toy objects are flat colours, so the pixels
-within `SEGMENT_DELTA_E` of the object's colour are the object, except where another object
-of that colour is known to be. An object left behind by a failed move therefore lowers the
-IoU, as it should.
+within `SEGMENT_DELTA_E` of the object's colour are the object. An object left behind by a
+failed move therefore lowers the IoU, as it should. The IoU is read only where the colour
+test can tell (`scored_region`): off the object's anti-aliased outline, and away from true
+background pixels and other objects whose colour is within the threshold of the object's
+(white on beige is ΔE 15.7). Scored so, the exact truth itself gets an IoU of 1.
 """
 
 from __future__ import annotations
@@ -16,6 +18,9 @@ SEGMENT_DELTA_E = 20.0  # CIEDE2000 distance within which a pixel has the object
 SHRINK = 1  # pixels eroded off a mask before reading its colour: edges are mixed
 BACKGROUND_MARGIN = 2  # pixels around old and new objects left out of the "untouched" area
 PSNR_CAP = 60.0  # dB reported for identical areas (MSE 0)
+EDGE_BAND = 1  # pixels each side of an object's true outline that the IoU leaves out
+TRACK_PATCH = 4  # half-side of the square patch that handle tracking matches (9 x 9)
+BOOTSTRAP_DRAWS = 2000  # resamples of the paired bootstrap interval
 
 
 def srgb_to_lab(rgb: np.ndarray) -> np.ndarray:
@@ -142,3 +147,61 @@ def colour_error(rgb: np.ndarray, mask: np.ndarray, colour: tuple[int, int, int]
         return float("nan")
     mean = srgb_to_lab(rgb[inner]).mean(axis=0)
     return float(delta_e2000(mean, srgb_to_lab(np.array(colour))))
+
+
+def scored_region(
+    expected: np.ndarray,
+    background: np.ndarray,
+    colour: tuple[int, int, int],
+    lookalikes: np.ndarray,
+) -> np.ndarray:
+    """Where the colour test can tell the object from the rest: not within EDGE_BAND of its
+    true outline, not where the true background (the scene without the object) already has
+    the object's colour, and not on `lookalikes` (other objects of a similar colour)."""
+    band = dilate(expected, EDGE_BAND) & ~erode(expected, EDGE_BAND)
+    return ~band & ~colour_segment(background, colour) & ~lookalikes
+
+
+def region_iou(found: np.ndarray, expected: np.ndarray, region: np.ndarray) -> float:
+    return iou(found & region, expected & region)
+
+
+def track(
+    source: np.ndarray,
+    result: np.ndarray,
+    handle: tuple[int, int],
+    target: tuple[int, int],
+    search: int,
+) -> float:
+    """Pixels between a handle's target and where the handle's content landed. Both are the
+    object's masks (toy objects are flat colours: their outline is the content that shows
+    where they are): the patch of `source` around the handle is looked for in `result`
+    within `search` pixels of the target, by the fewest differing pixels, ties to the
+    nearest position."""
+    r = TRACK_PATCH
+    pad = r + search
+    src, out = np.pad(source, pad), np.pad(result, pad)
+    hx, hy = handle[0] + pad, handle[1] + pad
+    patch = src[hy - r : hy + r + 1, hx - r : hx + r + 1]
+    best: tuple[int, float] = (patch.size + 1, math.inf)
+    tx, ty = target[0] + pad, target[1] + pad
+    for dy in range(-search, search + 1):
+        for dx in range(-search, search + 1):
+            y, x = ty + dy, tx + dx
+            differing = int((out[y - r : y + r + 1, x - r : x + r + 1] != patch).sum())
+            best = min(best, (differing, math.hypot(dx, dy)))
+    return best[1]
+
+
+def paired_interval(
+    differences: list[float], level: float = 0.95, seed: int = 0
+) -> tuple[float, float, float]:
+    """Mean of per-scene differences and its percentile bootstrap interval; NaNs left out."""
+    values = np.asarray([d for d in differences if not math.isnan(d)], dtype=np.float64)
+    if values.size == 0:
+        return (float("nan"),) * 3
+    rng = np.random.default_rng(seed)
+    means = values[rng.integers(values.size, size=(BOOTSTRAP_DRAWS, values.size))].mean(axis=1)
+    tail = (1 - level) / 2 * 100
+    low, high = np.percentile(means, [tail, 100 - tail])
+    return float(values.mean()), float(low), float(high)

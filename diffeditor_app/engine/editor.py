@@ -189,13 +189,15 @@ class Editor:
 
     def reference_features(self, prepared: Prepared, i: int) -> tuple[Levels, Levels | None]:
         """F_gud (and F_ref) at step i on the feature grid; computed once per prepared state
-        and step, in one batch for both images, stored at the blocks' own resolution."""
+        and step, in one batch for both images, stored at the blocks' own resolution. Both
+        images see the base prompt, as F_gen does (the reference code does the same): the
+        features compared then differ by their content, not by their captions."""
         if i not in prepared.features:
             self.costs.prepare_unet_forward += 1
+            latents = prepared.latents[i]
+            text = prepared.text[:1].expand(latents.shape[0], -1, -1)
             with torch.no_grad():
-                prepared.features[i] = self.extractor(
-                    prepared.latents[i], prepared.timesteps[i], prepared.text
-                )
+                prepared.features[i] = self.extractor(latents, prepared.timesteps[i], text)
         features, grid = prepared.features[i], prepared.frame.grid_shape
         reference = to_grid(features, grid, 1) if features[0].shape[0] > 1 else None
         return to_grid(features, grid, 0), reference

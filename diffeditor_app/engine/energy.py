@@ -87,19 +87,21 @@ class DragEnergy:
     ) -> tuple[torch.Tensor, torch.Tensor]:
         edit = gen[0].new_zeros(())
         content = gen[0].new_zeros(())
-        pairs = len(self.targets)
+        # the reference divides by 2 for its two SD1.5 levels: divide by the levels used, so a
+        # model with one feature level is not guided at half strength
+        levels, pairs = len(gen), len(self.targets)
         for f_gen, f_gud in zip(gen, gud, strict=True):
             for target, handle, vacated in zip(
                 self.targets, self.handles, self.vacated, strict=True
             ):
                 s = similarity(f_gen[:, target], f_gud[:, handle]).mean()
-                edit = edit + attract(self.w_edit, s) / (2 * pairs)
+                edit = edit + attract(self.w_edit, s) / (levels * pairs)
                 if vacated.numel():
                     stay = similarity(f_gen[:, vacated], f_gud[:, vacated]).mean()
-                    edit = edit + self.w_inpaint * stay / (2 * pairs)
+                    edit = edit + self.w_inpaint * stay / (levels * pairs)
             if self.other.numel():
                 s = similarity(f_gen[:, self.other], f_gud[:, self.other]).mean()
-                content = content + attract(self.w_content, s) / 2
+                content = content + attract(self.w_content, s) / levels
         return edit, content
 
 

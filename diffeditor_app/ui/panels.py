@@ -27,6 +27,9 @@ from diffeditor_app.engine.loading import ModelProfile
 from diffeditor_app.engine.requests import SEED_RANGE
 from diffeditor_app.engine.settings import Task
 
+IMAGE_PROMPT_HINT = "What the image shows (optional)"
+RESULT_PROMPT_HINT = "What the result should show (optional)"
+
 TASK_LABELS = {
     Task.MOVE: "Move / Resize",
     Task.DRAG: "Drag",
@@ -66,7 +69,7 @@ class EditPanel(QWidget):
         self.profile = ModelProfile()  # the model's tuned numbers: the Advanced defaults
         self.hint = QLabel()
         self.hint.setWordWrap(True)
-        self.prompt = QLineEdit(placeholderText="What the image shows (optional)")
+        self.prompt = QLineEdit(placeholderText=IMAGE_PROMPT_HINT)
         self.reference_prompt = QLineEdit(placeholderText="What the reference shows (optional)")
         self.seed = QSpinBox(minimum=SEED_RANGE[0], maximum=SEED_RANGE[1])
         self.new_seed = QPushButton("New seed")
@@ -177,6 +180,9 @@ class EditPanel(QWidget):
         show_text(self.prompt, state.prompt)
         show_text(self.reference_prompt, state.reference_prompt)
         two_image = state.task in {Task.APPEARANCE, Task.PASTE}
+        # a two-image edit's caption says what the result shows: the image's own caption
+        # names the old colour or leaves the pasted object out, and guidance then pulls back
+        self.prompt.setPlaceholderText(RESULT_PROMPT_HINT if two_image else IMAGE_PROMPT_HINT)
         self.fields.setRowVisible(self.reference_prompt, two_image)
         self.seed.setValue(state.seed)
         customised = options != EditOptions()

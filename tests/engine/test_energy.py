@@ -71,11 +71,15 @@ def test_drag_energy_by_hand():
     )
     edit, content = energy([gen], [gud])
     # pair 1: cos(gen[1], gud[0]) = 1 -> sim 1 -> 4 / 5; vacated cell 0: sim 1 -> 0.2 * 1
-    # pair 2: cos(gen[3], gud[2]) = 1 -> 4 / 5; nothing vacated
-    expected_edit = (4 / 5 + 0.2 * 1 + 4 / 5) / (2 * 2)
+    # pair 2: cos(gen[3], gud[2]) = 1 -> 4 / 5; nothing vacated; one level, two pairs
+    expected_edit = (4 / 5 + 0.2 * 1 + 4 / 5) / (1 * 2)
     assert abs(edit.item() - expected_edit) < 1e-6
-    # content: cos(gen[2], gud[2]) = 0 -> sim 0.5 -> 6 / (1 + 2) / 2
-    assert abs(content.item() - 6 / 3 / 2) < 1e-6
+    # content: cos(gen[2], gud[2]) = 0 -> sim 0.5 -> 6 / (1 + 2), over one level
+    assert abs(content.item() - 6 / 3) < 1e-6
+    # two identical levels: the sums double and the division by the levels undoes it
+    edit2, content2 = energy([gen, gen], [gud, gud])
+    assert abs(edit2.item() - expected_edit) < 1e-6
+    assert abs(content2.item() - 6 / 3) < 1e-6
 
 
 def test_energies_stay_finite_on_zero_features():

@@ -187,3 +187,35 @@ def test_image_prompt_changes_the_result_and_scale_zero_turns_it_off(editor, sce
     zero = np.asarray(editor.edit(MoveEdit(ip_scale=0.0, **base)).image)
     assert not np.array_equal(with_ip, without)
     assert np.array_equal(zero, without)
+
+
+def test_reference_guidance_features_use_the_base_prompt(editor, scene, monkeypatch):
+    """F_ref is computed with the base caption, as F_gen is: the reference prompt only
+    conditions the reference's inversion."""
+    image, mask = scene
+    reference, disc = reference_scene()
+    texts = []
+    extractor_call = type(editor.extractor).__call__
+
+    def spy_extract(self, latent, timestep, text):
+        texts.append(text)
+        return extractor_call(self, latent, timestep, text)
+
+    monkeypatch.setattr(type(editor.extractor), "__call__", spy_extract)
+    editor.edit(
+        AppearanceEdit(
+            image=image,
+            mask=mask,
+            reference=reference,
+            reference_mask=disc,
+            steps=3,
+            prompt="a red square",
+            reference_prompt="a yellow disc",
+        )
+    )
+    prepared = next(reversed(editor.cache.values()))
+    assert not torch.equal(prepared.text[0], prepared.text[1])  # the two prompts differ
+    pairs = [t for t in texts if t.shape[0] == 2]
+    assert pairs, "no two-image feature pass ran"
+    for text in pairs:
+        assert torch.equal(text[0], prepared.text[0]) and torch.equal(text[1], prepared.text[0])

@@ -1,19 +1,25 @@
 """The quality benchmark's cases: ground truth that agrees with the engine's own geometry,
 drawn within the issue's ranges, and a naive baseline measured by the same metrics."""
 
+import itertools
 import math
 
 import pytest
 from metrics import dilate, iou
 from quality import (
+    DRAG_HANDLES,
     DRAG_RANGE,
+    EXACT,
+    KEY_METRICS,
     MOVE_RANGE,
     NAIVE,
     SCALE_RANGE,
+    TASKS,
     VARIANTS,
     cases_for,
     measure,
     naive,
+    paired,
     summarise,
 )
 
@@ -32,9 +38,15 @@ def test_cases_are_seeded_and_their_truth_matches_the_request(task):
         if task == "resize":
             assert SCALE_RANGE[0] <= request.scale <= SCALE_RANGE[1]
         if task == "drag":
-            ((handle, target),) = request.pairs
-            assert case.source_mask[int(handle.y), int(handle.x)]
-            assert DRAG_RANGE[0] - 1 <= math.dist(handle, target) <= DRAG_RANGE[1] + 1
+            assert len(request.pairs) == DRAG_HANDLES
+            offsets = {(t.x - h.x, t.y - h.y) for h, t in request.pairs}
+            assert len(offsets) == 1  # the truth moves the object rigidly
+            for handle, target in request.pairs:
+                assert case.source_mask[int(handle.y), int(handle.x)]
+                assert truth[int(target.y), int(target.x)]
+                assert DRAG_RANGE[0] - 1 <= math.dist(handle, target) <= DRAG_RANGE[1] + 1
+            handles = [h for h, _ in request.pairs]
+            assert min(math.dist(a, b) for a, b in itertools.combinations(handles, 2)) >= 3
             assert request.mask[truth].all() and request.mask[case.source_mask].all()
         if task in ("move", "resize"):
             placed = request.placement().place(case.source_mask)
@@ -43,6 +55,23 @@ def test_cases_are_seeded_and_their_truth_matches_the_request(task):
             assert iou(request.edit_region(), dilate(truth, 1)) > 0.9
         if task == "appearance":
             assert case.truth.objects[case.target].colour != case.scene.objects[case.target].colour
+        if task in ("appearance", "paste"):  # prompts as a user types them
+            assert request.prompt == case.truth.caption
+            assert request.reference_prompt and request.reference_prompt != request.prompt
+
+
+@pytest.mark.parametrize("task", TASKS)
+def test_the_exact_truth_scores_perfectly(task):
+    """A benchmark that a perfect answer passes (issue 12: at least 0.97)."""
+    for case in cases_for(task, 6):
+        metrics = measure(case, case.truth.render().rgb)
+        assert metrics["iou"] >= 0.97
+        if "centroid_px" in metrics:
+            assert metrics["centroid_px"] < 0.5
+        if "track_px" in metrics:
+            assert metrics["track_px"] <= 1.0
+        if "delta_e" in metrics:
+            assert metrics["delta_e"] < 1.0
 
 
 @pytest.mark.parametrize("task", ["move", "resize", "drag", "appearance", "paste"])
@@ -60,6 +89,26 @@ def test_the_unedited_image_scores_badly():
     for case in cases_for("move", 2):
         metrics = measure(case, case.scene.render().rgb)
         assert metrics["iou"] < 0.5 and metrics["centroid_px"] >= MOVE_RANGE[0] - 1
+    for case in cases_for("drag", 2):  # handles that stayed put are a drag's length off
+        metrics = measure(case, case.scene.render().rgb)
+        handle, target = case.request.pairs[0]
+        assert metrics["track_px"] >= math.dist(handle, target) - 2
+
+
+def test_paired_differences_cover_every_ablation_and_key_metric():
+    rows = []
+    for index in range(6):
+        for variant in VARIANTS:
+            better = 0.1 if variant == "full" else 0.0
+            metrics = {name: 0.5 + better + 0.01 * index for name in KEY_METRICS["drag"]}
+            rows.append({"task": "drag", "variant": variant, "index": index, "metrics": metrics})
+        rows.append({"task": "drag", "variant": EXACT, "index": index, "metrics": metrics})
+    table = paired(rows)["drag"]
+    assert set(table) == set(VARIANTS) - {"full"}
+    for cell in table.values():
+        for mean, low, high in cell.values():
+            assert mean == pytest.approx(-0.1) and low == pytest.approx(-0.1)
+            assert high == pytest.approx(-0.1)
 
 
 def test_every_ablation_is_a_valid_request_change():

@@ -9,8 +9,12 @@ from metrics import (
     dilate,
     erode,
     iou,
+    paired_interval,
     psnr,
+    region_iou,
+    scored_region,
     srgb_to_lab,
+    track,
 )
 
 # Pairs and differences from Sharma, Wu and Dalal's CIEDE2000 test data.
@@ -78,3 +82,32 @@ def test_colour_segment_and_colour_error():
     assert not colour_segment(rgb, (215, 40, 40), exclude=dilate(red, 1)).any()
     assert colour_error(rgb, red, (215, 40, 40)) == pytest.approx(0.0, abs=1e-9)
     assert colour_error(rgb, blue, (215, 40, 40)) > 40
+
+
+def test_scored_region_leaves_out_the_outline_and_lookalike_background():
+    expected = square(4, 4, side=6)
+    background = np.zeros((16, 16, 3), np.uint8)
+    background[:, 12:] = (215, 40, 40)  # a red stripe: the object's own colour
+    region = scored_region(expected, background, (215, 40, 40), np.zeros((16, 16), bool))
+    assert not region[4, 4] and not region[3, 4] and not region[9, 9]  # the outline band
+    assert region[6, 6] and region[0, 0]  # the object's inside and plain background
+    assert not region[:, 12:].any()  # background that looks like the object
+    found = expected | (np.arange(16) >= 12)[None, :]  # the stripe is caught by the colour test
+    assert region_iou(found, expected, region) == 1.0
+
+
+def test_track_finds_where_the_content_went():
+    disc = np.hypot(*np.mgrid[-16:16, -16:16]) <= 6  # centred at (16, 16)
+    moved = np.roll(disc, shift=(3, 5), axis=(0, 1))  # 5 right, 3 down
+    stretched = disc | moved  # an object smeared along the drag, not moved
+    handle, target = (19, 13), (24, 16)
+    assert track(disc, moved, handle, target, search=8) == 0.0
+    assert track(disc, disc, handle, target, search=8) == pytest.approx(np.hypot(5, 3))
+    assert 0 < track(disc, stretched, (13, 19), (18, 22), search=8) <= np.hypot(5, 3)
+
+
+def test_paired_interval_excludes_zero_only_for_a_real_difference():
+    mean, low, high = paired_interval([0.1, 0.12, 0.09, 0.11, 0.1, 0.13])
+    assert mean == pytest.approx(0.1083, abs=1e-3) and 0 < low < mean < high
+    mean, low, high = paired_interval([0.1, -0.1, 0.05, -0.05, float("nan")])
+    assert low < 0 < high

@@ -94,6 +94,16 @@ def test_task_switch_picks_mask_and_tool(window, scene_path):
     assert window.canvas.tool == "brush" and window.canvas.mask_name is MaskName.OBJECT
 
 
+def test_two_image_tasks_ask_for_the_result_in_the_prompt(window, scene_path):
+    window.open_image(scene_path)
+    prompt = window.edit_panel.prompt
+    for task in (Task.APPEARANCE, Task.PASTE):
+        window.set_task(task)
+        assert "result" in prompt.placeholderText()
+    window.set_task(Task.MOVE)
+    assert "image shows" in prompt.placeholderText()
+
+
 def test_edit_through_the_worker_with_previews_keep_and_undo(window, scene_path, qtbot):
     window.open_image(scene_path)
     paint_object(window)
