@@ -219,10 +219,11 @@ GIVEN_FILES = {  # argument -> what it is, in messages
 }
 
 
-def _check_files(args: argparse.Namespace):
+def _check_files(args: argparse.Namespace) -> None:
     """The output and the previews folder, checked before anything is loaded: no given file
     is ever written, and a bad path is reported before the edit, not after it."""
     from diffeditor_app.engine.outputs import UserFiles
+    from diffeditor_app.engine.requests import MAX_STEPS
 
     given = {
         what: getattr(args, name)
@@ -231,9 +232,8 @@ def _check_files(args: argparse.Namespace):
     }
     files = UserFiles(given)
     files.check_output(args.out)
-    if args.previews is not None:
-        files.check_previews(args.previews, max(args.steps, 0))
-    return files
+    if args.previews is not None:  # steps past MAX_STEPS are refused with the request
+        files.check_previews(args.previews, min(max(args.steps, 0), MAX_STEPS))
 
 
 def run_edit(args: argparse.Namespace) -> int:

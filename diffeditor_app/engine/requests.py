@@ -27,6 +27,7 @@ class Point(NamedTuple):
 
 MIN_SCALE = 0.1  # smaller leaves less than a feature cell of most objects
 MAX_SCALE = 4.0  # larger is a different picture, not an edit
+MAX_STEPS = 1000  # the scheduler's training timesteps: one per step at most
 SEED_RANGE = (0, 2**31 - 1)  # seeds a user types or draws; the app's seed field shows these
 REACH = MAX_SCALE + 1  # past this many image sides away, a placed object cannot overlap it
 
@@ -49,8 +50,8 @@ class EditRequest:
 
     def validate(self) -> None:
         """Raise InvalidInput with one sentence for anything the edit cannot work with."""
-        if self.steps < 1 or self.steps > 1000:
-            raise InvalidInput(f"steps must be between 1 and 1000, got {self.steps}.")
+        if self.steps < 1 or self.steps > MAX_STEPS:
+            raise InvalidInput(f"steps must be between 1 and {MAX_STEPS}, got {self.steps}.")
         if not SEED_RANGE[0] <= self.seed <= SEED_RANGE[1]:
             raise InvalidInput(
                 f"The seed must be between {SEED_RANGE[0]} and {SEED_RANGE[1]}, got {self.seed}."

@@ -667,6 +667,12 @@ def _file_as_folder(scene: Scene) -> Path:
         pytest.param(lambda s: s.out(), ["--device", "mps"], ["mps"], id="unknown device"),
         pytest.param(lambda s: s.out(), ["--steps", "9" * 30], ["steps"], id="huge steps"),
         pytest.param(
+            lambda s: s.out(),
+            ["--steps", "9" * 30, "--previews", "{folder}/previews"],
+            ["steps"],
+            id="huge steps with previews",
+        ),
+        pytest.param(
             lambda s: s.out(), ["--resolution", "9" * 30], ["resolution"], id="huge resolution"
         ),
     ],
@@ -675,7 +681,7 @@ def test_output_and_argument_errors_come_before_the_model(
     scene, capsys, no_model_load, make, extra, fragments
 ):
     out = make(scene)
-    extra = [str(e).replace("{mask}", str(scene.mask)) for e in extra]
+    extra = [str(e).format(mask=scene.mask, folder=scene.folder) for e in extra]
     argv = move_args(Path("toy"), scene, out, "--offset", "8,0", *extra)
     before = {p: sha(p) for p in scene.folder.iterdir() if p.is_file()}
     code, stdout, err = cli(capsys, *argv)
