@@ -312,3 +312,22 @@ def test_images_past_the_pixel_limit_are_refused_before_decoding(tmp_path, monke
         load_image(path)
     monkeypatch.setattr(images, "MAX_PIXELS", 60_000)
     assert load_image(path).size == (300, 200)
+
+
+def test_pillow_bomb_guard_stays_on_at_the_editor_limit():
+    from diffeditor_app.engine import images
+
+    assert Image.MAX_IMAGE_PIXELS is not None  # never switched off for the whole process
+    assert Image.MAX_IMAGE_PIXELS <= images.MAX_PIXELS
+
+
+def test_image_bytes_past_the_limit_are_refused_from_the_header(monkeypatch):
+    import io
+
+    from diffeditor_app.engine import images
+
+    buffer = io.BytesIO()
+    Image.new("L", (300, 200)).save(buffer, "PNG")
+    monkeypatch.setattr(images, "MAX_PIXELS", 50_000)
+    with pytest.raises(InvalidInput, match="member.png' is 300x200"):
+        images.open_image("project:member.png", buffer.getvalue())
