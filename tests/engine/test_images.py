@@ -329,5 +329,5 @@ def test_image_bytes_past_the_limit_are_refused_from_the_header(monkeypatch):
     buffer = io.BytesIO()
     Image.new("L", (300, 200)).save(buffer, "PNG")
     monkeypatch.setattr(images, "MAX_PIXELS", 50_000)
-    with pytest.raises(InvalidInput, match="member.png' is 300x200"):
+    with pytest.raises(InvalidInput, match=r"member\.png' is 300x200"):
         images.open_image("project:member.png", buffer.getvalue())
