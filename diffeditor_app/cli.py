@@ -19,15 +19,6 @@ import traceback
 from pathlib import Path
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
-SAVE_FORMATS = {
-    ".png": "PNG",
-    ".jpg": "JPEG",
-    ".jpeg": "JPEG",
-    ".webp": "WEBP",
-    ".tif": "TIFF",
-    ".tiff": "TIFF",
-    ".bmp": "BMP",
-}
 _NEGATIVE_VALUE = re.compile(r"^-\.?\d")  # -8,0  -0.5  -.5
 
 
@@ -62,6 +53,21 @@ def _pair(text: str) -> tuple[float, float]:
     except ValueError:
         raise argparse.ArgumentTypeError(f"'{text}' is not X,Y (two numbers)") from None
     return x, y
+
+
+def _seed(text: str) -> int:
+    """A seed in the range every seed of the app lives in; torch overflows far past it."""
+    from diffeditor_app.engine.requests import SEED_RANGE
+
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
+    if not SEED_RANGE[0] <= value <= SEED_RANGE[1]:
+        raise argparse.ArgumentTypeError(
+            f"the seed must be between {SEED_RANGE[0]} and {SEED_RANGE[1]}, got {text}"
+        )
+    return value
 
 
 def _points(text: str) -> tuple[tuple[float, float], tuple[float, float]]:
@@ -101,7 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
         default="",
         help="what the image shows; for appearance and paste, what the result should show",
     )
-    common.add_argument("--seed", type=int, default=42)
+    common.add_argument("--seed", type=_seed, default=42)
     common.add_argument("--steps", type=int, default=50)
     common.add_argument(
         "--resolution",
@@ -180,7 +186,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--drop-text", type=float, default=0.0, help="empty-caption rate")
     train.add_argument("--resume", type=Path, default=None, help="checkpoint to continue from")
     train.add_argument("--checkpoint-every", type=int, default=100)
-    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--seed", type=_seed, default=0)
     train.add_argument("--resolution", type=int, default=None)
     train.add_argument("--device", default="auto")
     train.add_argument("--dtype", default="auto", choices=["auto", "fp16", "bf16", "fp32"])
@@ -195,7 +201,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     tiny = models.add_parser("tiny", help="write a tiny random model (offline, seconds)")
     tiny.add_argument("folder", type=Path)
-    tiny.add_argument("--seed", type=int, default=0)
+    tiny.add_argument("--seed", type=_seed, default=0)
     tiny.add_argument("--debug", action="store_true", help="show tracebacks")
     convert = models.add_parser("convert", help="image-prompt weights .bin -> .safetensors")
     convert.add_argument("source", type=Path)
@@ -204,32 +210,30 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _same_file(a: Path, b: Path) -> bool:
-    """Whether two paths name one existing file (also through links and `..`)."""
-    try:
-        return a.exists() and b.exists() and os.path.samefile(a, b)
-    except OSError:
-        return a.resolve() == b.resolve()
+GIVEN_FILES = {  # argument -> what it is, in messages
+    "image": "the input image",
+    "mask": "the mask",
+    "fill_hint": "the fill hint",
+    "reference": "the reference image",
+    "reference_mask": "the reference mask",
+}
 
 
-def _output_path(args: argparse.Namespace) -> Path:
-    out: Path = args.out
-    if out.suffix.lower() not in SAVE_FORMATS:
-        raise BadArguments(f"--out must end in one of {', '.join(sorted(SAVE_FORMATS))}.")
-    inputs = {
-        "image": "the input image",
-        "mask": "the mask",
-        "fill_hint": "the fill hint",
-        "reference": "the reference image",
-        "reference_mask": "the reference mask",
+def _check_files(args: argparse.Namespace) -> None:
+    """The output and the previews folder, checked before anything is loaded: no given file
+    is ever written, and a bad path is reported before the edit, not after it."""
+    from diffeditor_app.engine.outputs import UserFiles
+    from diffeditor_app.engine.requests import MAX_STEPS
+
+    given = {
+        what: getattr(args, name)
+        for name, what in GIVEN_FILES.items()
+        if getattr(args, name, None) is not None
     }
-    for name, what in inputs.items():
-        source = getattr(args, name, None)
-        if source is not None and _same_file(out, source):
-            raise BadArguments(f"--out is {what}; input files are never overwritten.")
-    if out.is_dir():
-        raise BadArguments(f"--out '{out}' is a folder; give a file name such as out.png.")
-    return out
+    files = UserFiles(given)
+    files.check_output(args.out)
+    if args.previews is not None:  # steps past MAX_STEPS are refused with the request
+        files.check_previews(args.previews, min(max(args.steps, 0), MAX_STEPS))
 
 
 def run_edit(args: argparse.Namespace) -> int:
@@ -245,10 +249,14 @@ def run_edit(args: argparse.Namespace) -> int:
         load_mask,
         load_model,
     )
-    from diffeditor_app.engine.loading import SD15_HUB_ID
+    from diffeditor_app.engine.loading import SD15_HUB_ID, check_device, declared_profile
+    from diffeditor_app.engine.outputs import export_image, preview_name, write_preview
     from diffeditor_app.engine.requests import EditRequest
 
-    out = _output_path(args)
+    _check_files(args)
+    check_device(args.device)
+    if args.resolution is not None:
+        declared_profile(args.model or SD15_HUB_ID).check_resolution(args.resolution)
     image = load_image(args.image)
     common = dict(
         image=image,
@@ -296,18 +304,15 @@ def run_edit(args: argparse.Namespace) -> int:
         args.previews.mkdir(parents=True, exist_ok=True)
 
         def on_step(info) -> None:
-            from PIL import Image
-
-            Image.fromarray(info.preview).save(args.previews / f"step_{info.step:03d}.png")
+            write_preview(info.preview, args.previews / preview_name(info.step))
 
     result = editor.edit(request, on_step=on_step)  # no budget: every step is decoded
     for note in result.notes:
         print(note, file=sys.stderr)
     picture = result.image
-    if SAVE_FORMATS[out.suffix.lower()] == "JPEG" and picture.mode == "RGBA":
-        picture = picture.convert("RGB")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    picture.save(out, SAVE_FORMATS[out.suffix.lower()])
+    for note in export_image(picture, args.out, source=None if args.raw else image):
+        print(note, file=sys.stderr)
+    out = args.out
     if args.json:
         summary = {
             "output": str(out),

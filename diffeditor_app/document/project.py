@@ -1,20 +1,28 @@
 """`.diffedit` project files: one zip holding the original, the current image, the masks,
-points, layers, settings and kept results, so a session can be saved and reopened."""
+points, layers, settings and kept results, so a session can be saved and reopened.
+
+A project file is untrusted input (it may come from anyone): every member's size is checked
+before and while it is decompressed, images obey the editor's pixel limit before they are
+decoded, and the manifest is checked field by field against its schema, so a crafted file
+is one sentence and never a crash.
+"""
 
 from __future__ import annotations
 
 import io
 import json
-import os
-import tempfile
+import math
+import re
 import zipfile
-from dataclasses import asdict
+import zlib
+from dataclasses import asdict, fields
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
 from diffeditor_app.document.session import (
+    OPTION_RANGES,
     DragPair,
     EditOptions,
     MaskName,
@@ -23,12 +31,27 @@ from diffeditor_app.document.session import (
     SessionState,
 )
 from diffeditor_app.engine.errors import InvalidInput
-from diffeditor_app.engine.images import SourceImage
-from diffeditor_app.engine.requests import Point
+from diffeditor_app.engine.images import MAX_PIXELS, SourceImage, mask_from_pil, open_image
+from diffeditor_app.engine.outputs import write_atomically
+from diffeditor_app.engine.requests import MAX_SCALE, MIN_SCALE, REACH, SEED_RANGE, Point
 from diffeditor_app.engine.settings import Task
 
 FORMAT = "diffedit"
 VERSION = 1
+MANIFEST = "project.json"
+MAX_MANIFEST_BYTES = 1 << 20  # a manifest is a few KB: prompts, points, numbers
+MAX_MANIFEST_DEPTH = 6  # the schema nests 4 deep (pairs -> pair -> point -> number)
+MAX_TEXT_CHARS = 10_000  # a prompt; CLIP reads 77 tokens of it anyway
+MAX_PAIRS = 100  # drag pairs; the method is meant for a handful
+MAX_KEPT = 999  # kept results, named kept/000.png .. kept/999.png
+MAX_MEMBERS = MAX_KEPT + 16  # the kept results and a few more members
+MAX_IMAGE_BYTES = 4 * MAX_PIXELS + (1 << 20)  # a PNG of the largest RGBA image, and some
+MAX_PROJECT_BYTES = 4 * MAX_IMAGE_BYTES  # every member decompressed, together
+_STRINGS = re.compile(r'"(?:\\.|[^"\\])*"')  # JSON string literals, escapes included
+
+
+class _Invalid(Exception):
+    """One field or member of a project that breaks the schema; becomes InvalidInput."""
 
 
 def _png(image: Image.Image) -> bytes:
@@ -62,13 +85,10 @@ def save_project(state: SessionState, path: Path) -> None:
         "kept": len(state.kept),
         "has_reference": state.reference is not None,
     }
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    os.close(handle)
-    try:
-        with zipfile.ZipFile(temporary, "w", zipfile.ZIP_DEFLATED) as archive:
-            archive.writestr("project.json", json.dumps(manifest, indent=2))
+
+    def write(stream) -> None:
+        with zipfile.ZipFile(stream, "w", zipfile.ZIP_DEFLATED) as archive:
+            archive.writestr(MANIFEST, json.dumps(manifest, indent=2))
             archive.writestr("original.png", _png(state.original.to_pil()))
             archive.writestr("current.png", _png(state.current.to_pil()))
             for name, mask in state.masks.items():
@@ -77,54 +97,228 @@ def save_project(state: SessionState, path: Path) -> None:
                 archive.writestr("reference.png", _png(state.reference.to_pil()))
             for number, image in enumerate(state.kept):
                 archive.writestr(f"kept/{number:03d}.png", _png(image.to_pil()))
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+
+    write_atomically(Path(path), write)
+
+
+def _nesting_depth(text: str) -> int:
+    """How deep arrays and objects nest, counted without parsing (so a crafted file cannot
+    exhaust the parser's recursion)."""
+    depth = deepest = 0
+    for bracket in re.findall(r"[\[\]{}]", _STRINGS.sub("", text)):
+        depth += 1 if bracket in "[{" else -1
+        deepest = max(deepest, depth)
+    return deepest
+
+
+def _member(archive: zipfile.ZipFile, name: str, limit: int) -> bytes:
+    """A member's bytes, refused past `limit` by its declared size and again while reading."""
+    try:
+        info = archive.getinfo(name)
+    except KeyError:
+        raise _Invalid(f"it has no {name}") from None
+    if info.file_size > limit:
+        raise _Invalid(f"{name} would be {info.file_size:,} bytes, more than {limit:,}")
+    with archive.open(info) as stream:
+        data = stream.read(limit + 1)
+    if len(data) > limit:
+        raise _Invalid(f"{name} is more than {limit:,} bytes")
+    return data
+
+
+def _check_archive(archive: zipfile.ZipFile) -> None:
+    members = archive.infolist()
+    if len(members) > MAX_MEMBERS:
+        raise _Invalid(f"it has {len(members)} members, more than {MAX_MEMBERS}")
+    total = sum(info.file_size for info in members)
+    if total > MAX_PROJECT_BYTES:
+        raise _Invalid(f"it would be {total:,} bytes decompressed, more than {MAX_PROJECT_BYTES:,}")
+
+
+def _manifest(archive: zipfile.ZipFile) -> dict:
+    try:
+        text = _member(archive, MANIFEST, MAX_MANIFEST_BYTES).decode("utf-8")
+    except UnicodeDecodeError:
+        raise _Invalid(f"{MANIFEST} is not UTF-8 text") from None
+    if _nesting_depth(text) > MAX_MANIFEST_DEPTH:
+        raise _Invalid(f"{MANIFEST} nests deeper than {MAX_MANIFEST_DEPTH} levels")
+    try:
+        manifest = json.loads(text)
+    except ValueError as error:
+        raise _Invalid(f"{MANIFEST} is not JSON ({error})") from None
+    if not isinstance(manifest, dict):
+        raise _Invalid(f"{MANIFEST} is not a JSON object")
+    return manifest
+
+
+def _get(record: dict, key: str, where: str):
+    if key not in record:
+        raise _Invalid(f"{where}{key} is missing")
+    return record[key]
+
+
+def _number(value, where: str, low: float, high: float, integer: bool = False) -> float:
+    kinds = (int,) if integer else (int, float)
+    if isinstance(value, bool) or not isinstance(value, kinds):
+        raise _Invalid(f"{where} must be {'a whole number' if integer else 'a number'}")
+    if not (math.isfinite(value) and low <= value <= high):
+        raise _Invalid(f"{where} must be between {low:g} and {high:g}, not {value:g}")
+    return value
+
+
+def _text(value, where: str) -> str:
+    if not isinstance(value, str) or len(value) > MAX_TEXT_CHARS:
+        raise _Invalid(f"{where} must be text of at most {MAX_TEXT_CHARS} characters")
+    return value
+
+
+def _record(value, where: str, keys: set[str]) -> dict:
+    if not isinstance(value, dict):
+        raise _Invalid(f"{where} must be an object")
+    unknown = set(value) - keys
+    if unknown:
+        raise _Invalid(f"{where} has unknown fields ({', '.join(sorted(unknown))})")
+    return value
+
+
+def _read_point(value, where: str, reach: tuple[float, float]) -> Point:
+    if not isinstance(value, list) or len(value) != 2:
+        raise _Invalid(f"{where} must be a pair of numbers [x, y]")
+    x = _number(value[0], f"{where}[0]", -reach[0], reach[0])
+    y = _number(value[1], f"{where}[1]", -reach[1], reach[1])
+    return Point(float(x), float(y))
+
+
+def _options(value) -> EditOptions:
+    names = {f.name for f in fields(EditOptions)}
+    record = _record(value, "options", names)
+    checked = {}
+    for name, raw in record.items():
+        low, high = OPTION_RANGES[name]
+        integer = isinstance(low, int)
+        if raw is None and name != "steps":
+            checked[name] = None
+        else:
+            checked[name] = _number(raw, f"options.{name}", low, high, integer)
+    if checked.get("resolution") == 0:
+        checked["resolution"] = None
+    return EditOptions(**checked)
+
+
+def _image(archive: zipfile.ZipFile, path: Path, name: str) -> SourceImage:
+    data = _member(archive, name, MAX_IMAGE_BYTES)
+    with open_image(f"{path.name}:{name}", data) as picture:
+        return SourceImage.from_pil(picture, name=name)
+
+
+def _same_size(image: SourceImage, original: SourceImage, name: str) -> SourceImage:
+    if image.size != original.size:
+        raise _Invalid(
+            f"{name} is {image.width}x{image.height} but the original is "
+            f"{original.width}x{original.height}"
+        )
+    return image
+
+
+def _mask(archive: zipfile.ZipFile, path: Path, name: str, size: tuple[int, int]) -> np.ndarray:
+    member = f"masks/{name}.png"
+    data = _member(archive, member, MAX_IMAGE_BYTES)
+    with open_image(f"{path.name}:{member}", data) as picture:
+        return mask_from_pil(picture, size, what=f"mask {member}")
+
+
+def _read(archive: zipfile.ZipFile, path: Path) -> SessionState:
+    """The session in a project, every field checked before it is used."""
+    _check_archive(archive)
+    manifest = _manifest(archive)
+    if _get(manifest, "format", "") != FORMAT:
+        raise InvalidInput(f"'{path}' is not a DiffEditor project.")
+    version = _number(_get(manifest, "version", ""), "version", 0, math.inf, integer=True)
+    if version > VERSION:
+        raise InvalidInput(f"'{path}' was saved by a newer DiffEditor.")
+    task = _get(manifest, "task", "")
+    if task not in {t.value for t in Task}:
+        raise _Invalid(f"task must be one of {', '.join(t.value for t in Task)}")
+    original = _image(archive, path, "original.png")
+    current = _same_size(_image(archive, path, "current.png"), original, "current.png")
+    reach = (REACH * original.width, REACH * original.height)
+
+    box = _record(_get(manifest, "box", ""), "box", {"dx", "dy", "scale"})
+    paste = _record(_get(manifest, "paste", ""), "paste", {"at", "scale"})
+    pairs = _get(manifest, "pairs", "")
+    if not isinstance(pairs, list) or len(pairs) > MAX_PAIRS:
+        raise _Invalid(f"pairs must be a list of at most {MAX_PAIRS} pairs")
+    drag_pairs = []
+    for number, pair in enumerate(pairs):
+        where = f"pairs[{number}]"
+        pair = _record(pair, where, {"handle", "target"})
+        target = _get(pair, "target", f"{where}.")
+        drag_pairs.append(
+            DragPair(
+                _read_point(_get(pair, "handle", f"{where}."), f"{where}.handle", reach),
+                None if target is None else _read_point(target, f"{where}.target", reach),
+            )
+        )
+    masks = _get(manifest, "masks", "")
+    names = {m.value for m in MaskName}
+    if not isinstance(masks, list) or not all(m in names for m in masks):
+        raise _Invalid(f"masks must be a list of mask names ({', '.join(sorted(names))})")
+    kept = _number(_get(manifest, "kept", ""), "kept", 0, MAX_KEPT, integer=True)
+    has_reference = _get(manifest, "has_reference", "")
+    if not isinstance(has_reference, bool):
+        raise _Invalid("has_reference must be true or false")
+    at = paste.get("at")
+    reference = _image(archive, path, "reference.png") if has_reference else None
+    if MaskName.REFERENCE.value in masks and reference is None:
+        raise _Invalid("it has a reference mask but no reference image")
+
+    def mask_size(name: str) -> tuple[int, int]:
+        return reference.size if name == MaskName.REFERENCE.value else original.size
+
+    return SessionState(
+        original=original,
+        current=current,
+        masks={MaskName(name): _mask(archive, path, name, mask_size(name)) for name in masks},
+        pairs=drag_pairs,
+        box=MoveBox(
+            dx=float(_number(_get(box, "dx", "box."), "box.dx", -reach[0], reach[0])),
+            dy=float(_number(_get(box, "dy", "box."), "box.dy", -reach[1], reach[1])),
+            scale=float(_number(_get(box, "scale", "box."), "box.scale", MIN_SCALE, MAX_SCALE)),
+        ),
+        paste=PasteLayer(
+            None if at is None else _read_point(at, "paste.at", reach),
+            float(_number(_get(paste, "scale", "paste."), "paste.scale", MIN_SCALE, MAX_SCALE)),
+        ),
+        reference=reference,
+        task=Task(task),
+        prompt=_text(_get(manifest, "prompt", ""), "prompt"),
+        reference_prompt=_text(_get(manifest, "reference_prompt", ""), "reference_prompt"),
+        seed=int(_number(_get(manifest, "seed", ""), "seed", *SEED_RANGE, integer=True)),
+        options=_options(_get(manifest, "options", "")),
+        kept=[
+            _same_size(_image(archive, path, f"kept/{n:03d}.png"), original, f"kept/{n:03d}.png")
+            for n in range(int(kept))
+        ],
+    )
 
 
 def load_project(path: Path) -> SessionState:
-    """Read a project file; a damaged or foreign file is one sentence, not a traceback."""
+    """Read a project file; a damaged, foreign or crafted file is one sentence."""
     path = Path(path)
     try:
         with zipfile.ZipFile(path) as archive:
-            manifest = json.loads(archive.read("project.json"))
-            if manifest.get("format") != FORMAT:
-                raise InvalidInput(f"'{path}' is not a DiffEditor project.")
-            if manifest.get("version", 0) > VERSION:
-                raise InvalidInput(f"'{path}' was saved by a newer DiffEditor.")
-
-            def image(name: str) -> SourceImage:
-                with Image.open(io.BytesIO(archive.read(name))) as picture:
-                    return SourceImage.from_pil(picture, name=name)
-
-            def mask(name: str) -> np.ndarray:
-                with Image.open(io.BytesIO(archive.read(f"masks/{name}.png"))) as picture:
-                    return np.asarray(picture.convert("L")) > 127
-
-            state = SessionState(
-                original=image("original.png"),
-                current=image("current.png"),
-                masks={MaskName(name): mask(name) for name in manifest["masks"]},
-                pairs=[
-                    DragPair(Point(*p["handle"]), Point(*p["target"]) if p["target"] else None)
-                    for p in manifest["pairs"]
-                ],
-                box=MoveBox(**manifest["box"]),
-                paste=PasteLayer(
-                    Point(*manifest["paste"]["at"]) if manifest["paste"]["at"] else None,
-                    manifest["paste"]["scale"],
-                ),
-                reference=image("reference.png") if manifest["has_reference"] else None,
-                task=Task(manifest["task"]),
-                prompt=manifest["prompt"],
-                reference_prompt=manifest["reference_prompt"],
-                seed=int(manifest["seed"]),
-                options=EditOptions(**manifest["options"]),
-                kept=[image(f"kept/{n:03d}.png") for n in range(manifest["kept"])],
-            )
+            return _read(archive, path)
     except InvalidInput:
         raise
-    except (OSError, KeyError, ValueError, TypeError, zipfile.BadZipFile) as error:
+    except _Invalid as problem:
+        raise InvalidInput(f"'{path}' is not a valid DiffEditor project: {problem}.") from None
+    except (
+        OSError,
+        EOFError,
+        ValueError,
+        RuntimeError,  # an encrypted member
+        NotImplementedError,  # a compression method zipfile lacks
+        zipfile.BadZipFile,
+        zlib.error,
+    ) as error:
         raise InvalidInput(f"'{path}' is not a readable DiffEditor project ({error}).") from None
-    return state

@@ -49,6 +49,15 @@ class PasteLayer:
     scale: float = 1.0
 
 
+OPTION_RANGES = {  # EditOptions field -> (lowest, highest): the Advanced panel's fields
+    "guidance_strength": (0.0, 10.0),  # S / 1000; the method's defaults are 0.5..4
+    "flexibility": (0.0, 1.0),  # an SDE eta
+    "ip_scale": (0.0, 2.0),  # past 2 the image branch drowns the prompt
+    "steps": (1, 200),  # 50 is the method's; 200 is already four times slower
+    "resolution": (0, 1024),  # 0: the model's default; SD1.x works up to 1024
+}
+
+
 @dataclass(frozen=True)
 class EditOptions:
     """The Advanced panel. None means the engine's default for the task and model."""

@@ -34,13 +34,21 @@ def blend_weights(region: np.ndarray, radius: int) -> np.ndarray:
     return box_sum(dilated, radius).astype(np.float32) / float((2 * radius + 1) ** 2)
 
 
-def compose(original: SourceImage, edited: np.ndarray, region: np.ndarray) -> Image.Image:
-    """The original with the edited pixels blended in over the feathered region."""
+def compose(
+    original: SourceImage,
+    edited: np.ndarray,
+    region: np.ndarray,
+    alpha: np.ndarray | None = None,
+) -> Image.Image:
+    """The original with the edited pixels blended in over the feathered region; `alpha`,
+    the edited content's alpha at the original size, is blended in the same way (an input
+    without alpha stays without)."""
     height, width = region.shape
     radius = feather_width(width, height)
     rows = np.flatnonzero(region.any(axis=1))
     cols = np.flatnonzero(region.any(axis=0))
     out = original.rgb.copy()
+    out_alpha = original.alpha
     if rows.size:
         reach = 2 * radius + 1
         top, bottom = max(rows[0] - reach, 0), min(rows[-1] + reach + 1, height)
@@ -51,5 +59,12 @@ def compose(original: SourceImage, edited: np.ndarray, region: np.ndarray) -> Im
         base = out[top:bottom, left:right]
         blended = np.round(base * (1 - weights) + patch * weights).astype(np.uint8)
         out[top:bottom, left:right] = np.where(weights > 0, blended, base)
-    result = SourceImage(rgb=out, alpha=original.alpha, name=original.name)
+        if alpha is not None and original.alpha is not None:
+            out_alpha = original.alpha.copy()
+            base_alpha = out_alpha[top:bottom, left:right]
+            new_alpha = alpha[top:bottom, left:right].astype(np.float32)
+            w = weights[..., 0]
+            mixed = np.round(base_alpha * (1 - w) + new_alpha * w).astype(np.uint8)
+            out_alpha[top:bottom, left:right] = np.where(w > 0, mixed, base_alpha)
+    result = SourceImage(rgb=out, alpha=out_alpha, name=original.name)
     return result.to_pil()

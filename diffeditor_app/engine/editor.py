@@ -302,7 +302,7 @@ class Editor:
         if request.raw:
             image = Image.fromarray(decoded, "RGB")
         else:
-            image = compose(request.image, decoded, plan.region)
+            image = compose(request.image, decoded, plan.region, request.content_alpha())
         return EditResult(
             image=image,
             raw=request.raw,

@@ -127,6 +127,12 @@ class AxisMap:
         src_row, src_col, valid = self.sources(shape or mask.shape, mask.shape)
         return valid & mask[src_row, src_col]
 
+    def carry(self, values: np.ndarray, shape: Shape | None = None) -> np.ndarray:
+        """Any per-pixel values (alpha) carried like `place` carries a mask; 0 where no
+        source pixel maps."""
+        src_row, src_col, valid = self.sources(shape or values.shape[:2], values.shape[:2])
+        return np.where(valid, values[src_row, src_col], 0).astype(values.dtype)
+
     def pairs(self, mask: np.ndarray, shape: Shape | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Flat indices (destination, source) of every placed cell and the source cell it
         shows: the pixel pairing of the move and paste energies."""

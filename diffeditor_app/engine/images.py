@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import io
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -12,11 +14,44 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from diffeditor_app.engine.errors import InvalidInput
 
 MAX_PIXELS = 250_000_000  # ~18000 x 14000: past this an edit's buffers outgrow a desktop
-Image.MAX_IMAGE_PIXELS = None  # PIL's bomb guard warns from 89 MP; MAX_PIXELS replaces it
+Image.MAX_IMAGE_PIXELS = MAX_PIXELS  # Pillow's bomb guard stays on, at our limit (never None)
+MASK_THRESHOLD = 128  # 50% of 8 bits: JPEG noise and anti-aliased edges stay on their side
 
 _ALPHA_MODES = {"RGBA", "LA", "PA", "RGBa", "La"}
 _HIGH_DEPTH_MODES = {"I;16", "I;16L", "I;16B", "I;16N", "I", "F"}
 _TRNS_MODES = {"P", "L", "RGB"}  # modes whose "transparency" info means see-through pixels
+_DEEP_GREY_MODES = {"I;16", "I;16L", "I;16B", "I;16N"}  # 16-bit grey a PNG or TIFF keeps
+
+
+@dataclass(frozen=True, eq=False)
+class SourceInfo:
+    """What an output keeps of its input file besides the pixels (outputs.py writes it)."""
+
+    exif: bytes | None = None  # orientation reset: the pixels are already upright
+    icc_profile: bytes | None = None
+    dpi: tuple[float, float] | None = None
+    frames: int = 1  # more than one: an animation, of which the first frame is edited
+    deep: np.ndarray | None = None  # H x W uint16: the 16-bit grey pixels, upright
+
+    @classmethod
+    def of(cls, image: Image.Image, upright: Image.Image) -> SourceInfo:
+        """From a file's image and its `exif_transpose`d copy, whose EXIF has no rotation."""
+        try:
+            tags = upright.getexif()
+            exif = tags.tobytes() if len(tags) else None
+        except (ValueError, OSError, SyntaxError):  # a damaged EXIF block is left behind
+            exif = None
+        dpi = image.info.get("dpi")
+        deep = None
+        if upright.mode in _DEEP_GREY_MODES:
+            deep = np.ascontiguousarray(np.asarray(upright), dtype=np.uint16)
+        return cls(
+            exif=exif,
+            icc_profile=image.info.get("icc_profile") or None,
+            dpi=(float(dpi[0]), float(dpi[1])) if dpi else None,
+            frames=int(getattr(image, "n_frames", 1)),
+            deep=deep,
+        )
 
 
 @dataclass(frozen=True, eq=False)
@@ -26,6 +61,7 @@ class SourceImage:
     rgb: np.ndarray  # H x W x 3, uint8
     alpha: np.ndarray | None = None  # H x W, uint8
     name: str = "image"
+    info: SourceInfo = field(default_factory=SourceInfo, repr=False)
     _digest: list[str] = field(default_factory=list, repr=False)
 
     def __post_init__(self) -> None:
@@ -63,7 +99,9 @@ class SourceImage:
     @classmethod
     def from_pil(cls, image: Image.Image, name: str = "image") -> SourceImage:
         """Any PIL image, EXIF orientation applied, converted to 8-bit RGB (+ alpha)."""
-        image = ImageOps.exif_transpose(image)
+        upright = ImageOps.exif_transpose(image)
+        info = SourceInfo.of(image, upright)
+        image = upright
         if image.mode in _HIGH_DEPTH_MODES:
             image = _to_8bit(image)
         if image.mode in _TRNS_MODES and "transparency" in image.info:
@@ -75,7 +113,8 @@ class SourceImage:
             rgb = np.ascontiguousarray(rgba[..., :3])
         else:
             rgb = np.asarray(image.convert("RGB"))
-        return cls(rgb=np.ascontiguousarray(rgb, dtype=np.uint8), alpha=alpha, name=name)
+        rgb = np.ascontiguousarray(rgb, dtype=np.uint8)
+        return cls(rgb=rgb, alpha=alpha, name=name, info=info)
 
 
 def _to_8bit(image: Image.Image) -> Image.Image:
@@ -93,26 +132,39 @@ def _to_8bit(image: Image.Image) -> Image.Image:
     return Image.fromarray(grey, "L")
 
 
-def open_image(path: str | Path) -> Image.Image:
-    """Open a file as a PIL image, or say in one sentence why it cannot be read.
+def open_image(path: str | Path, data: bytes | None = None) -> Image.Image:
+    """Open a file (or `data`, the bytes of a file called `path`) as a PIL image, or say in
+    one sentence why it cannot be read. Every image the app reads comes through here, so
+    the pixel limit is checked from the header, before anything is decoded.
 
     Use it as a context manager (`with open_image(path) as image:`) so the file is closed
     even for formats that keep it open after `load()` (multi-frame GIF and TIFF)."""
     path = Path(path)
-    if not path.is_file():
+    if data is None and not path.is_file():
         raise InvalidInput(f"'{path}' does not exist or is not a file.")
+    too_big = (
+        f"'{path}' is larger than {MAX_PIXELS // 1_000_000} megapixels, "
+        "the most this editor can edit."
+    )
     image = None
     try:
-        image = Image.open(path)
+        with warnings.catch_warnings():  # Pillow's bomb warning: the check below says it
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            image = Image.open(path if data is None else io.BytesIO(data))
         if image.width * image.height > MAX_PIXELS:
             _close(image)
             raise InvalidInput(
                 f"'{path}' is {image.width}x{image.height}; images up to "
                 f"{MAX_PIXELS // 1_000_000} megapixels can be edited."
             )
-        image.load()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            image.load()
     except InvalidInput:
         raise
+    except Image.DecompressionBombError:
+        _close(image)
+        raise InvalidInput(too_big) from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
         _close(image)
         raise InvalidInput(f"'{path}' is not an image this editor can read ({error}).") from None
@@ -131,24 +183,25 @@ def load_image(path: str | Path) -> SourceImage:
 
 
 def mask_from_pil(image: Image.Image, size: tuple[int, int], what: str = "mask") -> np.ndarray:
-    """Non-zero pixels (and non-transparent, where there is alpha) are inside."""
+    """At least half-bright pixels (and at least half-opaque, where there is alpha) are
+    inside: a JPEG's near-black noise or a soft brush edge is not a stroke. Bilevel masks
+    and 16/32-bit masks count every non-zero pixel."""
     image = ImageOps.exif_transpose(image)
     if image.size != size:
         raise InvalidInput(
             f"The {what} is {image.size[0]}x{image.size[1]} but the image is "
             f"{size[0]}x{size[1]}; a mask must have the image's size."
         )
-    if image.mode in _HIGH_DEPTH_MODES:
-        values = np.asarray(image) != 0
-        return np.ascontiguousarray(values)
-    if image.mode in {"1", "L", "RGB"} and "transparency" not in image.info:
+    if image.mode in _HIGH_DEPTH_MODES or image.mode == "1":
+        return np.ascontiguousarray(np.asarray(image) != 0)
+    if image.mode in {"L", "RGB"} and "transparency" not in image.info:
         values = np.asarray(image)  # no RGBA copy: masks can be 8000 x 6000
-        inside = values.any(axis=2) if values.ndim == 3 else values != 0
-        return np.ascontiguousarray(inside)
+        brightest = values.max(axis=2) if values.ndim == 3 else values
+        return np.ascontiguousarray(brightest >= MASK_THRESHOLD)
     rgba = np.asarray(image.convert("RGBA"))
-    inside = rgba[..., :3].max(axis=2) > 0
+    inside = rgba[..., :3].max(axis=2) >= MASK_THRESHOLD
     if image.mode in _ALPHA_MODES or "transparency" in image.info:
-        inside &= rgba[..., 3] > 0
+        inside &= rgba[..., 3] >= MASK_THRESHOLD
     return np.ascontiguousarray(inside)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +38,9 @@ COMPONENTS = ("unet", "vae", "text_encoder", "tokenizer", "scheduler")
 HUB_PATTERNS = ["model_index.json", PROFILE_FILE, "*/*.json", "*/*.txt", "*/*.safetensors"]
 HUB_SKIP = ["*.fp16.*", "*non_ema*", "safety_checker/*", "feature_extractor/*"]
 ETAG_TIMEOUT_S = 5.0  # an unreachable hub must fail in seconds, not hang
+HUB_CONNECT_TIMEOUT_S = 5.0  # every hub request: connecting ...
+HUB_READ_TIMEOUT_S = 10.0  # ... and each wait for data; a silent endpoint fails within 30 s
+DEVICE_PATTERN = re.compile(r"auto|cpu|cuda(:\d+)?")  # the devices an edit runs on
 
 log = logging.getLogger(__name__)
 
@@ -134,17 +138,21 @@ class LoadedModel:
         return float(self.vae.config.scaling_factor)
 
 
+def check_device(device: str) -> None:
+    """auto, cpu, cuda or cuda:N; anything else (mps, a typo) is refused before any loading."""
+    if not DEVICE_PATTERN.fullmatch(device):
+        raise InvalidInput(f"Unknown device '{device}'; use auto, cuda, cuda:N or cpu.")
+
+
 def resolve_device(device: str) -> tuple[torch.device, list[str]]:
+    check_device(device)
     if device == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda"), []
         return torch.device("cpu"), ["No CUDA GPU found: running on the CPU, which is slow."]
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise InvalidInput("--device cuda was asked for but no CUDA GPU is available.")
-    try:
-        return torch.device(device), []
-    except RuntimeError:
-        raise InvalidInput(f"Unknown device '{device}'; use auto, cuda or cpu.") from None
+    return torch.device(device), []
 
 
 def resolve_dtype(dtype: str, device: torch.device) -> torch.dtype:
@@ -212,6 +220,28 @@ def folder_profile(folder: Path) -> ModelProfile:
     return ModelProfile.from_file(path) if path.is_file() else ModelProfile()
 
 
+def _bound_timeouts(request) -> None:
+    """A request hook: fill in every timeout left open (None means "wait forever")."""
+    timeout = dict(request.extensions.get("timeout") or {})
+    limits = {"connect": HUB_CONNECT_TIMEOUT_S}
+    for key in ("connect", "read", "write", "pool"):
+        if timeout.get(key) is None:
+            timeout[key] = limits.get(key, HUB_READ_TIMEOUT_S)
+    request.extensions["timeout"] = timeout
+
+
+def bound_hub_requests() -> None:
+    """Give every hub request connect and read timeouts: the hub client has none, and some
+    calls pass `timeout=None` outright, so an endpoint that accepts a connection and never
+    answers would hang a download for minutes. A request hook bounds them all."""
+    from huggingface_hub import get_session
+
+    session = get_session()
+    hooks = session.event_hooks
+    if _bound_timeouts not in hooks.get("request", []):
+        session.event_hooks = {**hooks, "request": [*hooks.get("request", []), _bound_timeouts]}
+
+
 def hub_snapshot(repo_id: str, allow_download: bool, patterns: list[str] | None = None) -> Path:
     """The cached snapshot of a hub repo; downloads only when allowed and online."""
     from huggingface_hub import snapshot_download
@@ -229,6 +259,7 @@ def hub_snapshot(repo_id: str, allow_download: bool, patterns: list[str] | None 
         raise ModelUnavailable(
             f"The model '{repo_id}' is not in the Hugging Face cache and {reason}: {how}."
         )
+    bound_hub_requests()
     try:
         folder = snapshot_download(
             repo_id, allow_patterns=patterns, ignore_patterns=HUB_SKIP, etag_timeout=ETAG_TIMEOUT_S

@@ -13,6 +13,7 @@ from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 
+from diffeditor_app.engine.compose import box_sum, feather_width
 from diffeditor_app.engine.errors import InvalidInput
 from diffeditor_app.engine.geometry import AxisMap, Placement, bbox_centre
 from diffeditor_app.engine.images import SourceImage
@@ -26,6 +27,9 @@ class Point(NamedTuple):
 
 MIN_SCALE = 0.1  # smaller leaves less than a feature cell of most objects
 MAX_SCALE = 4.0  # larger is a different picture, not an edit
+MAX_STEPS = 1000  # the scheduler's training timesteps: one per step at most
+SEED_RANGE = (0, 2**31 - 1)  # seeds a user types or draws; the app's seed field shows these
+REACH = MAX_SCALE + 1  # past this many image sides away, a placed object cannot overlap it
 
 
 @dataclass(frozen=True, kw_only=True, eq=False)
@@ -46,8 +50,12 @@ class EditRequest:
 
     def validate(self) -> None:
         """Raise InvalidInput with one sentence for anything the edit cannot work with."""
-        if self.steps < 1 or self.steps > 1000:
-            raise InvalidInput(f"steps must be between 1 and 1000, got {self.steps}.")
+        if self.steps < 1 or self.steps > MAX_STEPS:
+            raise InvalidInput(f"steps must be between 1 and {MAX_STEPS}, got {self.steps}.")
+        if not SEED_RANGE[0] <= self.seed <= SEED_RANGE[1]:
+            raise InvalidInput(
+                f"The seed must be between {SEED_RANGE[0]} and {SEED_RANGE[1]}, got {self.seed}."
+            )
         if self.ip_scale is not None and not (math.isfinite(self.ip_scale) and self.ip_scale >= 0):
             raise InvalidInput(f"The image-prompt scale must be 0 or more, got {self.ip_scale}.")
         if self.settings is not None:
@@ -56,6 +64,11 @@ class EditRequest:
     def edit_region(self) -> np.ndarray:
         """Where the output may differ from the input, at the original size (CLARIFICATIONS 18)."""
         raise NotImplementedError
+
+    def content_alpha(self) -> np.ndarray | None:
+        """The alpha of the edited content at the original size, blended in over the edit
+        region like the pixels; None keeps the input's alpha as it is (drag, appearance)."""
+        return None
 
 
 @dataclass(frozen=True, kw_only=True, eq=False)
@@ -83,6 +96,11 @@ class MoveEdit(MaskedEdit):
         super().validate()
         if not all(math.isfinite(v) for v in self.offset):
             raise InvalidInput("The offset must be two finite numbers.")
+        if _far_outside(self.offset, self.image, (0.0, 0.0)):
+            raise InvalidInput(
+                f"The offset ({self.offset[0]:g}, {self.offset[1]:g}) moves the object far "
+                "outside the image; choose a smaller offset."
+            )
         if not (math.isfinite(self.scale) and MIN_SCALE <= self.scale <= MAX_SCALE):
             raise InvalidInput(
                 f"scale must be between {MIN_SCALE} and {MAX_SCALE}, got {self.scale}."
@@ -102,6 +120,20 @@ class MoveEdit(MaskedEdit):
 
     def edit_region(self) -> np.ndarray:
         return self.mask | self.placement().place(self.mask)
+
+    def content_alpha(self) -> np.ndarray | None:
+        """The object takes its alpha along; the area it leaves gets its surroundings' alpha
+        (the median of a ring around it), so a vacated opaque area stays opaque."""
+        alpha = self.image.alpha
+        if alpha is None:
+            return None
+        background = alpha.copy()
+        radius = feather_width(self.image.width, self.image.height)
+        ring = (box_sum(self.mask, radius) > 0) & ~self.mask
+        if ring.any():
+            background[self.mask] = np.uint8(np.median(alpha[ring]))
+        carried = self.placement().inverse().carry(np.where(self.mask, alpha, 0).astype(np.uint8))
+        return np.maximum(background, carried)
 
     @property
     def fill_region(self) -> np.ndarray | None:
@@ -135,6 +167,15 @@ class DragEdit(MaskedEdit):
 
     def edit_region(self) -> np.ndarray:
         return self.mask
+
+
+def _far_outside(
+    value: tuple[float, float], image: SourceImage, extra: tuple[float, float]
+) -> bool:
+    """Whether a shift or position lies so far out that nothing placed can reach the image:
+    checked before any arithmetic, so huge numbers never overflow a coordinate grid."""
+    sides = (image.width + extra[0], image.height + extra[1])
+    return any(abs(v) > REACH * side for v, side in zip(value, sides, strict=True))
 
 
 def _check_shape(mask: np.ndarray, image: SourceImage, name: str) -> None:
@@ -193,6 +234,11 @@ class PasteEdit(ReferenceEdit):
         super().validate()
         if not all(math.isfinite(v) for v in self.at):
             raise InvalidInput("The paste position must be two finite numbers.")
+        if _far_outside(self.at, self.image, self.reference.size):
+            raise InvalidInput(
+                f"The paste position ({self.at[0]:g}, {self.at[1]:g}) is far outside the "
+                "image; choose a position inside it."
+            )
         if not (math.isfinite(self.scale) and MIN_SCALE <= self.scale <= MAX_SCALE):
             raise InvalidInput(
                 f"scale must be between {MIN_SCALE} and {MAX_SCALE}, got {self.scale}."
@@ -206,6 +252,19 @@ class PasteEdit(ReferenceEdit):
     def edit_region(self) -> np.ndarray:
         """The placed object on the image, at the image's size (never wrapping)."""
         return placed_reference(self)
+
+    def content_alpha(self) -> np.ndarray | None:
+        """The pasted object brings its alpha (opaque where the reference has none)."""
+        alpha = self.image.alpha
+        if alpha is None:
+            return None
+        source = self.reference.alpha
+        if source is None:
+            source = np.full(self.reference_mask.shape, 255, np.uint8)
+        carried = paste_map(self).carry(
+            np.where(self.reference_mask, source, 0).astype(np.uint8), alpha.shape
+        )
+        return np.maximum(alpha, carried)
 
 
 def paste_map(request: PasteEdit) -> AxisMap:

@@ -22,9 +22,14 @@ from diffeditor_app.engine.image_prompt_weights import (
     IMAGE_PROMPT_HUB,
     IMAGE_PROMPT_HUB_FILE,
 )
-from diffeditor_app.engine.loading import HUB_PATTERNS, HUB_SKIP, SD15_HUB_ID, locate
-
-ETAG_TIMEOUT_S = 5.0  # an unreachable hub must fail within seconds
+from diffeditor_app.engine.loading import (
+    ETAG_TIMEOUT_S,
+    HUB_PATTERNS,
+    HUB_SKIP,
+    SD15_HUB_ID,
+    bound_hub_requests,
+    locate,
+)
 
 
 @dataclass(frozen=True)
@@ -209,6 +214,7 @@ class Download(QObject):
     def _run(self) -> None:
         from huggingface_hub import snapshot_download
 
+        bound_hub_requests()
         try:
             folder = snapshot_download(
                 self.source.repo,

@@ -44,9 +44,11 @@ def create_window(
     data: Path | None = None,
     model: ModelSpec | None = None,
     demo: bool = False,
+    interactive: bool = True,
 ):
     """The main window with its settings store and worker; every path can be injected. The
-    demo autosaves into its own slot, never over a real session's."""
+    demo autosaves into its own slot, never over a real session's. A window that is not
+    interactive raises its problems instead of showing dialogs."""
     from diffeditor_app.runtime.settings import SettingsStore, default_path
     from diffeditor_app.runtime.worker import WorkerClient
     from diffeditor_app.ui.window import AUTOSAVE_NAME, DEMO_AUTOSAVE_NAME, MainWindow
@@ -55,7 +57,9 @@ def create_window(
     settings = SettingsStore(settings_path or default_path())
     worker = WorkerClient()
     slot = DEMO_AUTOSAVE_NAME if demo else AUTOSAVE_NAME
-    window = MainWindow(settings, worker, data or data_dir(), model, autosave_name=slot)
+    window = MainWindow(
+        settings, worker, data or data_dir(), model, autosave_name=slot, interactive=interactive
+    )
     worker.setParent(window)
     return window
 
@@ -135,16 +139,22 @@ def screenshot(out: Path, task: str = "move", image: Path | None = None, demo: b
     with tempfile.TemporaryDirectory() as scratch:
         demo = demo or image is None
         window = create_window(
-            Path(scratch) / "settings.json", Path(scratch), demo_model() if demo else None, demo
+            Path(scratch) / "settings.json",
+            Path(scratch),
+            demo_model() if demo else None,
+            demo,
+            interactive=False,
         )
-        window.show()
-        if demo:
-            prepare_demo(window)
-        else:
-            window.open_path(Path(image))
-        window.set_task(Task(task))
-        window.canvas.fit()
-        application().processEvents()
-        saved = window.grab().save(str(out))
-        window.close()
+        try:
+            window.show()
+            if demo:
+                prepare_demo(window)
+            else:
+                window.open_path(Path(image))
+            window.set_task(Task(task))
+            window.canvas.fit()
+            application().processEvents()
+            saved = window.grab().save(str(out))
+        finally:
+            window.close()  # stops the worker thread, also after an error
     return 0 if saved else 1

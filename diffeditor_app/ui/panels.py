@@ -23,14 +23,20 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from diffeditor_app.document.session import EditOptions, EditSession, SessionState
+from diffeditor_app.document.session import (
+    OPTION_RANGES,
+    EditOptions,
+    EditSession,
+    SessionState,
+)
 from diffeditor_app.engine.images import SourceImage
 from diffeditor_app.engine.loading import ModelProfile
+from diffeditor_app.engine.requests import SEED_RANGE
 from diffeditor_app.engine.settings import Task
 
-SEED_RANGE = (0, 2**31 - 1)
 IMAGE_PROMPT_HINT = "What the image shows (optional)"
 RESULT_PROMPT_HINT = "What the result should show (optional)"
+
 TASK_LABELS = {
     Task.MOVE: "Move / Resize",
     Task.DRAG: "Drag",
@@ -94,14 +100,20 @@ class EditPanel(QWidget):
         self.advanced = QGroupBox("Advanced")
         self.advanced.setCheckable(True)
         self.advanced.setChecked(False)
-        self.guidance = QDoubleSpinBox(minimum=0.0, maximum=10.0, singleStep=0.1, decimals=2)
+        ranges = OPTION_RANGES
+        self.guidance = QDoubleSpinBox(singleStep=0.1, decimals=2)
+        self.guidance.setRange(*ranges["guidance_strength"])
         self.guidance.setToolTip("Guidance strength: how hard the edit is pushed (S / 1000).")
-        self.flexibility = QDoubleSpinBox(minimum=0.0, maximum=1.0, singleStep=0.05, decimals=2)
+        self.flexibility = QDoubleSpinBox(singleStep=0.05, decimals=2)
+        self.flexibility.setRange(*ranges["flexibility"])
         self.flexibility.setToolTip("Flexibility: randomness inside the edit region (SDE eta).")
-        self.ip_scale = QDoubleSpinBox(minimum=0.0, maximum=2.0, singleStep=0.05, decimals=2)
+        self.ip_scale = QDoubleSpinBox(singleStep=0.05, decimals=2)
+        self.ip_scale.setRange(*ranges["ip_scale"])
         self.ip_scale.setToolTip("Image-prompt scale: how much the image itself steers the edit.")
-        self.steps = QSpinBox(minimum=1, maximum=200)
-        self.resolution = QSpinBox(minimum=0, maximum=1024, singleStep=64)
+        self.steps = QSpinBox()
+        self.steps.setRange(*ranges["steps"])
+        self.resolution = QSpinBox(singleStep=64)
+        self.resolution.setRange(*ranges["resolution"])
         self.resolution.setSpecialValueText("model default")
         self.reset = QPushButton("Reset to defaults")
         form = QFormLayout(self.advanced)

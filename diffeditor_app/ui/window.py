@@ -32,9 +32,10 @@ from diffeditor_app.document import commands
 from diffeditor_app.document.project import load_project, save_project
 from diffeditor_app.document.session import Candidate, EditSession, MaskName
 from diffeditor_app.document.snapshot import build_request
-from diffeditor_app.engine.errors import EngineError
+from diffeditor_app.engine.errors import EngineError, InvalidInput
 from diffeditor_app.engine.images import SourceImage, load_image
 from diffeditor_app.engine.loading import ModelSpec, declared_profile, is_toy_model
+from diffeditor_app.engine.outputs import UserFiles, export_image
 from diffeditor_app.engine.settings import Task
 from diffeditor_app.ui.canvas import Canvas
 from diffeditor_app.ui.panels import TASK_LABELS, CandidatesBar, EditPanel, new_seed
@@ -61,6 +62,7 @@ TOY_NOTE = (
     "in Settings > Model setup for photos."
 )
 TEXT_INPUTS = (QLineEdit, QAbstractSpinBox, QTextEdit)  # where typed keys are text
+STATUS_NOTE_MS = 10_000  # long enough to read a note about what an export could not keep
 TASK_MASKS = {
     Task.MOVE: MaskName.OBJECT,
     Task.DRAG: MaskName.REGION,
@@ -96,8 +98,11 @@ class MainWindow(QMainWindow):
         data_dir: Path,
         model: ModelSpec | None = None,
         autosave_name: str = AUTOSAVE_NAME,
+        interactive: bool = True,
     ) -> None:
+        """`interactive=False` (a screenshot): problems raise InvalidInput, never a dialog."""
         super().__init__()
+        self.interactive = interactive
         self.settings = settings
         self.worker = worker
         self.data_dir = Path(data_dir)
@@ -105,6 +110,7 @@ class MainWindow(QMainWindow):
         self.autosave_name = autosave_name
         self.session: EditSession | None = None
         self.image_path: Path | None = None
+        self.reference_path: Path | None = None
         self.project_path: Path | None = None
         self.recovered = False  # an autosave reopened: unsaved until the user saves it
         self.candidate_index = -1
@@ -468,6 +474,7 @@ class MainWindow(QMainWindow):
             self.complain("Cannot open the reference", str(error))
             return False
         commands.set_reference(self.session, reference)
+        self.reference_path = Path(path)
         self.reference_canvas.fit()
         return True
 
@@ -523,18 +530,18 @@ class MainWindow(QMainWindow):
             if not chosen:
                 return False
             path = Path(chosen)
-        if self.image_path is not None and path.resolve() == self.image_path.resolve():
-            self.complain("Not saved", "That is the original image; choose another name.")
-            return False
-        picture = self.session.image.to_pil()
-        if path.suffix.lower() in {".jpg", ".jpeg"} and picture.mode == "RGBA":
-            picture = picture.convert("RGB")
+        given = {"the original image": self.image_path, "the reference image": self.reference_path}
+        files = UserFiles({what: p for what, p in given.items() if p is not None})
         try:
-            picture.save(path)
+            files.check_output(Path(path), option="That file")
+            notes = export_image(self.session.image.to_pil(), path, self.session.state.original)
+        except InvalidInput as error:
+            self.complain("Not saved", str(error))
+            return False
         except (OSError, ValueError) as error:
             self.complain("Cannot save the image", str(error))
             return False
-        self.statusBar().showMessage(f"Saved {path}", 4000)
+        self.statusBar().showMessage(" ".join([f"Saved {path}.", *notes]), STATUS_NOTE_MS)
         return True
 
     def show_preferences(self) -> None:
@@ -760,8 +767,11 @@ class MainWindow(QMainWindow):
             self.complain("Preferences were repaired", " ".join(problems))
 
     def complain(self, title: str, message: str) -> None:
-        """Errors are sentences in a dialog; the app keeps running."""
+        """Errors are sentences in a dialog; the app keeps running. Without a user to answer
+        (a screenshot), the sentence is raised instead, so nothing waits on a dialog."""
         log.info("%s: %s", title, message)
+        if not self.interactive:
+            raise InvalidInput(f"{title}: {message}")
         QMessageBox.warning(self, title, message)
 
     # -- events ---------------------------------------------------------------------------

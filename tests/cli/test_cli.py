@@ -197,7 +197,7 @@ def test_a_memory_preset_edits_like_the_default(tiny_model_dir, scene, capsys, m
         (["--offset", "-8,0"], "offset", (-8.0, 0.0)),
         (["--offset", "-.5,-2"], "offset", (-0.5, -2.0)),
         (["--offset", "-0.5,3", "--scale", "-1"], "scale", -1.0),
-        (["--offset", "1,1", "--seed", "-3"], "seed", -3),
+        (["--offset", "1,1", "--ip-scale", "-3"], "ip_scale", -3.0),
     ],
 )
 def test_negative_values_parse_as_typed(argv, name, value):
@@ -488,7 +488,10 @@ def test_rgba_input_keeps_its_alpha_channel(tiny_model_dir, rgba_scene, capsys):
     with Image.open(out) as written:
         assert written.mode == "RGBA"
         result = np.asarray(written)
-    np.testing.assert_array_equal(result[..., 3], alpha)
+    outside = far_from((TOP, BOTTOM, LEFT, RIGHT + 8), alpha.shape)
+    np.testing.assert_array_equal(result[..., 3][outside], alpha[outside])  # bit-exact
+    moved = alpha[TOP + 4 : BOTTOM - 4, LEFT + 4 : RIGHT - 4]  # the object's own alpha ...
+    assert (result[TOP + 4 : BOTTOM - 4, LEFT + 12 : RIGHT + 4, 3] >= moved).all()  # ... moved
 
 
 @pytest.mark.parametrize("suffix", [".jpg", ".jpeg", ".webp", ".tif", ".bmp"])
@@ -499,8 +502,15 @@ def test_rgba_input_to_other_formats(tiny_model_dir, rgba_scene, capsys, suffix)
     assert code == 0, err
     with Image.open(out) as written:
         assert written.size == (WIDTH, HEIGHT)
-        if suffix in {".jpg", ".jpeg"}:
-            assert written.format == "JPEG" and written.mode == "RGB"  # alpha dropped
+        notes = err.strip().splitlines()
+        if suffix in {".jpg", ".jpeg", ".bmp"}:
+            assert written.mode == "RGB"  # alpha dropped ...
+            assert any("alpha" in line for line in notes), err  # ... and it says so
+            if suffix != ".bmp":
+                assert written.format == "JPEG"
+                assert any("lossy" in line for line in notes), err
+        else:
+            assert written.mode == "RGBA"
 
 
 # -- unexpected errors -----------------------------------------------------------------------
@@ -579,3 +589,231 @@ def test_console_script_reports_bad_input_with_exit_2(scene):
     assert done.returncode == 2
     assert done.stdout == ""
     assert_one_line_error(done.stderr, "nope.png")
+
+
+# -- files in, files out: nothing the user gave is written ----------------------------------
+
+
+@pytest.fixture
+def no_model_load(monkeypatch):
+    """Fails the test if the command gets as far as loading a model."""
+    import diffeditor_app.engine as engine
+
+    def refuse(spec):
+        raise AssertionError("the model was loaded before the arguments were checked")
+
+    monkeypatch.setattr(engine, "load_model", refuse)
+
+
+def test_previews_folder_holding_the_input_never_overwrites_it(tiny_model_dir, scene, capsys):
+    folder = scene.folder / "previews"
+    folder.mkdir()
+    image = folder / "step_000.png"
+    scene.image.rename(image)
+    scene.image = image
+    before = sha(image)
+    argv = move_args(tiny_model_dir, scene, scene.out(), "--offset", "8,0", "--previews", folder)
+    code, _, err = cli(capsys, *argv)
+    assert code == 2, err
+    assert_one_line_error(err, "--previews", "step_000.png")
+    assert sha(image) == before
+    assert not scene.out().exists()
+
+
+def test_previews_never_replace_a_file_this_run_did_not_create(tiny_model_dir, scene, capsys):
+    folder = scene.folder / "previews"
+    folder.mkdir()
+    (folder / "step_002.png").write_bytes(b"someone else's file")
+    argv = move_args(tiny_model_dir, scene, scene.out(), "--offset", "8,0", "--previews", folder)
+    code, _, err = cli(capsys, *argv)
+    assert code == 2, err
+    assert_one_line_error(err, "step_002.png")
+    assert (folder / "step_002.png").read_bytes() == b"someone else's file"
+
+
+def _hard_link_to_mask(scene: Scene) -> Path:
+    link = scene.folder / "hard.png"
+    os.link(scene.mask, link)
+    return link
+
+
+def _file_as_folder(scene: Scene) -> Path:
+    blocker = scene.folder / "blocker"
+    blocker.write_text("a file, not a folder")
+    return blocker / "out.png"
+
+
+@pytest.mark.parametrize(
+    ("make", "extra", "fragments"),
+    [
+        pytest.param(_hard_link_to_mask, [], ["--out", "mask"], id="out hard-links the mask"),
+        pytest.param(_file_as_folder, [], ["--out", "blocker"], id="out inside a file"),
+        pytest.param(
+            lambda s: s.folder / "new" / ".." / s.image.name,
+            [],
+            ["--out", "input"],
+            id="out through a folder yet to be made",
+        ),
+        pytest.param(
+            lambda s: s.out(),
+            ["--previews", "{mask}"],
+            ["--previews", "not a folder"],
+            id="previews is a file",
+        ),
+        pytest.param(
+            lambda s: s.out(), ["--seed", "9" * 23], ["seed", "2147483647"], id="huge seed"
+        ),
+        pytest.param(lambda s: s.out(), ["--seed", "-1"], ["seed"], id="negative seed"),
+        pytest.param(lambda s: s.out(), ["--device", "mps"], ["mps"], id="unknown device"),
+        pytest.param(lambda s: s.out(), ["--steps", "9" * 30], ["steps"], id="huge steps"),
+        pytest.param(
+            lambda s: s.out(),
+            ["--steps", "9" * 30, "--previews", "{folder}/previews"],
+            ["steps"],
+            id="huge steps with previews",
+        ),
+        pytest.param(
+            lambda s: s.out(), ["--resolution", "9" * 30], ["resolution"], id="huge resolution"
+        ),
+    ],
+)
+def test_output_and_argument_errors_come_before_the_model(
+    scene, capsys, no_model_load, make, extra, fragments
+):
+    out = make(scene)
+    extra = [str(e).format(mask=scene.mask, folder=scene.folder) for e in extra]
+    argv = move_args(Path("toy"), scene, out, "--offset", "8,0", *extra)
+    before = {p: sha(p) for p in scene.folder.iterdir() if p.is_file()}
+    code, stdout, err = cli(capsys, *argv)
+    assert code == 2, err
+    assert stdout == ""
+    assert_one_line_error(err, *fragments)
+    assert {p: sha(p) for p in scene.folder.iterdir() if p.is_file()} == before
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["models", "tiny", "folder", "--seed", "9" * 23],
+        ["train-image-prompt", "--data", ".", "--out", "w.safetensors", "--seed", "-5"],
+    ],
+    ids=["models tiny", "train-image-prompt"],
+)
+def test_every_command_refuses_a_huge_seed_with_exit_2(tmp_path, capsys, argv):
+    code, _, err = cli(capsys, *argv)
+    assert code == 2, err
+    assert_one_line_error(err, "seed")
+    assert not (tmp_path / "folder").exists()
+
+
+@pytest.mark.parametrize("offset", ["1e308,0", "0,-1e308", "1e300,1e300"])
+def test_huge_numbers_are_one_line_and_no_warning(scene, capsys, no_model_load, offset):
+    import warnings
+
+    argv = move_args(Path("toy"), scene, scene.out(), "--offset", offset)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a numpy overflow warning would become an exit 1
+        code, _, err = cli(capsys, *argv)
+    assert code == 2, err
+    assert_one_line_error(err, "offset")
+
+
+# -- what comes out keeps what went in ---------------------------------------------------------
+
+
+def far_from(box: tuple[int, int, int, int], shape: tuple[int, int]) -> np.ndarray:
+    """Pixels farther than the dilation and feather from box = (top, bottom, left, right)."""
+    reach = 2 * feather_width(WIDTH, HEIGHT) + 2
+    top, bottom, left, right = box
+    keep = np.ones(shape, bool)
+    keep[max(top - reach, 0) : bottom + reach, max(left - reach, 0) : right + reach] = False
+    return keep
+
+
+def test_moved_object_carries_its_alpha_into_a_transparent_area(tiny_model_dir, scene, capsys):
+    alpha = np.zeros((HEIGHT, WIDTH), np.uint8)
+    alpha[:, :76] = 255  # opaque left part holding the object, transparent right part
+    Image.fromarray(np.dstack([picture(WIDTH, HEIGHT), alpha]), "RGBA").save(scene.image)
+    out = scene.out("moved.png")
+    code, _, err = cli(capsys, *move_args(tiny_model_dir, scene, out, "--offset", "40,0"))
+    assert code == 0, err
+    written = pixels(out)[..., 3]
+    assert (written[TOP + 4 : BOTTOM - 4, LEFT + 44 : RIGHT + 36] == 255).all()  # placed: opaque
+    assert (written[TOP + 4 : BOTTOM - 4, LEFT + 4 : RIGHT - 4] == 255).all()  # vacated: opaque
+    outside = far_from((TOP, BOTTOM, LEFT, RIGHT + 40), alpha.shape)
+    np.testing.assert_array_equal(written[outside], alpha[outside])  # bit-exact elsewhere
+
+
+def test_webp_output_is_lossless_outside_the_edit(tiny_model_dir, scene, capsys):
+    out = scene.out("moved.webp")
+    code, _, err = cli(capsys, *move_args(tiny_model_dir, scene, out, "--offset", "8,0"))
+    assert code == 0, err
+    assert "lossy" not in err
+    unchanged_outside(pixels(scene.image), pixels(out), (TOP - 20, BOTTOM + 20, 0, WIDTH))
+
+
+def test_exif_icc_and_dpi_are_kept_with_the_orientation_reset(tiny_model_dir, scene, capsys):
+    from PIL import ImageCms
+
+    icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    exif = Image.Exif()
+    exif[0x0112] = 1  # orientation
+    exif[0x010F] = "Test Camera Co."  # make
+    exif[0x0131] = "the input's software"
+    with Image.open(scene.image) as source:
+        source.save(scene.image, exif=exif, icc_profile=icc, dpi=(300, 300))
+    for suffix in (".png", ".jpg", ".tif"):
+        out = scene.out(f"kept{suffix}")
+        code, _, err = cli(capsys, *move_args(tiny_model_dir, scene, out, "--offset", "8,0"))
+        assert code == 0, err
+        with Image.open(out) as written:
+            tags = written.getexif()
+            assert tags.get(0x010F) == "Test Camera Co.", suffix
+            assert tags.get(0x0112, 1) == 1, suffix
+            assert written.info.get("icc_profile") == icc, suffix
+            assert tuple(round(v) for v in written.info["dpi"]) == (300, 300), suffix
+
+
+def test_rotated_jpeg_keeps_exif_with_orientation_reset(tiny_model_dir, scene, capsys):
+    rotated = scene.folder / "rotated.jpg"
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    exif[0x010F] = "Test Camera Co."
+    with Image.open(scene.image) as source:
+        source.transpose(Image.Transpose.ROTATE_90).save(rotated, exif=exif, quality=95)
+    scene.image = rotated
+    out = scene.out("upright.png")
+    code, _, err = cli(capsys, *move_args(tiny_model_dir, scene, out, "--offset", "8,0"))
+    assert code == 0, err
+    with Image.open(out) as written:
+        assert written.size == (WIDTH, HEIGHT)
+        tags = written.getexif()
+        assert tags.get(0x010F) == "Test Camera Co." and tags.get(0x0112, 1) == 1
+
+
+def test_16_bit_input_gives_16_bit_output_exact_outside_the_edit(tiny_model_dir, scene, capsys):
+    deep = (picture(WIDTH, HEIGHT)[..., 0].astype(np.uint16) * 257) + np.uint16(77)
+    Image.fromarray(deep).save(scene.image)
+    for suffix in (".png", ".tif"):
+        out = scene.out(f"deep{suffix}")
+        code, _, err = cli(capsys, *move_args(tiny_model_dir, scene, out, "--offset", "8,0"))
+        assert code == 0, err
+        with Image.open(out) as written:
+            assert written.mode.startswith("I;16"), (suffix, written.mode)
+            result = np.asarray(written)
+        unchanged_outside(deep, result, (TOP - 20, BOTTOM + 20, 0, WIDTH))
+    code, _, err = cli(
+        capsys, *move_args(tiny_model_dir, scene, scene.out("flat.jpg"), "--offset", "8,0")
+    )
+    assert code == 0 and "16 bits" in err, err
+
+
+def test_animated_input_says_only_its_first_frame_was_edited(tiny_model_dir, scene, capsys):
+    frames = [Image.fromarray(picture(WIDTH, HEIGHT, seed=s)) for s in range(3)]
+    animated = scene.folder / "animated.gif"
+    frames[0].save(animated, save_all=True, append_images=frames[1:], duration=100)
+    scene.image = animated
+    code, _, err = cli(capsys, *move_args(tiny_model_dir, scene, scene.out(), "--offset", "8,0"))
+    assert code == 0, err
+    notes = err.strip().splitlines()
+    assert any("animated" in line and "3 frames" in line for line in notes), err

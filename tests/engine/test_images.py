@@ -241,12 +241,32 @@ def test_mask_of_another_size_names_both_sizes(tmp_path):
     assert "50x30" in message and "64x48" in message and "small.png" in message
 
 
-def test_grey_mask_non_zero_is_inside(tmp_path):
+def test_grey_mask_is_thresholded_at_half(tmp_path):
     values = np.zeros((4, 6), np.uint8)
-    values[0, 0], values[1, 1], values[2, 2] = 1, 128, 255
+    values[0, 0], values[1, 1], values[2, 2], values[3, 3] = 1, 127, 128, 255
     mask = load_mask(saved(Image.fromarray(values), tmp_path / "m.png"), (6, 4))
     assert mask.dtype == bool and mask.shape == (4, 6)
-    np.testing.assert_array_equal(mask, values > 0)
+    np.testing.assert_array_equal(mask, values >= 128)
+
+
+@pytest.mark.parametrize(("suffix", "params"), [(".jpg", {"quality": 60}), (".webp", {})])
+def test_lossy_mask_selects_the_painted_square_only(tmp_path, suffix, params):
+    values = np.random.default_rng(0).integers(1, 4, (100, 300), dtype=np.uint8)  # "black"
+    values[30:70, 100:160] = 255  # 2,400 of 30,000 pixels
+    path = saved(Image.fromarray(values), tmp_path / f"m{suffix}", **params)
+    with Image.open(path) as written:
+        assert (np.asarray(written) != 0).sum() > 20_000  # the codec's noise is everywhere
+    mask = load_mask(path, (300, 100))
+    assert abs(int(mask.sum()) - 2_400) < 100
+    assert mask[35:65, 105:155].all() and not mask[:25].any()
+
+
+def test_soft_rgba_stroke_counts_where_half_opaque(tmp_path):
+    rgba = np.zeros((4, 6, 4), np.uint8)
+    rgba[..., 0] = 255  # a red brush
+    rgba[0, :, 3] = [0, 1, 100, 127, 128, 255]
+    mask = load_mask(saved(Image.fromarray(rgba, "RGBA"), tmp_path / "m.png"), (6, 4))
+    np.testing.assert_array_equal(mask[0], [False, False, False, False, True, True])
 
 
 def test_rgba_mask_transparent_is_outside(tmp_path):
@@ -292,3 +312,22 @@ def test_images_past_the_pixel_limit_are_refused_before_decoding(tmp_path, monke
         load_image(path)
     monkeypatch.setattr(images, "MAX_PIXELS", 60_000)
     assert load_image(path).size == (300, 200)
+
+
+def test_pillow_bomb_guard_stays_on_at_the_editor_limit():
+    from diffeditor_app.engine import images
+
+    assert Image.MAX_IMAGE_PIXELS is not None  # never switched off for the whole process
+    assert Image.MAX_IMAGE_PIXELS <= images.MAX_PIXELS
+
+
+def test_image_bytes_past_the_limit_are_refused_from_the_header(monkeypatch):
+    import io
+
+    from diffeditor_app.engine import images
+
+    buffer = io.BytesIO()
+    Image.new("L", (300, 200)).save(buffer, "PNG")
+    monkeypatch.setattr(images, "MAX_PIXELS", 50_000)
+    with pytest.raises(InvalidInput, match=r"member\.png' is 300x200"):
+        images.open_image("project:member.png", buffer.getvalue())

@@ -3,6 +3,8 @@ previews, candidates, keep and undo, cancel, errors as messages, projects, recov
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw
@@ -224,3 +226,106 @@ def test_the_resolution_preference_reaches_the_request(window, scene_path, qtbot
     monkeypatch.setattr(window.worker, "submit", lambda request, spec: sent.append(request))
     window.run_edit()
     assert sent[0].resolution == 256
+
+
+# -- files in, files out ----------------------------------------------------------------------
+
+
+def crafted_project(tmp_path, scene_path, change) -> Path:
+    """A project saved by the app, with its manifest changed by `change`."""
+    import json
+    import zipfile
+
+    from diffeditor_app.document.project import save_project
+    from diffeditor_app.document.session import SessionState
+    from diffeditor_app.engine.images import load_image
+
+    good = tmp_path / "good.diffedit"
+    save_project(SessionState.for_image(load_image(scene_path)), good)
+    with zipfile.ZipFile(good) as archive:
+        contents = {name: archive.read(name) for name in archive.namelist()}
+    manifest = json.loads(contents["project.json"])
+    change(manifest)
+    contents["project.json"] = json.dumps(manifest).encode()
+    crafted = tmp_path / "crafted.diffedit"
+    with zipfile.ZipFile(crafted, "w") as archive:
+        for name, data in contents.items():
+            archive.writestr(name, data)
+    return crafted
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        (lambda m: m["box"].update(dx="left"), "box.dx"),
+        (lambda m: m["options"].update(steps="many"), "options.steps"),
+    ],
+    ids=["box dx is text", "steps is text"],
+)
+def test_crafted_project_is_a_message_and_the_app_keeps_running(
+    window, scene_path, tmp_path, messages, qtbot, change, field
+):
+    window.open_image(scene_path)
+    crafted = crafted_project(tmp_path, scene_path, change)
+    assert not window.open_project(crafted)
+    assert messages and field in messages[-1][1]
+    assert window.image_path == scene_path  # the open image stays open
+    window.canvas.viewport().repaint()
+    window.show_model()
+    assert window.open_image(scene_path)
+
+
+def test_export_refuses_every_given_file(window, scene_path, messages, tmp_path):
+    reference = tmp_path / "reference.png"
+    Image.new("RGB", (40, 30), (10, 20, 30)).save(reference)
+    window.open_image(scene_path)
+    assert window.load_reference(reference)
+    hard = tmp_path / "hard.png"
+    hard.hardlink_to(scene_path)
+    soft = tmp_path / "soft.png"
+    soft.symlink_to(reference)
+    given = {p: Path(p).read_bytes() for p in (scene_path, reference)}
+    for target in (hard, soft, reference, tmp_path / "sub" / ".." / "scene.png"):
+        messages.clear()
+        assert not window.export_image(target)
+        assert messages and "never overwritten" in messages[-1][1]
+    assert {p: Path(p).read_bytes() for p in given} == given
+    assert soft.is_symlink()
+
+
+def test_export_notes_what_the_format_cannot_keep(window, tmp_path, messages):
+    rgba = tmp_path / "rgba.png"
+    Image.new("RGBA", (96, 64), (200, 100, 50, 128)).save(rgba)
+    window.open_image(rgba)
+    assert window.export_image(tmp_path / "out.jpg")
+    status = window.statusBar().currentMessage()
+    assert "alpha" in status and "lossy" in status
+    assert window.export_image(tmp_path / "out.webp")
+    with Image.open(tmp_path / "out.webp") as written:
+        assert written.mode == "RGBA"
+        assert np.array_equal(np.asarray(written), np.asarray(Image.open(rgba)))  # lossless
+
+
+def test_screenshot_of_a_bad_file_exits_2_without_a_dialog(tmp_path, qapp, capsys, messages):
+    from diffeditor_app.cli import main
+
+    text = tmp_path / "notanimage.png"
+    text.write_text("not a picture")
+    out = tmp_path / "shot.png"
+    code = main(["--screenshot", str(out), "--image", str(text)])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert messages == []  # no dialog was opened (offscreen, it would wait forever)
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "notanimage.png" in lines[0], err
+    assert not out.exists()
+
+
+def test_screenshot_of_a_crafted_project_exits_2(tmp_path, qapp, capsys, messages, scene_path):
+    from diffeditor_app.cli import main
+
+    crafted = crafted_project(tmp_path, scene_path, lambda m: m["box"].update(dx="left"))
+    code = main(["--screenshot", str(tmp_path / "shot.png"), "--image", str(crafted)])
+    err = capsys.readouterr().err
+    assert code == 2 and messages == []
+    assert "box.dx" in err and len(err.strip().splitlines()) == 1
