@@ -446,6 +446,13 @@ def paired(rows: list[dict]) -> dict[str, dict[str, dict[str, tuple[float, float
     return out
 
 
+def command_options(report: dict) -> str:
+    """The options of the command that made the report, as typed."""
+    if report["quick"]:
+        return " --quick"
+    return "" if report["scenes"] == FULL_SCENES else f" --scenes {report['scenes']}"
+
+
 def overrides_note(overrides: dict | None) -> str:
     return f" with settings {json.dumps(overrides)}" if overrides else ""
 
@@ -454,7 +461,7 @@ def markdown(report: dict) -> str:
     lines = [
         "# Edit quality on toy scenes",
         "",
-        f"`python bench/quality.py{' --quick' if report['quick'] else ''}` on {report['date']}: "
+        f"`python bench/quality.py{command_options(report)}` on {report['date']}: "
         f"model `{report['model']}`, {report['scenes']} "
         f"{'held-out' if report.get('split', 'test') == 'test' else 'training-split'} "
         f"scenes per task{overrides_note(report.get('overrides'))}, "
