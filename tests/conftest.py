@@ -18,3 +18,39 @@ def tiny_model_dir(tmp_path_factory):
     from diffeditor_app.engine.testing import write_tiny_model
 
     return write_tiny_model(tmp_path_factory.mktemp("tiny"))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def collect_qt_garbage_at_the_end():
+    """Free every Qt wrapper left in a reference cycle while the QApplication still runs:
+    the GUI tests turn automatic collection off while a worker exists (GuiCollector)."""
+    yield
+    import gc
+
+    from PySide6.QtCore import QCoreApplication, QEvent
+
+    app = QCoreApplication.instance()
+    if app is not None:
+        gc.collect()
+        QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+        app.processEvents()
+
+
+_exit_status = 0
+
+
+def pytest_sessionfinish(session, exitstatus):
+    global _exit_status
+    _exit_status = int(exitstatus)
+
+
+def pytest_unconfigure(config):
+    """End the test process without interpreter finalization, which destroys the remaining
+    PySide6 wrappers in an order Qt does not allow ("shared QObject was deleted directly")
+    after every test has passed. The report is complete by now; the exit status is
+    pytest's own."""
+    import sys
+
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(_exit_status)
