@@ -31,12 +31,8 @@ def scene_path(tmp_path):
 
 
 @pytest.fixture
-def messages(monkeypatch):
-    shown = []
-    monkeypatch.setattr(
-        QMessageBox, "warning", lambda parent, title, text, *a: shown.append((title, text))
-    )
-    return shown
+def messages(messages_shown):
+    return messages_shown
 
 
 @pytest.fixture
