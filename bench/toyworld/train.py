@@ -302,10 +302,14 @@ def encode_pool(work: Path, images: np.ndarray) -> tuple[torch.Tensor, float]:
     return latents, round(1.0 / latents.std().item(), 5)
 
 
+def vae_psnr(work: Path) -> float:
+    """Held-out reconstruction PSNR (dB) of the VAE checkpointed under `work`."""
+    return vae_psnr_of(load_vae(work))
+
+
 @torch.no_grad()
-def vae_psnr(work: Path, count: int = 64) -> float:
-    """Held-out reconstruction PSNR (dB) of the VAE."""
-    vae = load_vae(work)
+def vae_psnr_of(vae, count: int = 64) -> float:
+    """Held-out reconstruction PSNR (dB) of a VAE: `count` test-split scenes through it."""
     images = np.stack([random_scene("test", i).render().rgb for i in range(count)])
     batch = pixels(images)
     decoded = vae.decode(vae.encode(batch).latent_dist.mean).sample.clamp(-1, 1)
