@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 
 from diffeditor_app.engine import Editor, ModelSpec, load_model
-from diffeditor_app.engine.testing import scene_requests, tinted_scene, write_tiny_model
+from diffeditor_app.engine.models.testing import scene_requests, tinted_scene, write_tiny_model
 
 
 def main() -> int:
@@ -57,7 +57,7 @@ def main() -> int:
         }
     report = {
         "benchmark": "engine_cpu",
-        "model": "tiny random SD1.x architecture (engine/testing.py)",
+        "model": "tiny random SD1.x architecture (engine/models/testing.py)",
         "steps": args.steps,
         "runs": args.runs,
         "input_size": [width, height],

@@ -39,10 +39,10 @@ from typing import Any
 import torch
 
 from diffeditor_app.engine.editor import Editor, EditResult
-from diffeditor_app.engine.loading import MODELS_DIR, LoadedModel, place_model, resolve_dtype
-from diffeditor_app.engine.memory import memory_plan, release_memory, synchronize
-from diffeditor_app.engine.requests import EditRequest
-from diffeditor_app.engine.testing import (
+from diffeditor_app.engine.models.loading import MODELS_DIR, place_model, resolve_dtype
+from diffeditor_app.engine.models.memory import memory_plan, release_memory, synchronize
+from diffeditor_app.engine.models.model import LoadedModel
+from diffeditor_app.engine.models.testing import (
     TINY_PROFILE,
     TINY_RESAMPLER,
     add_random_image_prompt,
@@ -51,6 +51,7 @@ from diffeditor_app.engine.testing import (
     tinted_scene,
     write_tiny_model,
 )
+from diffeditor_app.engine.requests import EditRequest
 
 START = time.perf_counter()
 GB = 1e9  # memory in decimal gigabytes, as the targets are written
@@ -300,7 +301,7 @@ def summary(
         "model": (
             "SD1.5 + ViT-H/14 + image prompt, random weights"
             if not args.tiny
-            else "tiny random SD1.x (engine/testing.py)"
+            else "tiny random SD1.x (engine/models/testing.py)"
         ),
         "device": str(device),
         "device_name": (

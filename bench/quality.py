@@ -55,9 +55,9 @@ from diffeditor_app.engine import (
     Point,
     load_model,
 )
-from diffeditor_app.engine.geometry import Placement, bbox_centre
-from diffeditor_app.engine.images import SourceImage
-from diffeditor_app.engine.inversion import decode_latent, encode_image
+from diffeditor_app.engine.imaging.geometry import Placement, bbox_centre
+from diffeditor_app.engine.imaging.images import SourceImage
+from diffeditor_app.engine.method.inversion import decode_latent, encode_image
 from diffeditor_app.engine.requests import EditRequest, paste_map
 
 REPO = Path(__file__).resolve().parents[1]

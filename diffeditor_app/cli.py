@@ -78,6 +78,13 @@ def _points(text: str) -> tuple[tuple[float, float], tuple[float, float]]:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """Every default and choice comes from the engine's own declarations: the request,
+    model-spec and training dataclasses, the dtype list and the memory presets."""
+    from diffeditor_app.engine.models.memory import VramPreset
+    from diffeditor_app.engine.models.model import DTYPES, ModelSpec
+    from diffeditor_app.engine.models.training import TrainingConfig
+    from diffeditor_app.engine.requests import DEFAULT_SEED, DEFAULT_STEPS
+
     parser = _Parser(prog="diffeditor", description="Fine-grained diffusion image editing.")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     parser.add_argument("--demo", action="store_true", help="open the GUI on the demo model")
@@ -107,20 +114,20 @@ def build_parser() -> argparse.ArgumentParser:
         default="",
         help="what the image shows; for appearance and paste, what the result should show",
     )
-    common.add_argument("--seed", type=_seed, default=42)
-    common.add_argument("--steps", type=int, default=50)
+    common.add_argument("--seed", type=_seed, default=DEFAULT_SEED)
+    common.add_argument("--steps", type=int, default=DEFAULT_STEPS)
     common.add_argument(
         "--resolution",
         type=int,
         default=None,
         help="working resolution (default: the model's, 768 for SD1.5)",
     )
-    common.add_argument("--device", default="auto", help="auto, cuda or cpu")
-    common.add_argument("--dtype", default="auto", choices=["auto", "fp16", "bf16", "fp32"])
+    common.add_argument("--device", default=ModelSpec.device, help="auto, cuda or cpu")
+    common.add_argument("--dtype", default=ModelSpec.dtype, choices=DTYPES)
     common.add_argument(
         "--vram",
-        default="auto",
-        choices=["auto", "high", "medium", "low", "cpu-offload"],
+        default=ModelSpec.vram_preset,
+        choices=[preset.value for preset in VramPreset],
         help="GPU memory preset: what to trade for memory (auto: from the free GPU memory)",
     )
     common.add_argument("--raw", action="store_true", help="write the working-size decode")
@@ -179,21 +186,25 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--data", required=True, type=Path, help="folder of images (+ NAME.txt)")
     train.add_argument("--model", default=None, help="the frozen base model")
     train.add_argument("--out", required=True, type=Path, help="weights file (.safetensors)")
-    train.add_argument("--steps", type=int, default=1000)
-    train.add_argument("--batch", type=int, default=4)
-    train.add_argument("--lr", type=float, default=1e-5)
-    train.add_argument("--drop", type=float, default=0.05, help="zero-image dropout rate")
-    train.add_argument("--drop-text", type=float, default=0.0, help="empty-caption rate")
+    config = TrainingConfig  # the defaults of a training run
+    train.add_argument("--steps", type=int, default=config.steps)
+    train.add_argument("--batch", type=int, default=config.batch)
+    train.add_argument("--lr", type=float, default=config.lr)
+    train.add_argument("--drop", type=float, default=config.drop, help="zero-image dropout rate")
+    train.add_argument("--drop-text", type=float, default=config.drop_text, help="empty captions")
     train.add_argument("--resume", type=Path, default=None, help="checkpoint to continue from")
-    train.add_argument("--checkpoint-every", type=int, default=100)
-    train.add_argument("--seed", type=_seed, default=0)
-    train.add_argument("--resolution", type=int, default=None)
-    train.add_argument("--device", default="auto")
-    train.add_argument("--dtype", default="auto", choices=["auto", "fp16", "bf16", "fp32"])
+    train.add_argument("--checkpoint-every", type=int, default=config.checkpoint_every)
+    train.add_argument("--seed", type=_seed, default=config.seed)
+    train.add_argument("--resolution", type=int, default=config.resolution)
+    train.add_argument("--device", default=config.device)
+    train.add_argument("--dtype", default=config.dtype, choices=DTYPES)
     train.add_argument("--image-encoder", default=None, help="CLIP vision folder or hub id")
-    train.add_argument("--resampler-width", type=int, default=768, help="fresh weights only")
-    train.add_argument("--resampler-depth", type=int, default=4, help="fresh weights only")
-    train.add_argument("--image-tokens", type=int, default=64, help="fresh weights only")
+    for flag, name in (
+        ("--resampler-width", "resampler_width"),
+        ("--resampler-depth", "resampler_depth"),
+        ("--image-tokens", "image_tokens"),
+    ):
+        train.add_argument(flag, type=int, default=getattr(config, name), help="fresh weights only")
     train.add_argument("--debug", action="store_true", help="show tracebacks")
 
     models = commands.add_parser("models", help="model utilities").add_subparsers(
@@ -222,7 +233,7 @@ GIVEN_FILES = {  # argument -> what it is, in messages
 def _check_files(args: argparse.Namespace) -> None:
     """The output and the previews folder, checked before anything is loaded: no given file
     is ever written, and a bad path is reported before the edit, not after it."""
-    from diffeditor_app.engine.outputs import UserFiles
+    from diffeditor_app.engine.imaging.outputs import UserFiles
     from diffeditor_app.engine.requests import MAX_STEPS
 
     given = {
@@ -238,20 +249,18 @@ def _check_files(args: argparse.Namespace) -> None:
 
 def run_edit(args: argparse.Namespace) -> int:
     from diffeditor_app.engine import (
-        AppearanceEdit,
-        DragEdit,
         Editor,
         ModelSpec,
-        MoveEdit,
-        PasteEdit,
         Point,
+        Task,
         load_image,
         load_mask,
         load_model,
     )
-    from diffeditor_app.engine.loading import SD15_HUB_ID, check_device, declared_profile
-    from diffeditor_app.engine.outputs import export_image, preview_name, write_preview
-    from diffeditor_app.engine.requests import EditRequest
+    from diffeditor_app.engine.imaging.outputs import export_image, preview_name, write_preview
+    from diffeditor_app.engine.models.loading import check_device, declared_profile
+    from diffeditor_app.engine.models.model import SD15_HUB_ID
+    from diffeditor_app.engine.requests import request_for
 
     _check_files(args)
     check_device(args.device)
@@ -266,7 +275,7 @@ def run_edit(args: argparse.Namespace) -> int:
         resolution=args.resolution,
         raw=args.raw,
         image_prompt=args.image_prompt != "none",
-        ip_scale=args.ip_scale,
+        overrides={} if args.ip_scale is None else {"ip_scale": args.ip_scale},
     )
     if args.task in {"appearance", "paste"}:
         reference = load_image(args.reference)
@@ -274,21 +283,21 @@ def run_edit(args: argparse.Namespace) -> int:
             reference=reference,
             reference_mask=load_mask(args.reference_mask, reference.size, "reference mask"),
             reference_prompt=args.reference_prompt,
+            at=getattr(args, "at", None),
         )
     if args.task != "paste":
         common["mask"] = load_mask(args.mask, image.size)
-    request: EditRequest
-    if args.task == "move":
-        hint = load_mask(args.fill_hint, image.size, "fill hint") if args.fill_hint else None
-        request = MoveEdit(offset=args.offset, scale=args.scale, fill_hint=hint, **common)
-    elif args.task == "drag":
-        pairs = tuple((Point(*h), Point(*t)) for h, t in args.points)
-        request = DragEdit(pairs=pairs, **common)
-    elif args.task == "appearance":
-        request = AppearanceEdit(**common)
-    else:
-        request = PasteEdit(at=args.at, scale=args.scale, **common)
-    request.validate()
+    if getattr(args, "fill_hint", None):
+        common["fill_hint"] = load_mask(args.fill_hint, image.size, "fill hint")
+    if args.task == "drag":
+        common["pairs"] = tuple((Point(*h), Point(*t)) for h, t in args.points)
+    request = request_for(
+        Task(args.task),
+        offset=getattr(args, "offset", None),
+        scale=getattr(args, "scale", 1.0),
+        **common,
+    )
+    request.validate()  # before the model loads: bad input fails in a moment
     spec = ModelSpec(
         args.model or SD15_HUB_ID,
         args.device,
@@ -336,12 +345,12 @@ def run_edit(args: argparse.Namespace) -> int:
 
 def run_models(args: argparse.Namespace) -> int:
     if args.models_command == "convert":
-        from diffeditor_app.engine.image_prompt_weights import convert
+        from diffeditor_app.engine.models.image_prompt_weights import convert
 
         count = convert(args.source, args.target)
         print(f"Wrote {count} tensors to {args.target}")
         return EXIT_OK
-    from diffeditor_app.engine.testing import write_tiny_model
+    from diffeditor_app.engine.models.testing import write_tiny_model
 
     folder = write_tiny_model(args.folder, seed=args.seed)
     print(f"Wrote a tiny random model to {folder}")
@@ -349,8 +358,8 @@ def run_models(args: argparse.Namespace) -> int:
 
 
 def run_training(args: argparse.Namespace) -> int:
-    from diffeditor_app.engine.loading import SD15_HUB_ID
-    from diffeditor_app.engine.training import TrainingConfig, train
+    from diffeditor_app.engine.models.model import SD15_HUB_ID
+    from diffeditor_app.engine.models.training import TrainingConfig, train
 
     report = train(
         TrainingConfig(

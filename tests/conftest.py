@@ -15,7 +15,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory):
     """A tiny random SD1.x model folder (diffusers layout), written once per session."""
-    from diffeditor_app.engine.testing import write_tiny_model
+    from diffeditor_app.engine.models.testing import write_tiny_model
 
     return write_tiny_model(tmp_path_factory.mktemp("tiny"))
 

@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from scenes import random_scene
 
 from diffeditor_app.engine import ModelSpec, load_model
-from diffeditor_app.engine.inversion import encode_image, encode_prompt
+from diffeditor_app.engine.method.inversion import encode_image, encode_prompt
 
 REPO = Path(__file__).resolve().parents[2]
 TIMESTEPS = (261, 501, 741)  # late, middle and early steps of the 50-step schedule

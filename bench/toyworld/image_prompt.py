@@ -26,8 +26,8 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from scenes import random_scene
 
-from diffeditor_app.engine.image_prompt import clip_features, clip_pixels
-from diffeditor_app.engine.training import TrainingConfig, train
+from diffeditor_app.engine.method.image_prompt import clip_features, clip_pixels
+from diffeditor_app.engine.models.training import TrainingConfig, train
 
 REPO = Path(__file__).resolve().parents[2]
 VISION_CONFIG = {

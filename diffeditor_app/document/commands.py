@@ -17,8 +17,8 @@ from diffeditor_app.document.session import (
     MoveBox,
     PasteLayer,
 )
-from diffeditor_app.engine.geometry import Placement, bbox_centre
-from diffeditor_app.engine.images import SourceImage
+from diffeditor_app.engine.imaging.geometry import Placement, bbox_centre
+from diffeditor_app.engine.imaging.images import SourceImage
 from diffeditor_app.engine.requests import Point
 from diffeditor_app.engine.settings import Task
 
@@ -74,32 +74,42 @@ def invert_mask(session: EditSession, name: MaskName) -> None:
     )
 
 
-class PairsEdit(QUndoCommand):
-    """Any change of the drag pairs: add, move a point, delete, clear."""
+class ValueEdit(QUndoCommand):
+    """A whole-value change of the move box, the paste layer or the drag pairs. Commands with
+    the same `merge_key` (a series of arrow-key nudges of one thing) merge into one step."""
 
-    def __init__(
-        self, session: EditSession, after: list[DragPair], text: str, merge_key: object = None
-    ) -> None:
+    merge_id = NUDGE_ID + 1  # Qt merges only commands of one id: one per kind of value
+
+    def __init__(self, apply, before, after, text: str, merge_key: object = None) -> None:
         super().__init__(text)
-        self.session = session
-        self.before = list(session.state.pairs)
-        self.after = list(after)
-        self.merge_key = merge_key  # a nudge of the same point merges with the previous one
+        self.apply, self.before, self.after, self.merge_key = apply, before, after, merge_key
 
     def id(self) -> int:
-        return NUDGE_ID if self.merge_key is not None else -1
+        return self.merge_id if self.merge_key is not None else -1
 
     def mergeWith(self, other: QUndoCommand) -> bool:
-        if not isinstance(other, PairsEdit) or other.merge_key != self.merge_key:
+        if type(other) is not type(self) or other.merge_key != self.merge_key:
             return False
         self.after = other.after
         return True
 
     def redo(self) -> None:
-        self.session._apply_pairs(self.after)
+        self.apply(self.after)
 
     def undo(self) -> None:
-        self.session._apply_pairs(self.before)
+        self.apply(self.before)
+
+
+class PairsEdit(ValueEdit):
+    """The drag pairs, as a whole list; a nudge of the same point merges with the last."""
+
+    merge_id = NUDGE_ID
+
+    def __init__(
+        self, session: EditSession, after: list[DragPair], text: str, merge_key: object = None
+    ) -> None:
+        before = list(session.state.pairs)
+        super().__init__(session._apply_pairs, before, list(after), text, merge_key)
 
 
 def add_point(session: EditSession, point: Point) -> None:
@@ -141,29 +151,6 @@ def delete_pair(session: EditSession, index: int) -> None:
 def clear_pairs(session: EditSession) -> None:
     if session.state.pairs:
         session.undo_stack.push(PairsEdit(session, [], "Clear points"))
-
-
-class ValueEdit(QUndoCommand):
-    """A whole-value change of the move box or the paste layer."""
-
-    def __init__(self, apply, before, after, text: str, merge_key: object = None) -> None:
-        super().__init__(text)
-        self.apply, self.before, self.after, self.merge_key = apply, before, after, merge_key
-
-    def id(self) -> int:
-        return NUDGE_ID + 1 if self.merge_key is not None else -1
-
-    def mergeWith(self, other: QUndoCommand) -> bool:
-        if not isinstance(other, ValueEdit) or other.merge_key != self.merge_key:
-            return False
-        self.after = other.after
-        return True
-
-    def redo(self) -> None:
-        self.apply(self.after)
-
-    def undo(self) -> None:
-        self.apply(self.before)
 
 
 def _place(session: EditSession, name: str, what: str, after, nudge: bool) -> None:

@@ -31,8 +31,8 @@ from diffeditor_app.document.session import (
     SessionState,
 )
 from diffeditor_app.engine.errors import InvalidInput
-from diffeditor_app.engine.images import MAX_PIXELS, SourceImage, mask_from_pil, open_image
-from diffeditor_app.engine.outputs import write_atomically
+from diffeditor_app.engine.imaging.images import MAX_PIXELS, SourceImage, mask_from_pil, open_image
+from diffeditor_app.engine.imaging.outputs import write_atomically
 from diffeditor_app.engine.requests import MAX_SCALE, MIN_SCALE, REACH, SEED_RANGE, Point
 from diffeditor_app.engine.settings import Task
 

@@ -14,8 +14,8 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoStack
 
-from diffeditor_app.engine.images import SourceImage
-from diffeditor_app.engine.requests import Point
+from diffeditor_app.engine.imaging.images import SourceImage
+from diffeditor_app.engine.requests import DEFAULT_SEED, DEFAULT_STEPS, Point
 from diffeditor_app.engine.settings import Task
 
 BBox = tuple[int, int, int, int]  # x0, y0, x1, y1 (exclusive), in the mask's pixels
@@ -65,7 +65,7 @@ class EditOptions:
     guidance_strength: float | None = None
     flexibility: float | None = None  # the regional SDE's eta inside the edit region
     ip_scale: float | None = None
-    steps: int = 50
+    steps: int = DEFAULT_STEPS
     resolution: int | None = None
 
 
@@ -92,7 +92,7 @@ class SessionState:
     task: Task = Task.MOVE
     prompt: str = ""
     reference_prompt: str = ""
-    seed: int = 42
+    seed: int = DEFAULT_SEED
     options: EditOptions = EditOptions()
     kept: list[SourceImage] = field(default_factory=list)  # every result kept, in order
 

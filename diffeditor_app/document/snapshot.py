@@ -5,13 +5,7 @@ from __future__ import annotations
 
 from diffeditor_app.document.session import EditSession, MaskName, SessionState
 from diffeditor_app.engine.errors import InvalidInput
-from diffeditor_app.engine.requests import (
-    AppearanceEdit,
-    DragEdit,
-    EditRequest,
-    MoveEdit,
-    PasteEdit,
-)
+from diffeditor_app.engine.requests import EditRequest, request_for
 from diffeditor_app.engine.settings import Task
 
 
@@ -24,13 +18,22 @@ def task_overrides(state: SessionState) -> dict[str, float]:
         overrides["guidance_strength"] = options.guidance_strength
     if options.flexibility is not None:
         overrides["eta_in"] = options.flexibility
+    if options.ip_scale is not None:
+        overrides["ip_scale"] = options.ip_scale
     return overrides
 
 
 def build_request(session: EditSession, default_resolution: int | None = None) -> EditRequest:
-    """A validated-on-use request for the session's task, with copies of every array. The
-    working resolution is the session's own choice, else `default_resolution` (the user's
-    preference), else None: the model's default."""
+    """The complete request for the session's task, with copies of every array, validated
+    here once: the worker and the engine get it as it is. The working resolution is the
+    session's own choice, else `default_resolution` (the user's preference), else None: the
+    model's default."""
+    request = _request(session, default_resolution)
+    request.validate()
+    return request
+
+
+def _request(session: EditSession, default_resolution: int | None) -> EditRequest:
     state = session.state
     common = dict(
         image=state.current,
@@ -39,29 +42,34 @@ def build_request(session: EditSession, default_resolution: int | None = None) -
         steps=state.options.steps,
         resolution=state.options.resolution or default_resolution,
         overrides=task_overrides(state),
-        ip_scale=state.options.ip_scale,
     )
-    if state.task is Task.MOVE:
+    task = state.task
+    mask = state.masks[MaskName.REGION if task is Task.DRAG else MaskName.OBJECT].copy()
+    if task is Task.MOVE:
         fill = state.masks[MaskName.FILL]
-        return MoveEdit(
-            mask=state.masks[MaskName.OBJECT].copy(),
+        fill_hint = fill.copy() if fill.any() else None
+        return request_for(
+            task,
+            mask=mask,
             offset=(state.box.dx, state.box.dy),
             scale=state.box.scale,
-            fill_hint=fill.copy() if fill.any() else None,
+            fill_hint=fill_hint,
             **common,
         )
-    if state.task is Task.DRAG:
+    if task is Task.DRAG:
         pairs = tuple((p.handle, p.target) for p in state.pairs if p.target is not None)
-        return DragEdit(mask=state.masks[MaskName.REGION].copy(), pairs=pairs, **common)
+        return request_for(task, mask=mask, pairs=pairs, **common)
     if state.reference is None:
         raise InvalidInput("Load a reference image first.")
-    reference = dict(
+    if task is Task.PASTE and state.paste.at is None:
+        raise InvalidInput("Place the reference object on the image first.")
+    return request_for(
+        task,
+        mask=mask,
         reference=state.reference,
         reference_mask=state.masks[MaskName.REFERENCE].copy(),
         reference_prompt=state.reference_prompt,
+        at=state.paste.at,
+        scale=state.paste.scale,
+        **common,
     )
-    if state.task is Task.APPEARANCE:
-        return AppearanceEdit(mask=state.masks[MaskName.OBJECT].copy(), **reference, **common)
-    if state.paste.at is None:
-        raise InvalidInput("Place the reference object on the image first.")
-    return PasteEdit(at=tuple(state.paste.at), scale=state.paste.scale, **reference, **common)

@@ -6,8 +6,9 @@ requests.py. Everything handed back is numpy / PIL / plain dataclasses.
 
 from diffeditor_app.engine.editor import Editor, EditResult, StepInfo
 from diffeditor_app.engine.errors import EditCancelled, EngineError, InvalidInput, ModelUnavailable
-from diffeditor_app.engine.images import SourceImage, load_image, load_mask
-from diffeditor_app.engine.loading import LoadedModel, ModelSpec, load_model
+from diffeditor_app.engine.imaging.images import SourceImage, load_image, load_mask
+from diffeditor_app.engine.models.loading import load_model
+from diffeditor_app.engine.models.model import LoadedModel, ModelSpec
 from diffeditor_app.engine.requests import AppearanceEdit, DragEdit, MoveEdit, PasteEdit, Point
 from diffeditor_app.engine.settings import Schedule, Task, TaskSettings
 

@@ -9,20 +9,20 @@ from __future__ import annotations
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import torch
 from PIL import Image
 
-from diffeditor_app.engine.attention import BankController, MemoryBank, install_bank
-from diffeditor_app.engine.compose import compose
 from diffeditor_app.engine.errors import OutOfMemory
-from diffeditor_app.engine.features import FeatureExtractor, to_grid
-from diffeditor_app.engine.geometry import Frame, working_size
-from diffeditor_app.engine.images import SourceImage
-from diffeditor_app.engine.inversion import (
+from diffeditor_app.engine.imaging.compose import compose
+from diffeditor_app.engine.imaging.geometry import Frame, working_size
+from diffeditor_app.engine.imaging.images import SourceImage
+from diffeditor_app.engine.method.attention import BankController, MemoryBank, install_bank
+from diffeditor_app.engine.method.features import FeatureExtractor, to_grid
+from diffeditor_app.engine.method.inversion import (
     Prepared,
     PrepareSources,
     decode_latent,
@@ -32,12 +32,12 @@ from diffeditor_app.engine.inversion import (
     invert,
     working_tensor,
 )
-from diffeditor_app.engine.loading import LoadedModel
-from diffeditor_app.engine.memory import out_of_memory_sentence, release_memory, synchronize
-from diffeditor_app.engine.preview import StepPreviews
+from diffeditor_app.engine.method.preview import StepPreviews
+from diffeditor_app.engine.method.sampler import Conditioning, Costs, DiffEditorSampler, Levels
+from diffeditor_app.engine.method.tasks import PLANNERS
+from diffeditor_app.engine.models.memory import out_of_memory_sentence, release_memory, synchronize
+from diffeditor_app.engine.models.model import LoadedModel
 from diffeditor_app.engine.requests import EditRequest, ReferenceEdit
-from diffeditor_app.engine.sampler import Conditioning, Costs, DiffEditorSampler, Levels
-from diffeditor_app.engine.tasks import PLANNERS
 
 
 @dataclass(frozen=True)
@@ -69,6 +69,10 @@ class EditResult:
     dtype: str
     schedule: dict[str, Any]
     notes: list[str] = field(default_factory=list)
+
+    def source_image(self) -> SourceImage:
+        """The result as the next edit's input: what an app keeps as its current image."""
+        return SourceImage.from_pil(self.image, name="result")
 
 
 StepHandler = Callable[[StepInfo], None]
@@ -259,8 +263,6 @@ class Editor:
         frame, resolution = self.frame_for(request.image, request.resolution)
         plan = PLANNERS[request.task](request, frame, settings, m.device)
         self.costs = Costs()
-        if request.ip_scale is not None:
-            settings = replace(settings, ip_scale=request.ip_scale)
         sources = PrepareSources((request.image,), (request.prompt,))
         if isinstance(request, ReferenceEdit):
             sources = PrepareSources(

@@ -19,3 +19,17 @@ class EditCancelled(EngineError):
 
 class OutOfMemory(EngineError):
     """The device ran out of memory; the editor has released what it could."""
+
+
+QUOTE_MAX_CHARS = 300  # of another library's message quoted in one of ours
+
+
+def first_line(error: BaseException, fallback: str | None = None) -> str:
+    """The first sentence of an error's message, without its full stop and shortened to
+    QUOTE_MAX_CHARS, to quote inside one of our sentences; `fallback` (else the error's type
+    name) when the message says nothing."""
+    text = str(error).strip()
+    line = text.splitlines()[0].split(". ")[0].strip().rstrip(".") if text else ""
+    if len(line) > QUOTE_MAX_CHARS:
+        line = line[: QUOTE_MAX_CHARS - 1] + "…"
+    return line or (type(error).__name__ if fallback is None else fallback)

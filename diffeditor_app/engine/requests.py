@@ -8,15 +8,15 @@ this family with a reference image and its mask.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 
-from diffeditor_app.engine.compose import box_sum, feather_width
 from diffeditor_app.engine.errors import InvalidInput
-from diffeditor_app.engine.geometry import AxisMap, Placement, bbox_centre
-from diffeditor_app.engine.images import SourceImage
+from diffeditor_app.engine.imaging.compose import box_sum, feather_width
+from diffeditor_app.engine.imaging.geometry import AxisMap, Placement, bbox_centre
+from diffeditor_app.engine.imaging.images import SourceImage
 from diffeditor_app.engine.settings import Task, TaskSettings
 
 
@@ -28,6 +28,8 @@ class Point(NamedTuple):
 MIN_SCALE = 0.1  # smaller leaves less than a feature cell of most objects
 MAX_SCALE = 4.0  # larger is a different picture, not an edit
 MAX_STEPS = 1000  # the scheduler's training timesteps: one per step at most
+DEFAULT_SEED = 42  # the seed of an edit nobody chose one for
+DEFAULT_STEPS = 50  # the length of the method's step table (ALGORITHM.md 8)
 SEED_RANGE = (0, 2**31 - 1)  # seeds a user types or draws; the app's seed field shows these
 REACH = MAX_SCALE + 1  # past this many image sides away, a placed object cannot overlap it
 
@@ -39,14 +41,13 @@ class EditRequest:
     task: ClassVar[Task]
     image: SourceImage
     prompt: str = ""
-    seed: int = 42
-    steps: int = 50
+    seed: int = DEFAULT_SEED
+    steps: int = DEFAULT_STEPS
     resolution: int | None = None  # None: the model profile's default
     raw: bool = False  # return the working-size decode instead of composing
     settings: TaskSettings | None = None  # None: the model's defaults for the task
     overrides: dict[str, Any] = field(default_factory=dict)  # changed on top of those
     image_prompt: bool = True  # use the image prompt when the model has one
-    ip_scale: float | None = None  # gamma of the image branch; None: the task's default
 
     def validate(self) -> None:
         """Raise InvalidInput with one sentence for anything the edit cannot work with."""
@@ -56,8 +57,6 @@ class EditRequest:
             raise InvalidInput(
                 f"The seed must be between {SEED_RANGE[0]} and {SEED_RANGE[1]}, got {self.seed}."
             )
-        if self.ip_scale is not None and not (math.isfinite(self.ip_scale) and self.ip_scale >= 0):
-            raise InvalidInput(f"The image-prompt scale must be 0 or more, got {self.ip_scale}.")
         if self.settings is not None:
             self.settings.validate()
 
@@ -265,6 +264,23 @@ class PasteEdit(ReferenceEdit):
             np.where(self.reference_mask, source, 0).astype(np.uint8), alpha.shape
         )
         return np.maximum(alpha, carried)
+
+
+REQUEST_TYPES: dict[Task, type[EditRequest]] = {
+    Task.MOVE: MoveEdit,
+    Task.DRAG: DragEdit,
+    Task.APPEARANCE: AppearanceEdit,
+    Task.PASTE: PasteEdit,
+}
+
+
+def request_for(task: Task, **values: Any) -> EditRequest:
+    """The request of `task` from everything a front end gathered (the CLI's arguments, the
+    app's session): each request type takes the fields it has, so a paste ignores a mask and
+    a move ignores a reference. Not validated: call `validate()` once, before any work."""
+    kind = REQUEST_TYPES[task]
+    accepted = {f.name for f in fields(kind) if f.init}
+    return kind(**{name: value for name, value in values.items() if name in accepted})
 
 
 def paste_map(request: PasteEdit) -> AxisMap:

@@ -7,10 +7,22 @@ step i behaves as table step floor(i * 50 / N) (`Schedule.table_step`).
 from __future__ import annotations
 
 import enum
+import math
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
 from diffeditor_app.engine.errors import InvalidInput
+
+NON_NEGATIVE = (  # weights and scales that may be switched off with 0 but never go below
+    "cfg_scale",
+    "guidance_strength",
+    "guidance_lambda",
+    "w_edit",
+    "w_content",
+    "w_contrast",
+    "w_inpaint",
+    "ip_scale",
+)
 
 
 class Task(str, enum.Enum):
@@ -123,12 +135,10 @@ class TaskSettings:
         )
 
     def validate(self) -> None:
-        for name in ("cfg_scale", "guidance_strength", "guidance_lambda", "w_edit", "w_content"):
-            if getattr(self, name) < 0:
-                raise InvalidInput(f"{name} must be 0 or more, got {getattr(self, name)}.")
-        for name in ("w_contrast", "w_inpaint", "ip_scale"):
-            if getattr(self, name) < 0:
-                raise InvalidInput(f"{name} must be 0 or more, got {getattr(self, name)}.")
+        for name in NON_NEGATIVE:
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value >= 0):
+                raise InvalidInput(f"{name} must be 0 or more, got {value}.")
         for name in ("eta_in", "eta_out"):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from diffeditor_app.engine.errors import EditCancelled
-from diffeditor_app.engine.loading import ModelSpec
+from diffeditor_app.engine.models.model import ModelSpec
 from diffeditor_app.engine.requests import EditRequest
 
 
@@ -26,6 +26,7 @@ class EditJob:
     id: int
     request: EditRequest
     model: ModelSpec
+    previews: bool = True  # stream x0 previews (the live_previews preference)
 
 
 @dataclass(frozen=True)

@@ -14,11 +14,9 @@ Each of these leaves a one-sentence note in `problems` for the UI to show once.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import os
-import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,8 +25,9 @@ from typing import Any
 import platformdirs
 from PySide6.QtCore import QObject, Signal
 
-from diffeditor_app.engine.loading import SD15_HUB_ID, ModelSpec
-from diffeditor_app.engine.memory import VramPreset
+from diffeditor_app.engine.imaging.outputs import write_atomically
+from diffeditor_app.engine.models.memory import VramPreset
+from diffeditor_app.engine.models.model import DTYPES, SD15_HUB_ID, ModelSpec
 from diffeditor_app.engine.settings import Task
 
 APP_NAME = "DiffEditor"
@@ -200,7 +199,7 @@ SCHEMA: tuple[Setting, ...] = (
         "Number format of the model: auto (fp16 on a GPU, fp32 on the CPU), fp16, bf16 or fp32.",
         str,
         "performance",
-        choices=("auto", "fp16", "bf16", "fp32"),
+        choices=DTYPES,
     ),
     Setting(
         "vram_preset",
@@ -454,24 +453,11 @@ class SettingsStore(QObject):
         self.problems.append(f"{self.path} {why}; it was kept as {bad} and the defaults are used.")
 
     def _save(self, values: dict[str, Any]) -> None:
-        """Write a temporary file beside the settings, then rename it over them."""
-        folder = self.path.parent
-        temp: str | None = None
+        """Atomically: a crash while saving leaves the previous settings whole."""
+        text = json.dumps(values, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
         try:
-            folder.mkdir(parents=True, exist_ok=True)
-            handle, temp = tempfile.mkstemp(prefix=f".{self.path.name}.", dir=folder)
-            with os.fdopen(handle, "w", encoding="utf-8") as stream:
-                json.dump(values, stream, indent=2, sort_keys=True, ensure_ascii=False)
-                stream.write("\n")
-                stream.flush()
-                os.fsync(stream.fileno())
-            os.replace(temp, self.path)
-            temp = None
+            write_atomically(self.path, lambda stream: stream.write(text.encode("utf-8")))
         except OSError as error:
             raise OSError(
                 f"Could not save the settings to {self.path} ({error.strerror or error})."
             ) from error
-        finally:
-            if temp is not None:
-                with contextlib.suppress(OSError):
-                    os.unlink(temp)

@@ -14,7 +14,8 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Signal
 
 from diffeditor_app.engine.errors import ModelUnavailable
-from diffeditor_app.engine.image_prompt_weights import (
+from diffeditor_app.engine.models.hub import ETAG_TIMEOUT_S, HUB_SKIP, bound_hub_requests
+from diffeditor_app.engine.models.image_prompt_weights import (
     FOLDER_ENCODER,
     FOLDER_WEIGHTS,
     IMAGE_ENCODER_HUB,
@@ -22,14 +23,8 @@ from diffeditor_app.engine.image_prompt_weights import (
     IMAGE_PROMPT_HUB,
     IMAGE_PROMPT_HUB_FILE,
 )
-from diffeditor_app.engine.loading import (
-    ETAG_TIMEOUT_S,
-    HUB_PATTERNS,
-    HUB_SKIP,
-    SD15_HUB_ID,
-    bound_hub_requests,
-    locate,
-)
+from diffeditor_app.engine.models.loading import HUB_PATTERNS, locate
+from diffeditor_app.engine.models.model import SD15_HUB_ID
 
 
 @dataclass(frozen=True)

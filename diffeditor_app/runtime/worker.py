@@ -30,8 +30,9 @@ import torch
 from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 
 from diffeditor_app.engine.editor import Editor, StepInfo
-from diffeditor_app.engine.errors import EditCancelled, EngineError, OutOfMemory
-from diffeditor_app.engine.loading import ModelSpec, load_model
+from diffeditor_app.engine.errors import EditCancelled, EngineError, OutOfMemory, first_line
+from diffeditor_app.engine.models.loading import load_model
+from diffeditor_app.engine.models.model import ModelSpec
 from diffeditor_app.engine.requests import EditRequest
 from diffeditor_app.runtime.collector import GuiCollector
 from diffeditor_app.runtime.jobs import CancelFlags, EditJob, JobIds, StepClock
@@ -40,8 +41,8 @@ __all__ = ["EditJob", "EditWorker", "ModelManager", "WorkerClient", "error_sente
 
 log = logging.getLogger("diffeditor_app.runtime")
 SHUTDOWN_WAIT_MS = 30_000  # a step of a big model can take seconds; cancel lands within one
-UNEXPECTED_MAX_CHARS = 300  # of an unexpected error's first line shown to the user
 PREVIEW_BUDGET = 0.25  # VAE previews may cost at most this share of the sampling time
+NO_PREVIEWS = 0.0  # previews off: the throttle then skips every step's decode but the ends
 
 EditorLoader = Callable[[ModelSpec], Editor]
 
@@ -56,9 +57,7 @@ def error_sentence(error: BaseException) -> str:
     text = str(error).strip()
     if isinstance(error, EngineError):
         return " ".join(text.split()) or f"The edit failed ({type(error).__name__})."
-    first = text.splitlines()[0].strip() if text else ""
-    if len(first) > UNEXPECTED_MAX_CHARS:
-        first = first[: UNEXPECTED_MAX_CHARS - 1] + "…"
+    first = first_line(error, fallback="")
     name = type(error).__name__
     return f"Unexpected error: {name}: {first}" if first else f"Unexpected error: {name}."
 
@@ -129,7 +128,6 @@ class EditWorker(QObject):
         self.flags.begin(job.id)
         try:
             self.flags.check(job.id)
-            job.request.validate()  # bad input fails before a model load, not after it
             if not self.models.is_loaded(job.model):
                 self.loading.emit(job.id, f"Loading the model '{job.model.source}'…")
             editor = self.models.editor_for(job.model)
@@ -140,7 +138,7 @@ class EditWorker(QObject):
                 on_step=self._step_handler(job, clock),
                 on_prepare=self._prepare_handler(job, clock),
                 interrupt=lambda: self.flags.check(job.id),
-                preview_budget=PREVIEW_BUDGET,
+                preview_budget=PREVIEW_BUDGET if job.previews else NO_PREVIEWS,
             )
         except EditCancelled:
             self.cancelled.emit(job.id)
@@ -165,7 +163,7 @@ class EditWorker(QObject):
         def on_step(info: StepInfo) -> None:
             self.flags.check(job.id)  # a cancelled job shows nothing more
             tick = clock.tick(info.step + 1, info.total)
-            if info.preview is not None:
+            if info.preview is not None and job.previews:
                 self.preview.emit(job.id, info.preview)
             self.progress.emit(job.id, tick.step, tick.total, tick.remaining_s)
 
@@ -216,12 +214,12 @@ class WorkerClient(QObject):
     def busy(self) -> bool:
         return self.current is not None
 
-    def submit(self, request: EditRequest, model: ModelSpec) -> int:
+    def submit(self, request: EditRequest, model: ModelSpec, previews: bool = True) -> int:
         """Queue a job (cancelling the running one); returns its id."""
         if self._closed:
             raise RuntimeError("The edit worker has been shut down.")
         self.cancel()
-        job = EditJob(self._ids.next(), request, model)
+        job = EditJob(self._ids.next(), request, model, previews)
         self.current = job.id
         self._submit.emit(job)
         return job.id

@@ -6,7 +6,7 @@ import asyncio
 import sys
 from pathlib import Path
 
-from diffeditor_app.engine.loading import ModelSpec
+from diffeditor_app.engine.models.model import ModelSpec
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLES = REPO / "resources" / "samples"
@@ -73,7 +73,7 @@ def prepare_demo(window) -> None:
     appearance and paste edits back toward the unedited scene."""
     from diffeditor_app.document import commands
     from diffeditor_app.document.session import MaskName, MoveBox, PasteLayer
-    from diffeditor_app.engine.images import load_image, load_mask
+    from diffeditor_app.engine.imaging.images import load_image, load_mask
     from diffeditor_app.engine.requests import Point
 
     window.open_image(DEMO_IMAGE)

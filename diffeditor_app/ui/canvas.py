@@ -48,7 +48,7 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import QFrame, QGraphicsScene, QGraphicsView
 
 from diffeditor_app.document.session import BBox, DragPair, EditSession, MaskName, PasteLayer
-from diffeditor_app.engine.images import SourceImage
+from diffeditor_app.engine.imaging.images import SourceImage
 from diffeditor_app.engine.settings import Task
 from diffeditor_app.ui.qimage import (
     cutout,

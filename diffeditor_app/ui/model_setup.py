@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from diffeditor_app.engine.errors import ModelUnavailable
-from diffeditor_app.engine.loading import MODELS_DIR, check_sd1_folder
+from diffeditor_app.engine.models.loading import MODELS_DIR, check_sd1_folder
 from diffeditor_app.runtime.weights import (
     REQUIRED,
     Download,

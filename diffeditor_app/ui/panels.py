@@ -29,8 +29,8 @@ from diffeditor_app.document.session import (
     EditSession,
     SessionState,
 )
-from diffeditor_app.engine.images import SourceImage
-from diffeditor_app.engine.loading import ModelProfile
+from diffeditor_app.engine.imaging.images import SourceImage
+from diffeditor_app.engine.models.model import ModelProfile
 from diffeditor_app.engine.requests import SEED_RANGE
 from diffeditor_app.engine.settings import Task
 

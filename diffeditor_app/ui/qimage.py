@@ -11,7 +11,7 @@ import numpy as np
 from PIL import Image
 from PySide6.QtGui import QColor, QImage
 
-from diffeditor_app.engine.images import SourceImage
+from diffeditor_app.engine.imaging.images import SourceImage
 
 
 def rgb_to_qimage(rgb: np.ndarray, alpha: np.ndarray | None = None) -> QImage:

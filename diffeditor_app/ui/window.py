@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from PySide6.QtCore import QEvent, QObject, Qt, Slot
+from PySide6.QtCore import QByteArray, QEvent, QObject, Qt, Slot
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractSpinBox,
@@ -30,15 +30,16 @@ from PySide6.QtWidgets import (
 
 from diffeditor_app.document import commands
 from diffeditor_app.document.project import load_project, save_project
-from diffeditor_app.document.session import Candidate, EditSession, MaskName
-from diffeditor_app.document.snapshot import build_request
+from diffeditor_app.document.session import EditSession, MaskName
 from diffeditor_app.engine.errors import EngineError, InvalidInput
-from diffeditor_app.engine.images import SourceImage, load_image
-from diffeditor_app.engine.loading import ModelSpec, declared_profile, is_toy_model
-from diffeditor_app.engine.outputs import UserFiles, export_image
+from diffeditor_app.engine.imaging.images import load_image
+from diffeditor_app.engine.imaging.outputs import UserFiles, export_image
+from diffeditor_app.engine.models.loading import declared_profile, is_toy_model
+from diffeditor_app.engine.models.model import ModelSpec
 from diffeditor_app.engine.settings import Task
 from diffeditor_app.ui.canvas import Canvas
-from diffeditor_app.ui.panels import TASK_LABELS, CandidatesBar, EditPanel, new_seed
+from diffeditor_app.ui.edit_controller import EditController
+from diffeditor_app.ui.panels import TASK_LABELS, CandidatesBar, EditPanel
 
 log = logging.getLogger(__name__)
 
@@ -49,13 +50,6 @@ PROJECT_SUFFIX = ".diffedit"
 AUTOSAVE_NAME = "autosave.diffedit"  # in the app's data folder; never a file the user saved
 DEMO_AUTOSAVE_NAME = "demo-autosave.diffedit"  # --demo keeps its own slot
 RECOVERED_TITLE = "Untitled (recovered)"
-KEPT_NEXT = {
-    Task.MOVE: "Kept. The mask and the box now sit on the moved object: move it again, or "
-    "paint another object.",
-    Task.DRAG: "Kept. The drag points are spent and cleared: click a new handle and target.",
-    Task.APPEARANCE: "Kept. Paint another object, or load another reference.",
-    Task.PASTE: "Kept. The paste layer is cleared: place the reference object again.",
-}
 TOY_NOTE = (
     "The toy model knows only its small synthetic shape scenes; this image is not one "
     "(it is larger than the toy's {high} px), so expect blobs. Set up Stable Diffusion 1.5 "
@@ -113,8 +107,6 @@ class MainWindow(QMainWindow):
         self.reference_path: Path | None = None
         self.project_path: Path | None = None
         self.recovered = False  # an autosave reopened: unsaved until the user saves it
-        self.candidate_index = -1
-        self.job_seed: int | None = None
         self._update_title()
         self.setAcceptDrops(True)
         self.resize(1280, 820)
@@ -130,12 +122,20 @@ class MainWindow(QMainWindow):
         self._docks()
         self._actions()
         self._status()
-        self._connect_worker()
+        self._connect_edits()
         self._bind_tool_options()
         self._follow_cache_folder()
         self.settings.changed.connect(self._follow_cache_folder)
         self.set_session(None)
+        if interactive:
+            self._restore_geometry()
         QApplication.instance().installEventFilter(self)  # hold-to-compare, window-wide
+
+    def _restore_geometry(self) -> None:
+        """The size and place the window had when it was last closed."""
+        saved = self.settings.get("window_geometry")
+        if saved:
+            self.restoreGeometry(QByteArray.fromBase64(saved.encode()))
 
     # -- layout ---------------------------------------------------------------------------
 
@@ -146,10 +146,6 @@ class MainWindow(QMainWindow):
         self.candidates = CandidatesBar()
         layout.addWidget(self.canvas, 1)
         layout.addWidget(self.candidates)
-        self.candidates.keep_requested.connect(self.keep_candidate)
-        self.candidates.discard_requested.connect(self.discard_candidate)
-        self.candidates.again_requested.connect(self.run_again)
-        self.candidates.index_changed.connect(self.show_candidate)
         return central
 
     def _docks(self) -> None:
@@ -170,8 +166,6 @@ class MainWindow(QMainWindow):
         layout.addWidget(self.reference_canvas, 1)
         self.reference_dock = dock("Reference", reference, right)
         self.history_dock = dock("History", self.history, right)
-        self.edit_panel.edit_requested.connect(self.run_edit)
-        self.edit_panel.cancel_requested.connect(self.cancel_edit)
         for button in (*self.edit_panel.buttons(), *self.candidates.buttons()):
             button.clicked.connect(self.focus_canvas)  # keys go back to the canvas
         self.edit_panel.typing_done.connect(self.focus_canvas)
@@ -301,14 +295,28 @@ class MainWindow(QMainWindow):
         if key == "cache_folder":
             apply_cache_folder(self.settings.get("cache_folder"))
 
-    def _connect_worker(self) -> None:
-        self.worker.loading.connect(self.on_loading)
-        self.worker.preparing.connect(self.on_preparing)
-        self.worker.progress.connect(self.on_progress)
-        self.worker.preview.connect(self.on_preview)
-        self.worker.finished.connect(self.on_finished)
-        self.worker.failed.connect(self.on_failed)
-        self.worker.cancelled.connect(self.on_cancelled)
+    def _connect_edits(self) -> None:
+        """Running edits and choosing results belong to the edit controller; the window
+        shows what it reports."""
+        self.edits = EditController(
+            self.worker,
+            self.edit_panel,
+            self.candidates,
+            self.canvas,
+            self.model_spec,
+            lambda: self.settings.get("default_resolution"),
+            lambda: self.settings.get("live_previews"),
+            self,
+        )
+        self.edits.problem.connect(self.complain)
+        self.edits.note.connect(self.statusBar().showMessage)
+        self.edits.submitted.connect(self._note_model_fit)
+        self.edits.kept.connect(self._after_keep)
+
+    def _after_keep(self) -> None:
+        """After every kept result: autosave, and the keys go back to the canvas."""
+        self.autosave()
+        self.focus_canvas()
 
     # -- session ------------------------------------------------------------------------
 
@@ -326,8 +334,7 @@ class MainWindow(QMainWindow):
         self.reference_canvas.set_session(session)
         self.edit_panel.set_session(session)
         self.history.setStack(session.undo_stack if session else None)
-        self.candidate_index = -1
-        self._show_candidates()
+        self.edits.set_session(session)
         for action in (*self.task_actions.values(), *self.tool_actions.values()):
             action.setEnabled(session is not None)
         self.fill_action.setEnabled(session is not None and session.task is Task.MOVE)
@@ -405,7 +412,9 @@ class MainWindow(QMainWindow):
         except EngineError as error:
             self.complain("Cannot open the image", str(error))
             return False
-        self._opened(EditSession.open(image, self), Path(path), None)
+        session = EditSession.open(image, self)
+        session.set_task(Task(self.settings.get("last_task")))  # where the user left off
+        self._opened(session, Path(path), None)
         self.settings.add_recent(str(path))
         return True
 
@@ -566,6 +575,7 @@ class MainWindow(QMainWindow):
         if self.session is None:
             return
         self.session.set_task(task)
+        self.settings.set("last_task", task.value)
         self.task_actions[task].setChecked(True)
         self.fill_action.setEnabled(task is Task.MOVE)
         self.fill_action.setChecked(False)
@@ -616,112 +626,6 @@ class MainWindow(QMainWindow):
         """Keys belong to the canvas after any button: tool keys never type into a field,
         and Ctrl+Z undoes the document, not the last typing."""
         self.canvas.setFocus(Qt.FocusReason.OtherFocusReason)
-
-    # -- running edits --------------------------------------------------------------------
-
-    def run_edit(self, fresh_seed: bool = False) -> None:
-        if self.session is None or self.worker.busy:
-            return
-        if fresh_seed:
-            self.session.set_text(seed=new_seed())
-        try:
-            request = build_request(
-                self.session, default_resolution=self.settings.get("default_resolution")
-            )
-            request.validate()
-        except EngineError as error:
-            self.complain("Cannot run the edit", str(error))
-            return
-        self.job_seed = self.session.state.seed
-        self.worker.submit(request, self.model_spec())
-        self._note_model_fit()
-        self.edit_panel.set_running(True)
-
-    @Slot()
-    def run_again(self) -> None:
-        self.run_edit(fresh_seed=True)
-
-    def cancel_edit(self) -> None:
-        """The worker stops before its next UNet call; the panel says so at once."""
-        if self.worker.busy:
-            self.worker.cancel()
-            self.edit_panel.set_cancelling()
-
-    @Slot(int, str)
-    def on_loading(self, job: int, message: str) -> None:
-        self.edit_panel.status.setText(message)
-
-    @Slot(int, int, int)
-    def on_preparing(self, job: int, done: int, total: int) -> None:
-        self.edit_panel.show_preparing(done, total)
-
-    @Slot(int, int, int, float)
-    def on_progress(self, job: int, step: int, total: int, remaining: float) -> None:
-        self.edit_panel.show_progress(step, total, remaining)
-
-    @Slot(int, object)
-    def on_preview(self, job: int, preview) -> None:
-        self.canvas.set_preview(preview)
-
-    @Slot(int, object)
-    def on_finished(self, job: int, result) -> None:
-        self.edit_panel.set_running(False)
-        self.canvas.set_preview(None)
-        summary = f"seed {self.job_seed} · {result.prepare_s + result.edit_s:.1f} s"
-        self.edit_panel.status.setText(f"Done: {summary}. Keep or discard the result below.")
-        for note in result.notes:
-            self.statusBar().showMessage(note, 10_000)
-        image = SourceImage.from_pil(result.image, name="result")
-        self.session.add_candidate(Candidate(image, self.job_seed, summary))
-        self.show_candidate(len(self.session.candidates) - 1)
-
-    @Slot(int, str)
-    def on_failed(self, job: int, message: str) -> None:
-        self.edit_panel.set_running(False)
-        self.canvas.set_preview(None)
-        self.edit_panel.status.setText("The edit failed.")
-        self.complain("The edit failed", message)
-
-    @Slot(int)
-    def on_cancelled(self, job: int) -> None:
-        self.edit_panel.set_running(False)
-        self.canvas.set_preview(None)
-        self.edit_panel.status.setText("Cancelled.")
-
-    def show_candidate(self, index: int) -> None:
-        candidates = self.session.candidates if self.session else []
-        self.candidate_index = index if 0 <= index < len(candidates) else -1
-        chosen = candidates[self.candidate_index] if self.candidate_index >= 0 else None
-        self.canvas.set_candidate(chosen.image if chosen else None)
-        self._show_candidates()
-
-    def _show_candidates(self) -> None:
-        candidates = self.session.candidates if self.session else []
-        index = self.candidate_index
-        summary = candidates[index].summary if 0 <= index < len(candidates) else ""
-        self.candidates.show_candidates(len(candidates), index, summary)
-
-    def keep_candidate(self) -> None:
-        """The result becomes the current image, and the masks, box, points and paste
-        layer follow it (one undo step); the session is autosaved."""
-        if self.session is None or self.candidate_index < 0:
-            return
-        chosen = self.session.candidates[self.candidate_index]
-        commands.keep_result(self.session, chosen.image)
-        self.session.clear_candidates()
-        self.show_candidate(-1)
-        self.edit_panel.status.setText(KEPT_NEXT[self.session.task])
-        self.autosave()
-        self.focus_canvas()
-
-    def discard_candidate(self) -> None:
-        if self.session is None or self.candidate_index < 0:
-            return
-        self.session.discard_candidate(self.session.candidates[self.candidate_index])
-        self.show_candidate(min(self.candidate_index, len(self.session.candidates) - 1))
-        if not self.session.candidates:
-            self.edit_panel.status.setText("Discarded. Change the set-up and press Edit.")
-        self.focus_canvas()
 
     # -- safety nets ----------------------------------------------------------------------
 
@@ -811,6 +715,8 @@ class MainWindow(QMainWindow):
             event.ignore()
             return
         QApplication.instance().removeEventFilter(self)
+        if self.interactive:
+            self.settings.set("window_geometry", self.saveGeometry().toBase64().data().decode())
         self.worker.shutdown()
         self.autosave_path.unlink(missing_ok=True)  # a clean exit needs no recovery
         super().closeEvent(event)

@@ -17,7 +17,7 @@ import pytest
 from PIL import Image
 
 from diffeditor_app.cli import build_parser, join_negative_values, main
-from diffeditor_app.engine.compose import feather_width
+from diffeditor_app.engine.imaging.compose import feather_width
 
 REPO = Path(__file__).resolve().parents[2]
 WIDTH, HEIGHT = 128, 96  # the tiny model works at 64x64: composing upscales
@@ -171,7 +171,7 @@ def test_negative_offset_works_spaced_and_joined(tiny_model_dir, scene, capsys):
 
 
 def test_a_memory_preset_edits_like_the_default(tiny_model_dir, scene, capsys, monkeypatch):
-    from diffeditor_app.engine import loading
+    from diffeditor_app.engine.models import loading
 
     plans, place = [], loading.place_model
 
@@ -412,7 +412,7 @@ def test_uncached_hub_model_offline_fails_fast_naming_the_repo(
 ):
     import huggingface_hub.constants as hub_constants
 
-    from diffeditor_app.engine.loading import SD15_HUB_ID
+    from diffeditor_app.engine.models.model import SD15_HUB_ID
 
     home = tmp_path / "hf-home"
     monkeypatch.setenv("HF_HOME", str(home))

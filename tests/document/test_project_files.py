@@ -17,7 +17,7 @@ from diffeditor_app.document import project
 from diffeditor_app.document.project import load_project, save_project
 from diffeditor_app.document.session import MaskName, SessionState
 from diffeditor_app.engine.errors import InvalidInput
-from diffeditor_app.engine.testing import square_scene
+from diffeditor_app.engine.models.testing import square_scene
 
 WIDTH, HEIGHT = 64, 48
 

@@ -18,10 +18,10 @@ from diffeditor_app.document.session import (
 )
 from diffeditor_app.document.snapshot import build_request
 from diffeditor_app.engine import AppearanceEdit, DragEdit, InvalidInput, MoveEdit, PasteEdit
-from diffeditor_app.engine.images import SourceImage
+from diffeditor_app.engine.imaging.images import SourceImage
+from diffeditor_app.engine.models.testing import square_scene
 from diffeditor_app.engine.requests import Point
 from diffeditor_app.engine.settings import Task
-from diffeditor_app.engine.testing import square_scene
 
 
 @pytest.fixture
@@ -131,6 +131,9 @@ def test_snapshots_copy_the_session(session):
     assert move.mask.sum() == 100  # the snapshot did not follow the live mask
 
     session.set_task(Task.DRAG)
+    with pytest.raises(InvalidInput, match="editable region is empty"):
+        build_request(session)  # validated once, where it is built
+    commands.stroke(session, MaskName.REGION, (0, 0, 40, 30), np.ones((30, 40), bool), False)
     commands.add_point(session, Point(5, 5))
     commands.add_point(session, Point(9, 5))
     commands.add_point(session, Point(30, 30))  # a handle without a target is left out
@@ -141,12 +144,15 @@ def test_snapshots_copy_the_session(session):
     with pytest.raises(InvalidInput, match="reference image"):
         build_request(session)
     commands.set_reference(session, square_scene(40, 30)[0])
+    reference = np.ones((10, 10), bool)
+    commands.stroke(session, MaskName.REFERENCE, (10, 10, 20, 20), reference, False)
     with pytest.raises(InvalidInput, match="Place the reference"):
         build_request(session)
     commands.set_paste(session, PasteLayer(Point(30, 20), 0.5))
     paste = build_request(session)
     assert isinstance(paste, PasteEdit) and paste.at == (30, 20) and paste.scale == 0.5
     session.set_task(Task.APPEARANCE)
+    commands.stroke(session, MaskName.OBJECT, (10, 10, 20, 20), np.ones((10, 10), bool), False)
     assert isinstance(build_request(session), AppearanceEdit)
 
 

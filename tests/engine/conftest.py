@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from diffeditor_app.engine import Editor, ModelSpec, load_model
-from diffeditor_app.engine.testing import square_scene
+from diffeditor_app.engine.models.testing import square_scene
 
 
 @pytest.fixture(scope="session")

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from diffeditor_app.engine.compose import compose
-from diffeditor_app.engine.images import SourceImage
+from diffeditor_app.engine.imaging.compose import compose
+from diffeditor_app.engine.imaging.images import SourceImage
 from diffeditor_app.engine.requests import DragEdit, MoveEdit, PasteEdit, Point
 
 W, H = 120, 80

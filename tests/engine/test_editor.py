@@ -7,13 +7,14 @@ import pytest
 import torch
 
 from diffeditor_app.engine import DragEdit, EditCancelled, MoveEdit, Point
-from diffeditor_app.engine.compose import blend_weights, feather_width
-from diffeditor_app.engine.inversion import PrepareSources
-from diffeditor_app.engine.loading import ModelSpec, load_model
-from diffeditor_app.engine.sampler import Conditioning, Costs, DiffEditorSampler
+from diffeditor_app.engine.imaging.compose import blend_weights, feather_width
+from diffeditor_app.engine.method.inversion import PrepareSources
+from diffeditor_app.engine.method.sampler import Conditioning, Costs, DiffEditorSampler
+from diffeditor_app.engine.method.tasks import PLANNERS
+from diffeditor_app.engine.models.loading import load_model
+from diffeditor_app.engine.models.model import ModelSpec
+from diffeditor_app.engine.models.testing import square_scene
 from diffeditor_app.engine.settings import DEFAULTS, BankMode, Task
-from diffeditor_app.engine.tasks import PLANNERS
-from diffeditor_app.engine.testing import square_scene
 
 
 def untouched(region: np.ndarray) -> np.ndarray:
@@ -219,7 +220,7 @@ def test_guidance_is_split_by_the_gradient_mask(editor, scene):
 def test_memory_bank_replays_the_recorded_keys(editor, scene, mode):
     """Injected K/V recorded from the same latent reproduce the plain output exactly; from
     another latent they change it."""
-    from diffeditor_app.engine.attention import MemoryBank
+    from diffeditor_app.engine.method.attention import MemoryBank
 
     image, mask = scene
     *_, cond, _ = run_sampler(editor, image, mask, DEFAULTS[Task.MOVE], steps=2)
@@ -353,7 +354,7 @@ def test_one_editor_per_model(editor):
 
 
 def test_overrides_apply_on_top_of_the_model_defaults(editor, scene, monkeypatch):
-    from diffeditor_app.engine.loading import ModelProfile
+    from diffeditor_app.engine.models.model import ModelProfile
 
     image, mask = scene
     profile = ModelProfile(

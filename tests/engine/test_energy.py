@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 import torch
 
-from diffeditor_app.engine.energy import COS_FLOOR, DragEnergy, MoveEnergy, cosine, similarity
+from diffeditor_app.engine.method.energy import (
+    COS_FLOOR,
+    DragEnergy,
+    MoveEnergy,
+    cosine,
+    similarity,
+)
 
 
 def idx(*values: int) -> torch.Tensor:

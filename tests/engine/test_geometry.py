@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from diffeditor_app.engine.geometry import (
+from diffeditor_app.engine.imaging.geometry import (
     Frame,
     Placement,
     bbox_centre,

@@ -9,7 +9,8 @@ import threading
 import pytest
 
 from diffeditor_app.engine.errors import ModelUnavailable
-from diffeditor_app.engine.loading import hub_snapshot
+from diffeditor_app.engine.models.hub import hub_snapshot
+from diffeditor_app.engine.models.loading import HUB_PATTERNS
 
 DEADLINE_S = 30  # what a user may wait for a silent hub before the sentence
 SERVER_LIFETIME_S = 90  # the silent server stops by itself after this, whatever happens
@@ -72,7 +73,7 @@ def test_a_silent_hub_fails_within_the_deadline_with_the_sentence(silent_hub):
 
     def download() -> None:
         try:
-            outcome.append(hub_snapshot("someone/silent-model", allow_download=True))
+            outcome.append(hub_snapshot("someone/silent-model", True, HUB_PATTERNS))
         except BaseException as error:
             outcome.append(error)
 

@@ -16,7 +16,7 @@ import pytest
 import torch
 
 from diffeditor_app.engine import ModelSpec, ModelUnavailable, load_model
-from diffeditor_app.engine.image_prompt import (
+from diffeditor_app.engine.method.image_prompt import (
     ImagePromptAttnProcessor,
     ImagePromptController,
     Resampler,
@@ -24,14 +24,14 @@ from diffeditor_app.engine.image_prompt import (
     clip_pixels,
     install_image_prompt,
 )
-from diffeditor_app.engine.image_prompt_weights import (
+from diffeditor_app.engine.models.image_prompt_weights import (
     IMAGE_PROMPT_HUB,
     build_image_prompt,
     load_vision,
     read_weights,
 )
-from diffeditor_app.engine.loading import MODELS_DIR
-from diffeditor_app.engine.testing import build_random_model
+from diffeditor_app.engine.models.loading import MODELS_DIR
+from diffeditor_app.engine.models.testing import build_random_model
 
 LAYOUT_FILE = MODELS_DIR / "image_prompt" / "ip_sd15_64_layout.json"
 VIT_H_FOLDER = MODELS_DIR / "sd15" / "image_encoder"

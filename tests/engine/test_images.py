@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 from diffeditor_app.engine.errors import InvalidInput
-from diffeditor_app.engine.images import load_image, load_mask
+from diffeditor_app.engine.imaging.images import load_image, load_mask
 
 ORIENTATION = 0x0112
 
@@ -303,7 +303,7 @@ def test_mask_follows_exif_orientation_like_the_image(tmp_path):
 
 
 def test_images_past_the_pixel_limit_are_refused_before_decoding(tmp_path, monkeypatch):
-    from diffeditor_app.engine import images
+    from diffeditor_app.engine.imaging import images
 
     path = tmp_path / "wide.png"
     Image.new("L", (300, 200)).save(path)
@@ -315,7 +315,7 @@ def test_images_past_the_pixel_limit_are_refused_before_decoding(tmp_path, monke
 
 
 def test_pillow_bomb_guard_stays_on_at_the_editor_limit():
-    from diffeditor_app.engine import images
+    from diffeditor_app.engine.imaging import images
 
     assert Image.MAX_IMAGE_PIXELS is not None  # never switched off for the whole process
     assert Image.MAX_IMAGE_PIXELS <= images.MAX_PIXELS
@@ -324,7 +324,7 @@ def test_pillow_bomb_guard_stays_on_at_the_editor_limit():
 def test_image_bytes_past_the_limit_are_refused_from_the_header(monkeypatch):
     import io
 
-    from diffeditor_app.engine import images
+    from diffeditor_app.engine.imaging import images
 
     buffer = io.BytesIO()
     Image.new("L", (300, 200)).save(buffer, "PNG")

@@ -9,18 +9,17 @@ import pytest
 import torch
 
 from diffeditor_app.engine import ModelSpec, ModelUnavailable, load_model
-from diffeditor_app.engine.attention import BankController, install_bank
 from diffeditor_app.engine.errors import InvalidInput
-from diffeditor_app.engine.loading import (
-    SD15_HUB_ID,
-    ModelProfile,
+from diffeditor_app.engine.method.attention import BankController, install_bank
+from diffeditor_app.engine.models.loading import (
     check_sd1_folder,
     declared_profile,
     resolve_device,
     resolve_dtype,
 )
+from diffeditor_app.engine.models.model import SD15_HUB_ID, ModelProfile
+from diffeditor_app.engine.models.testing import build_random_model
 from diffeditor_app.engine.settings import Task
-from diffeditor_app.engine.testing import build_random_model
 
 
 def test_tiny_model_loads_with_its_profile_and_sdpa(tiny_model):
@@ -30,7 +29,7 @@ def test_tiny_model_loads_with_its_profile_and_sdpa(tiny_model):
     assert tiny_model.profile.feature_blocks == (1, 2)
     assert tiny_model.dtype == torch.float32 and tiny_model.device.type == "cpu"
     assert tiny_model.latent_factor == 4
-    from diffeditor_app.engine.image_prompt import ImagePromptAttnProcessor
+    from diffeditor_app.engine.method.image_prompt import ImagePromptAttnProcessor
 
     processors = tiny_model.unet.attn_processors
     cross = [p for name, p in processors.items() if name.endswith("attn2.processor")]

@@ -6,7 +6,7 @@ import math
 
 import torch
 
-from diffeditor_app.engine.sampler import eta_step, regional_sde_step, renoise, sigma
+from diffeditor_app.engine.method.sampler import eta_step, regional_sde_step, renoise, sigma
 
 
 def test_renoise_is_the_ddim_inversion_formula():

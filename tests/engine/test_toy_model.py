@@ -9,8 +9,9 @@ import numpy as np
 from PIL import Image
 
 from diffeditor_app.cli import main
-from diffeditor_app.engine.compose import box_sum, feather_width
-from diffeditor_app.engine.loading import MODELS_DIR, ModelSpec, load_model
+from diffeditor_app.engine.imaging.compose import box_sum, feather_width
+from diffeditor_app.engine.models.loading import MODELS_DIR, load_model
+from diffeditor_app.engine.models.model import ModelSpec
 
 TOY = MODELS_DIR / "toy"
 SAMPLES = MODELS_DIR.parent / "resources" / "samples"

@@ -12,14 +12,14 @@ import torch
 from PIL import Image, ImageDraw
 
 from diffeditor_app.engine import EditCancelled, InvalidInput, ModelSpec, load_model
-from diffeditor_app.engine.image_prompt_weights import (
+from diffeditor_app.engine.models.image_prompt_weights import (
     build_image_prompt,
     load_vision,
     locate_encoder,
     read_weights,
 )
-from diffeditor_app.engine.testing import HEAD_DAMPING
-from diffeditor_app.engine.training import Trainer, TrainingConfig, train
+from diffeditor_app.engine.models.testing import HEAD_DAMPING
+from diffeditor_app.engine.models.training import Trainer, TrainingConfig, train
 
 COLOURS = [(220, 30, 30), (30, 200, 40), (40, 60, 220), (230, 200, 20), (150, 40, 180)]
 FAST_LR = 1e-3  # large enough that a few steps change the weights visibly

@@ -8,14 +8,14 @@ import torch
 from PIL import Image
 
 from diffeditor_app.engine import AppearanceEdit, InvalidInput, MoveEdit, PasteEdit, SourceImage
-from diffeditor_app.engine.attention import (
+from diffeditor_app.engine.imaging.compose import blend_weights, feather_width
+from diffeditor_app.engine.method.attention import (
     BankAttnProcessor,
     BankController,
     MemoryBank,
     TokenMasks,
     _Injection,
 )
-from diffeditor_app.engine.compose import blend_weights, feather_width
 from diffeditor_app.engine.settings import BankMode
 
 
@@ -170,7 +170,7 @@ def test_image_branch_only_in_its_window(editor, scene, monkeypatch):
 
     monkeypatch.setattr(type(editor.extractor), "__call__", spy_extract)
     editor.edit(
-        MoveEdit(image=image, mask=mask, offset=(8, 0), ip_scale=0.3),
+        MoveEdit(image=image, mask=mask, offset=(8, 0), overrides={"ip_scale": 0.3}),
         on_step=lambda info: step.__setitem__(0, info.step + 1),
     )
     assert sorted({s for s, _ in activations}) == list(range(10, 20))
@@ -182,9 +182,9 @@ def test_image_branch_only_in_its_window(editor, scene, monkeypatch):
 def test_image_prompt_changes_the_result_and_scale_zero_turns_it_off(editor, scene):
     image, mask = scene
     base = dict(image=image, mask=mask, offset=(8, 0), steps=20, raw=True)
-    with_ip = np.asarray(editor.edit(MoveEdit(ip_scale=5.0, **base)).image)
+    with_ip = np.asarray(editor.edit(MoveEdit(overrides={"ip_scale": 5.0}, **base)).image)
     without = np.asarray(editor.edit(MoveEdit(image_prompt=False, **base)).image)
-    zero = np.asarray(editor.edit(MoveEdit(ip_scale=0.0, **base)).image)
+    zero = np.asarray(editor.edit(MoveEdit(overrides={"ip_scale": 0.0}, **base)).image)
     assert not np.array_equal(with_ip, without)
     assert np.array_equal(zero, without)
 

@@ -13,17 +13,17 @@ import torch
 from torch import nn
 
 from diffeditor_app.engine import Editor, ModelSpec, MoveEdit, load_model
-from diffeditor_app.engine.attention import (
+from diffeditor_app.engine.errors import InvalidInput
+from diffeditor_app.engine.method.attention import (
     BankAttnProcessor,
     MemoryBank,
     SdpaAttnProcessor,
     multi_head,
     set_attention_chunk,
 )
-from diffeditor_app.engine.errors import InvalidInput
-from diffeditor_app.engine.image_prompt import ImagePromptAttnProcessor
-from diffeditor_app.engine.loading import resolve_dtype
-from diffeditor_app.engine.memory import (
+from diffeditor_app.engine.method.image_prompt import ImagePromptAttnProcessor
+from diffeditor_app.engine.models.loading import resolve_dtype
+from diffeditor_app.engine.models.memory import (
     GIB,
     NEXT_PRESET,
     PLANS,
@@ -35,7 +35,7 @@ from diffeditor_app.engine.memory import (
     memory_plan,
     out_of_memory_sentence,
 )
-from diffeditor_app.engine.testing import square_scene
+from diffeditor_app.engine.models.testing import square_scene
 
 CUDA = torch.device("cuda")
 CPU = torch.device("cpu")

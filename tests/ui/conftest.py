@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from PySide6.QtWidgets import QMessageBox
 
-from diffeditor_app.engine.loading import ModelSpec
+from diffeditor_app.engine.models.model import ModelSpec
 from diffeditor_app.ui.app import create_window
 
 

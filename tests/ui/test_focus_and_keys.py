@@ -12,10 +12,10 @@ from PySide6.QtWidgets import QApplication
 
 from diffeditor_app.document import commands
 from diffeditor_app.document.session import Candidate, MaskName, MoveBox, SessionState
-from diffeditor_app.engine.images import SourceImage
-from diffeditor_app.engine.loading import ModelProfile
+from diffeditor_app.engine.imaging.images import SourceImage
+from diffeditor_app.engine.models.model import ModelProfile
+from diffeditor_app.engine.models.testing import square_scene
 from diffeditor_app.engine.settings import Task
-from diffeditor_app.engine.testing import square_scene
 from diffeditor_app.ui.app import create_window, demo_model
 from diffeditor_app.ui.panels import EditPanel
 
@@ -41,7 +41,7 @@ def stage_result(window) -> None:
     """A finished edit waiting below the canvas, without running one."""
     result = SourceImage(np.full_like(window.session.image.rgb, 90))
     window.session.add_candidate(Candidate(result, 7, "seed 7 · 1.0 s"))
-    window.show_candidate(len(window.session.candidates) - 1)
+    window.edits.show(len(window.session.candidates) - 1)
 
 
 def press(qtbot, key, modifier=Qt.KeyboardModifier.NoModifier) -> None:
@@ -70,7 +70,7 @@ def test_after_keep_the_keys_belong_to_the_canvas(window, qtbot):
 
 @pytest.mark.parametrize("button", ["discard", "again", "previous"])
 def test_every_candidate_button_hands_the_keys_back(window, qtbot, button, monkeypatch):
-    monkeypatch.setattr(window, "run_edit", lambda fresh_seed=False: None)
+    monkeypatch.setattr(window.edits, "run", lambda fresh_seed=False: None)
     stage_result(window)
     stage_result(window)
     window.edit_panel.prompt.setFocus()
@@ -120,7 +120,7 @@ def test_cancel_says_cancelling_at_once_and_stops(window, qtbot):
 
     window.worker.preparing.connect(on_preparing)
     with qtbot.waitSignal(window.worker.cancelled, timeout=TIMEOUT_MS):
-        window.run_edit()
+        window.edits.run()
     assert seen == ["Cancelling…"]
     assert panel.status.text() == "Cancelled." and window.session.candidates == []
 
@@ -144,7 +144,7 @@ def test_real_defaults_show_before_an_image_or_a_model(qapp):
 def test_status_after_keep_and_task_switch(window, qtbot):
     stage_result(window)
     window.edit_panel.status.setText("Done: seed 7 · 1.0 s. Keep or discard the result below.")
-    window.keep_candidate()
+    window.edits.keep()
     status = window.edit_panel.status.text()
     assert status.startswith("Kept.") and "moved object" in status
     window.edit_panel.status.setText("Done: …")

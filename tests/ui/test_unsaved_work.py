@@ -13,8 +13,8 @@ from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from diffeditor_app.document import commands
 from diffeditor_app.document.session import MaskName
-from diffeditor_app.engine.loading import ModelSpec
-from diffeditor_app.engine.testing import square_scene
+from diffeditor_app.engine.models.model import ModelSpec
+from diffeditor_app.engine.models.testing import square_scene
 from diffeditor_app.ui.app import create_window, demo_model, prepare_demo
 from diffeditor_app.ui.window import AUTOSAVE_NAME, DEMO_AUTOSAVE_NAME, RECOVERED_TITLE
 

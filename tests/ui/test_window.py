@@ -14,7 +14,7 @@ from PySide6.QtWidgets import QMessageBox
 
 from diffeditor_app.document import commands
 from diffeditor_app.document.session import MaskName, MoveBox
-from diffeditor_app.engine.loading import ModelSpec
+from diffeditor_app.engine.models.model import ModelSpec
 from diffeditor_app.engine.settings import Task
 from diffeditor_app.ui.app import create_window
 
@@ -119,10 +119,10 @@ def test_run_again_and_browse_candidates(window, scene_path, qtbot):
     window.session.set_options(steps=3)
     for _ in range(2):
         with qtbot.waitSignal(window.worker.finished, timeout=TIMEOUT_MS):
-            window.run_edit(fresh_seed=True)
-    assert len(window.session.candidates) == 2 and window.candidate_index == 1
+            window.edits.run(fresh_seed=True)
+    assert len(window.session.candidates) == 2 and window.edits.index == 1
     window.candidates.previous.click()
-    assert window.candidate_index == 0
+    assert window.edits.index == 0
     window.candidates.discard.click()
     assert len(window.session.candidates) == 1
 
@@ -139,14 +139,14 @@ def test_cancel_mid_run(window, scene_path, qtbot):
 
     window.worker.preview.connect(cancel_after_two)
     with qtbot.waitSignal(window.worker.cancelled, timeout=TIMEOUT_MS):
-        window.run_edit()
+        window.edits.run()
     assert window.session.candidates == []
     assert window.edit_panel.edit_button.isEnabled()
 
 
 def test_engine_errors_are_messages(window, scene_path, messages):
     window.open_image(scene_path)
-    window.run_edit()  # nothing painted
+    window.edits.run()  # nothing painted
     assert messages and "empty" in messages[-1][1]
 
 
@@ -219,8 +219,8 @@ def test_the_resolution_preference_reaches_the_request(window, scene_path, qtbot
     paint_object(window)
     window.settings.set("default_resolution", 256)
     sent = []
-    monkeypatch.setattr(window.worker, "submit", lambda request, spec: sent.append(request))
-    window.run_edit()
+    monkeypatch.setattr(window.worker, "submit", lambda request, *_: sent.append(request))
+    window.edits.run()
     assert sent[0].resolution == 256
 
 
@@ -234,7 +234,7 @@ def crafted_project(tmp_path, scene_path, change) -> Path:
 
     from diffeditor_app.document.project import save_project
     from diffeditor_app.document.session import SessionState
-    from diffeditor_app.engine.images import load_image
+    from diffeditor_app.engine.imaging.images import load_image
 
     good = tmp_path / "good.diffedit"
     save_project(SessionState.for_image(load_image(scene_path)), good)
@@ -325,3 +325,44 @@ def test_screenshot_of_a_crafted_project_exits_2(tmp_path, qapp, capsys, message
     err = capsys.readouterr().err
     assert code == 2 and messages == []
     assert "box.dx" in err and len(err.strip().splitlines()) == 1
+
+
+# -- preferences the window keeps ----------------------------------------------------------------
+
+
+def test_the_last_task_is_where_the_next_image_opens(window, scene_path):
+    window.open_image(scene_path)
+    window.set_task(Task.DRAG)
+    assert window.settings.get("last_task") == "drag"
+    window.open_image(scene_path)
+    assert window.session.task is Task.DRAG and window.task_actions[Task.DRAG].isChecked()
+
+
+FRAME_PX = 16  # a platform may count the window frame into the saved geometry
+
+
+def test_the_window_comes_back_where_it_was_closed(tmp_path, qtbot, tiny_model_dir):
+    settings = tmp_path / "config" / "settings.json"
+    spec = ModelSpec(str(tiny_model_dir), device="cpu")
+    first = create_window(settings, tmp_path / "data", spec)
+    qtbot.addWidget(first)
+    first.show()
+    first.resize(700, 520)
+    qtbot.waitUntil(lambda: first.width() == 700)
+    first.close()
+    assert first.settings.get("window_geometry")
+    second = create_window(settings, tmp_path / "data", spec)
+    qtbot.addWidget(second)
+    size = (second.width(), second.height())  # not the first start's 1280 x 820
+    assert abs(size[0] - 700) <= FRAME_PX and abs(size[1] - 520) <= FRAME_PX, size
+    second.worker.shutdown()
+
+
+def test_live_previews_off_sends_the_job_without_previews(window, scene_path, monkeypatch):
+    window.open_image(scene_path)
+    paint_object(window)
+    window.settings.set("live_previews", False)
+    sent = []
+    monkeypatch.setattr(window.worker, "submit", lambda *job: sent.append(job))
+    window.edits.run()
+    assert sent and sent[0][2] is False

@@ -13,15 +13,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from diffeditor_app.engine.images import SourceImage
-from diffeditor_app.engine.loading import (
-    MODELS_DIR,
-    PROFILE_FILE,
-    LoadedModel,
-    ModelProfile,
-    prepare_modules,
-    quiet_libraries,
-)
+from diffeditor_app.engine.imaging.images import SourceImage
+from diffeditor_app.engine.models.loading import MODELS_DIR, prepare_modules, quiet_libraries
+from diffeditor_app.engine.models.model import PROFILE_FILE, LoadedModel, ModelProfile
 from diffeditor_app.engine.requests import (
     AppearanceEdit,
     DragEdit,
@@ -232,7 +226,7 @@ def add_random_image_prompt(
     device and dtype: the full-size image-prompt arithmetic for benchmarks."""
     from transformers import CLIPVisionConfig, CLIPVisionModelWithProjection
 
-    from diffeditor_app.engine.image_prompt import (
+    from diffeditor_app.engine.method.image_prompt import (
         ImagePrompt,
         ImagePromptController,
         ImagePromptEncoder,
@@ -312,7 +306,7 @@ def _write_tiny_image_prompt(folder: Path, unet) -> None:
     from safetensors.torch import save_file
     from transformers import CLIPVisionConfig, CLIPVisionModelWithProjection
 
-    from diffeditor_app.engine.image_prompt import (
+    from diffeditor_app.engine.method.image_prompt import (
         ImagePromptController,
         Resampler,
         ResamplerConfig,

@@ -19,7 +19,7 @@ import numpy as np
 from PIL import Image
 
 from diffeditor_app.engine.errors import InvalidInput
-from diffeditor_app.engine.images import SourceImage
+from diffeditor_app.engine.imaging.images import SourceImage
 
 SAVE_FORMATS = {  # output suffix -> Pillow format
     ".png": "PNG",
@@ -130,12 +130,15 @@ def write_new(path: Path, write: Callable[[BinaryIO], None]) -> None:
 
 def write_atomically(path: Path, write: Callable[[BinaryIO], None]) -> None:
     """Write beside `path` and rename over it: a crash never leaves half a file, and a link
-    at `path` is replaced by the new file instead of writing into what it points to."""
+    at `path` is replaced by the new file instead of writing into what it points to. The one
+    writer of every file the app keeps: images, projects, settings, weights, checkpoints."""
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(handle, "wb") as stream:
             write(stream)
+            stream.flush()
+            os.fsync(stream.fileno())
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)

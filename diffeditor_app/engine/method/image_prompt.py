@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import nn
 
-from diffeditor_app.engine.attention import chunk_of, finish, multi_head
+from diffeditor_app.engine.method.attention import chunk_of, finish, multi_head
 
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)  # OpenAI CLIP pixel normalisation
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)

@@ -13,11 +13,11 @@ import numpy as np
 import torch
 from PIL import Image
 
-from diffeditor_app.engine.attention import BankController, MemoryBank
-from diffeditor_app.engine.geometry import Frame, Letterbox
-from diffeditor_app.engine.images import SourceImage
-from diffeditor_app.engine.preview import fit_projection
-from diffeditor_app.engine.sampler import renoise
+from diffeditor_app.engine.imaging.geometry import Frame, Letterbox
+from diffeditor_app.engine.imaging.images import SourceImage
+from diffeditor_app.engine.method.attention import BankController, MemoryBank
+from diffeditor_app.engine.method.preview import fit_projection
+from diffeditor_app.engine.method.sampler import renoise
 
 
 @dataclass

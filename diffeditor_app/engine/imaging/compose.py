@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-from diffeditor_app.engine.images import SourceImage
+from diffeditor_app.engine.imaging.images import SourceImage
 
 MIN_FEATHER_PX = 8  # dilation and feather width, at least ...
 FEATHER_FRACTION = 0.01  # ... or this fraction of the long side

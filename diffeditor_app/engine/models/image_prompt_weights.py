@@ -15,8 +15,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from diffeditor_app.engine.errors import ModelUnavailable
-from diffeditor_app.engine.image_prompt import (
+from diffeditor_app.engine.errors import ModelUnavailable, first_line
+from diffeditor_app.engine.method.image_prompt import (
     ImagePrompt,
     ImagePromptController,
     ImagePromptEncoder,
@@ -24,7 +24,8 @@ from diffeditor_app.engine.image_prompt import (
     ResamplerConfig,
     install_image_prompt,
 )
-from diffeditor_app.engine.loading import LoadedModel, hub_file, hub_snapshot
+from diffeditor_app.engine.models.hub import hub_file, hub_snapshot
+from diffeditor_app.engine.models.model import LoadedModel
 
 IMAGE_PROMPT_HUB = "Adapter/DragonDiffusion"
 IMAGE_PROMPT_HUB_FILE = "model/ip_sd15_64.bin"
@@ -100,13 +101,6 @@ def check_parts(path: Path, loaded: object) -> StateDicts:
                 "named tensors."
             )
     return loaded
-
-
-def first_line(error: BaseException) -> str:
-    """The first sentence of an error message, without its full stop, to quote in ours."""
-    text = str(error).strip()
-    text = text.splitlines()[0].split(". ")[0].rstrip(".") if text else ""
-    return text or type(error).__name__
 
 
 def convert(source: Path, target: Path) -> int:

@@ -12,16 +12,21 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from diffeditor_app.engine.attention import TokenMasks
-from diffeditor_app.engine.energy import AppearanceEnergy, DragEnergy, MoveEnergy, PasteEnergy
 from diffeditor_app.engine.errors import InvalidInput
-from diffeditor_app.engine.geometry import (
+from diffeditor_app.engine.imaging.geometry import (
     AxisMap,
     Frame,
     Letterbox,
     block_mask,
     disc_mask,
     resize_mask,
+)
+from diffeditor_app.engine.method.attention import TokenMasks
+from diffeditor_app.engine.method.energy import (
+    AppearanceEnergy,
+    DragEnergy,
+    MoveEnergy,
+    PasteEnergy,
 )
 from diffeditor_app.engine.requests import (
     AppearanceEdit,

@@ -15,11 +15,11 @@ from dataclasses import dataclass
 
 import torch
 
-from diffeditor_app.engine.attention import BankController, MemoryBank
-from diffeditor_app.engine.features import FeatureExtractor, to_grid
-from diffeditor_app.engine.image_prompt import ImagePromptController
+from diffeditor_app.engine.method.attention import BankController, MemoryBank
+from diffeditor_app.engine.method.features import FeatureExtractor, to_grid
+from diffeditor_app.engine.method.image_prompt import ImagePromptController
+from diffeditor_app.engine.method.tasks import EditPlan
 from diffeditor_app.engine.settings import Renoise, TaskSettings
-from diffeditor_app.engine.tasks import EditPlan
 
 
 def renoise(z: torch.Tensor, eps: torch.Tensor, a_from: float, a_to: float) -> torch.Tensor:

@@ -12,130 +12,36 @@ import logging
 import os
 import re
 import warnings
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import torch
 
-from diffeditor_app.engine.attention import set_attention_chunk
-from diffeditor_app.engine.errors import InvalidInput, ModelUnavailable
-from diffeditor_app.engine.memory import (
+from diffeditor_app.engine.errors import InvalidInput, ModelUnavailable, first_line
+from diffeditor_app.engine.method.attention import set_attention_chunk
+from diffeditor_app.engine.models.hub import hub_snapshot
+from diffeditor_app.engine.models.image_prompt_weights import attach_image_prompt
+from diffeditor_app.engine.models.memory import (
     GIB,
-    PLANS,
     MemoryPlan,
     ModelOffload,
-    VramPreset,
     free_memory,
     memory_plan,
 )
-from diffeditor_app.engine.settings import DEFAULTS, Task, TaskSettings
+from diffeditor_app.engine.models.model import (
+    DTYPES,
+    PROFILE_FILE,
+    SD15_HUB_ID,
+    LoadedModel,
+    ModelProfile,
+    ModelSpec,
+)
 
-SD15_HUB_ID = "stable-diffusion-v1-5/stable-diffusion-v1-5"
-MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
-PROFILE_FILE = "diffeditor.json"
+MODELS_DIR = Path(__file__).resolve().parents[3] / "models"
 COMPONENTS = ("unet", "vae", "text_encoder", "tokenizer", "scheduler")
 HUB_PATTERNS = ["model_index.json", PROFILE_FILE, "*/*.json", "*/*.txt", "*/*.safetensors"]
-HUB_SKIP = ["*.fp16.*", "*non_ema*", "safety_checker/*", "feature_extractor/*"]
-ETAG_TIMEOUT_S = 5.0  # an unreachable hub must fail in seconds, not hang
-HUB_CONNECT_TIMEOUT_S = 5.0  # every hub request: connecting ...
-HUB_READ_TIMEOUT_S = 10.0  # ... and each wait for data; a silent endpoint fails within 30 s
 DEVICE_PATTERN = re.compile(r"auto|cpu|cuda(:\d+)?")  # the devices an edit runs on
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class ModelSpec:
-    """Which model to load and where to run it."""
-
-    source: str = SD15_HUB_ID  # folder, checkpoint file, hub repo id, or a name in models/
-    device: str = "auto"  # auto | cuda | cpu (or any torch device string)
-    dtype: str = "auto"  # auto | fp16 | bf16 | fp32
-    allow_download: bool = False  # may a hub id be downloaded when it is not cached?
-    image_prompt: str | None = None  # weights spec; None: the model's own or cached; "none": off
-    image_encoder: str | None = None  # CLIP vision spec; None: the model's own or h94/IP-Adapter
-    vram_preset: str = "auto"  # auto | high | medium | low | cpu-offload (engine/memory.py)
-    compile_unet: bool = False  # torch.compile the UNet: slow first edit, maybe faster later
-
-
-@dataclass(frozen=True)
-class ModelProfile:
-    """Architecture-dependent choices of a model family (CLARIFICATIONS 4)."""
-
-    feature_blocks: tuple[int, ...] = (1, 2)  # up_blocks whose outputs feed the energies
-    default_resolution: int = 768  # working resolution R
-    resolution_range: tuple[int, int] = (384, 1024)
-    size_multiple: int = 64  # each working side is a multiple of this
-    task_overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
-
-    @classmethod
-    def from_file(cls, path: Path) -> ModelProfile:
-        try:
-            data = json.loads(path.read_text())
-        except (OSError, ValueError) as error:
-            raise ModelUnavailable(f"'{path}' is not a readable model profile ({error}).") from None
-        known = {"feature_blocks", "default_resolution", "resolution_range", "size_multiple"}
-        unknown = sorted(set(data) - known - {"task_overrides"})
-        if unknown:
-            raise ModelUnavailable(f"'{path}' has unknown keys: {', '.join(unknown)}.")
-        kwargs: dict[str, Any] = {k: data[k] for k in known if k in data}
-        if "feature_blocks" in kwargs:
-            kwargs["feature_blocks"] = tuple(kwargs["feature_blocks"])
-        if "resolution_range" in kwargs:
-            kwargs["resolution_range"] = tuple(kwargs["resolution_range"])
-        overrides = data.get("task_overrides", {})
-        for task in overrides:
-            Task(task)
-        return cls(task_overrides=overrides, **kwargs)
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "feature_blocks": list(self.feature_blocks),
-            "default_resolution": self.default_resolution,
-            "resolution_range": list(self.resolution_range),
-            "size_multiple": self.size_multiple,
-            "task_overrides": self.task_overrides,
-        }
-
-    def check_resolution(self, resolution: int) -> None:
-        low, high = self.resolution_range
-        if not low <= resolution <= high:
-            raise InvalidInput(
-                f"The working resolution must be between {low} and {high} for this model, "
-                f"got {resolution}."
-            )
-
-    def task_settings(self, task: Task) -> TaskSettings:
-        """The task's defaults with this model's overrides applied."""
-        return DEFAULTS[task].with_overrides(self.task_overrides.get(task.value, {}))
-
-
-@dataclass(eq=False)
-class LoadedModel:
-    """The components one editor works with; only the worker thread touches them."""
-
-    unet: Any
-    vae: Any
-    text_encoder: Any
-    tokenizer: Any
-    scheduler: Any
-    profile: ModelProfile
-    device: torch.device
-    dtype: torch.dtype
-    name: str  # what the user asked for, for messages and the status bar
-    identity: str  # changes whenever the weights change: part of the prepare cache key
-    notes: list[str] = field(default_factory=list)  # things worth telling the user once
-    image_prompt: Any = None  # ImagePrompt when image-prompt weights are loaded
-    memory: MemoryPlan = PLANS[VramPreset.HIGH]  # where modules live, what is traded for memory
-
-    @property
-    def latent_factor(self) -> int:
-        return 2 ** (len(self.vae.config.block_out_channels) - 1)
-
-    @property
-    def latent_scale(self) -> float:
-        return float(self.vae.config.scaling_factor)
 
 
 def check_device(device: str) -> None:
@@ -160,7 +66,7 @@ def resolve_dtype(dtype: str, device: torch.device) -> torch.dtype:
     if dtype == "auto":
         return torch.float16 if device.type == "cuda" else torch.float32
     if dtype not in choices:
-        raise InvalidInput(f"Unknown dtype '{dtype}'; use auto, fp16, bf16 or fp32.")
+        raise InvalidInput(f"Unknown dtype '{dtype}'; use {', '.join(DTYPES)}.")
     if choices[dtype] is torch.float16 and device.type == "cpu":
         raise InvalidInput("fp16 needs a CUDA GPU; use fp32 (or bf16) on the CPU.")
     bf16_on_gpu = choices[dtype] is torch.bfloat16 and device.type == "cuda"
@@ -220,67 +126,6 @@ def folder_profile(folder: Path) -> ModelProfile:
     return ModelProfile.from_file(path) if path.is_file() else ModelProfile()
 
 
-def _bound_timeouts(request) -> None:
-    """A request hook: fill in every timeout left open (None means "wait forever")."""
-    timeout = dict(request.extensions.get("timeout") or {})
-    limits = {"connect": HUB_CONNECT_TIMEOUT_S}
-    for key in ("connect", "read", "write", "pool"):
-        if timeout.get(key) is None:
-            timeout[key] = limits.get(key, HUB_READ_TIMEOUT_S)
-    request.extensions["timeout"] = timeout
-
-
-def bound_hub_requests() -> None:
-    """Give every hub request connect and read timeouts: the hub client has none, and some
-    calls pass `timeout=None` outright, so an endpoint that accepts a connection and never
-    answers would hang a download for minutes. A request hook bounds them all."""
-    from huggingface_hub import get_session
-
-    session = get_session()
-    hooks = session.event_hooks
-    if _bound_timeouts not in hooks.get("request", []):
-        session.event_hooks = {**hooks, "request": [*hooks.get("request", []), _bound_timeouts]}
-
-
-def hub_snapshot(repo_id: str, allow_download: bool, patterns: list[str] | None = None) -> Path:
-    """The cached snapshot of a hub repo; downloads only when allowed and online."""
-    from huggingface_hub import snapshot_download
-    from huggingface_hub.errors import LocalEntryNotFoundError
-
-    patterns = patterns or HUB_PATTERNS
-    try:
-        return Path(snapshot_download(repo_id, allow_patterns=patterns, local_files_only=True))
-    except LocalEntryNotFoundError:
-        pass
-    offline = os.environ.get("HF_HUB_OFFLINE", "0").lower() in {"1", "true", "yes", "on"}
-    how = f"run `hf download {repo_id}` on a connected machine or pass a local folder"
-    if not allow_download or offline:
-        reason = "offline mode is on" if offline else "downloading is off"
-        raise ModelUnavailable(
-            f"The model '{repo_id}' is not in the Hugging Face cache and {reason}: {how}."
-        )
-    bound_hub_requests()
-    try:
-        folder = snapshot_download(
-            repo_id, allow_patterns=patterns, ignore_patterns=HUB_SKIP, etag_timeout=ETAG_TIMEOUT_S
-        )
-    except Exception as error:  # network errors come in many types; all mean the same here
-        raise ModelUnavailable(
-            f"Could not download '{repo_id}' ({type(error).__name__}): the hub is unreachable "
-            f"or the repo does not exist; {how}."
-        ) from None
-    return Path(folder)
-
-
-def hub_file(repo_id: str, filename: str, allow_download: bool) -> Path:
-    """One file of a hub repo through the cache; same offline rules as `hub_snapshot`."""
-    folder = hub_snapshot(repo_id, allow_download, patterns=[filename])
-    path = folder / filename
-    if not path.is_file():
-        raise ModelUnavailable(f"The hub repo '{repo_id}' has no file '{filename}'.")
-    return path
-
-
 def check_sd1_folder(folder: Path) -> None:
     """A clear error for a folder that is not a Stable Diffusion 1.x model in diffusers layout."""
     missing = [c for c in COMPONENTS if not (folder / c).is_dir()]
@@ -320,7 +165,7 @@ def load_model(spec: ModelSpec) -> LoadedModel:
     kind, where = locate(spec.source)
     folder: Path | None = None  # a diffusers folder that may also hold image-prompt parts
     if kind == "hub":
-        folder = hub_snapshot(str(where), spec.allow_download)
+        folder = hub_snapshot(str(where), spec.allow_download, HUB_PATTERNS)
         model = _load_folder(folder, dtype, identity=f"hub:{where}@{folder.name}")
     elif kind == "folder":
         folder = where
@@ -331,8 +176,6 @@ def load_model(spec: ModelSpec) -> LoadedModel:
     model.name = spec.source
     model.notes = notes + model.notes
     prepare_modules(model)
-    from diffeditor_app.engine.image_prompt_weights import attach_image_prompt
-
     attach_image_prompt(model, spec.image_prompt, spec.image_encoder, folder, spec.allow_download)
     place_model(model, device, plan)
     if spec.compile_unet:
@@ -379,9 +222,8 @@ def _load_folder(folder: Path, dtype: torch.dtype, identity: str) -> LoadedModel
                 DDIMScheduler.load_config(folder, subfolder="scheduler")
             )
     except (OSError, ValueError) as error:
-        first_line = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
         raise ModelUnavailable(
-            f"'{folder}' could not be loaded as a Stable Diffusion model: {first_line}"
+            f"'{folder}' could not be loaded as a Stable Diffusion model: {first_line(error)}."
         ) from None
     return LoadedModel(
         unet,

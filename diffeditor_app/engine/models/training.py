@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-import os
 import pickle
 import time
 from collections.abc import Callable, Iterator
@@ -43,7 +42,9 @@ from PIL import Image, ImageOps
 from torch import nn
 
 from diffeditor_app.engine.errors import InvalidInput, ModelUnavailable
-from diffeditor_app.engine.image_prompt import (
+from diffeditor_app.engine.imaging.images import load_image
+from diffeditor_app.engine.imaging.outputs import write_atomically
+from diffeditor_app.engine.method.image_prompt import (
     ImagePrompt,
     ImagePromptAttnProcessor,
     ImagePromptController,
@@ -54,23 +55,17 @@ from diffeditor_app.engine.image_prompt import (
     clip_pixels,
     install_image_prompt,
 )
-from diffeditor_app.engine.image_prompt_weights import (
+from diffeditor_app.engine.method.inversion import encode_image, encode_prompt, working_tensor
+from diffeditor_app.engine.models.hub import hub_snapshot
+from diffeditor_app.engine.models.image_prompt_weights import (
     PARTS,
     StateDicts,
     check_state,
     load_vision,
     locate_encoder,
 )
-from diffeditor_app.engine.images import load_image
-from diffeditor_app.engine.inversion import encode_image, encode_prompt, working_tensor
-from diffeditor_app.engine.loading import (
-    LoadedModel,
-    ModelSpec,
-    hub_snapshot,
-    load_model,
-    locate,
-    resolve_device,
-)
+from diffeditor_app.engine.models.loading import HUB_PATTERNS, load_model, locate, resolve_device
+from diffeditor_app.engine.models.model import LoadedModel, ModelSpec
 
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"})
 CAPTION_SUFFIX = ".txt"  # NAME.txt next to NAME.png holds the caption
@@ -258,7 +253,7 @@ def model_folder(source: str) -> Path | None:
     if kind == "folder":
         return where
     if kind == "hub":
-        return hub_snapshot(str(where), allow_download=False)
+        return hub_snapshot(str(where), allow_download=False, patterns=HUB_PATTERNS)
     return None
 
 
@@ -334,23 +329,14 @@ def load_public_state(prompt: ImagePrompt, state: StateDicts, what: str) -> None
     prompt.adapter.load_state_dict(state["ip_adapter"], strict=True)
 
 
-def write_atomically(path: Path, write: Callable[[Path], None]) -> None:
-    """Write to a sibling temporary file, then rename: a run cut off while writing leaves the
-    previous file intact rather than a truncated one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.tmp")
-    write(temporary)
-    os.replace(temporary, path)
-
-
 def save_weights(prompt: ImagePrompt, path: Path) -> None:
     """The flattened public layout (`image_proj.latents`, `ip_adapter.1.to_k_ip.weight`) that
     `read_weights` + `build_image_prompt` load strictly."""
-    from safetensors.torch import save_file
+    from safetensors.torch import save
 
     state = public_state(prompt)
     flat = {f"{part}.{key}": t.contiguous() for part in PARTS for key, t in state[part].items()}
-    write_atomically(path, lambda target: save_file(flat, str(target)))
+    write_atomically(path, lambda stream: stream.write(save(flat)))
 
 
 # -- the loop --------------------------------------------------------------------------------
@@ -566,7 +552,7 @@ class Trainer:
     def save(self) -> None:
         """Checkpoint, then the weights: both always describe the same step."""
         state = self.checkpoint_state()
-        write_atomically(self.config.checkpoint, lambda target: torch.save(state, target))
+        write_atomically(self.config.checkpoint, lambda stream: torch.save(state, stream))
         save_weights(self.prompt, self.config.out)
 
     def restore(self, path: Path) -> None:
