@@ -13,6 +13,7 @@ from PySide6.QtWidgets import QApplication, QVBoxLayout, QWidget
 
 from diffeditor_app.document import commands
 from diffeditor_app.document.session import DragPair, EditSession, MaskName, MoveBox
+from diffeditor_app.engine.geometry import mask_bbox
 from diffeditor_app.engine.images import SourceImage
 from diffeditor_app.engine.requests import Point
 from diffeditor_app.engine.settings import Task
@@ -24,7 +25,6 @@ from diffeditor_app.ui.tools import (
     PointHit,
     hit_frame,
     hit_point,
-    mask_bbox,
     segment_stamp,
 )
 
