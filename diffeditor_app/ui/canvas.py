@@ -1,7 +1,6 @@
-"""The canvas: a QGraphicsView whose scene coordinates are image pixels. It holds the view
-transform (zoom, pan, fit) and routes events: view -> image coordinates are converted once
-and dispatched to the active tool (tools.py, layer_tools.py); painting is the ordered tuple
-of layer painters in painters.py.
+"""The canvas: the editor widget on an `ImageView` (image_view.py: zoom, pan, fit). It routes
+events: view -> image coordinates are converted once and dispatched to the active tool
+(tools.py, layer_tools.py); painting is the ordered tuple of layer painters in painters.py.
 
 One class serves the main canvas (target "image": the session's current image and its
 masks, drag pairs, move box and paste layer) and the reference side panel (target
@@ -23,52 +22,37 @@ from collections.abc import Callable
 import numpy as np
 from PIL import Image
 from PySide6.QtCore import QEvent, QPointF, QRectF, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QImage, QPainter, QTransform
-from PySide6.QtWidgets import QFrame, QGraphicsScene, QGraphicsView
+from PySide6.QtGui import QImage, QPainter
 
 from diffeditor_app.document.session import BBox, EditSession, MaskName
 from diffeditor_app.engine.images import SourceImage
 from diffeditor_app.ui.drawing import View
+from diffeditor_app.ui.image_view import ImageView
 from diffeditor_app.ui.layer_tools import BoxTool, PasteTool, PointTool
 from diffeditor_app.ui.painters import LAYER_PAINTERS, DisplayCache, layer_shown
 from diffeditor_app.ui.qimage import pil_to_qimage, rgb_to_qimage
 from diffeditor_app.ui.tools import DELETE_KEYS, BrushTool, Layer, PanTool, Tool
 
 TARGETS = ("image", "reference")
-BACKDROP = QColor(42, 42, 42)
-MIN_ZOOM, MAX_ZOOM = 0.01, 64.0
 WHEEL_ZOOM_STEP = 1.2  # one wheel notch
-FIT_MARGIN_PX = 8
-PAN_KEEP_PX = 64  # panning stops with this much of the image still on screen
 MIN_BRUSH, MAX_BRUSH = 1, 500  # the brush_size preference's range
 DEFAULT_BRUSH = 32
 BRUSH_KEY_STEP = 1.15  # [ and ] scale the brush size by this much (at least 1 px)
 IMAGE_HINT = QSize(800, 600)
 REFERENCE_HINT = QSize(240, 180)
-MIN_CANVAS_PX = 64
 
 
-class Canvas(QGraphicsView):
+class Canvas(ImageView):
     """The editing canvas; see the module docstring."""
 
-    zoom_changed = Signal(float)
     cursor_moved = Signal(int, int)  # the image pixel under the mouse
     brush_size_changed = Signal(int)
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
-        self.setScene(QGraphicsScene(self))
-        self.setFrameShape(QFrame.Shape.NoFrame)
-        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.NoAnchor)
-        self.setResizeAnchor(QGraphicsView.ViewportAnchor.NoAnchor)
-        self.setDragMode(QGraphicsView.DragMode.NoDrag)
-        self.setBackgroundBrush(BACKDROP)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.setMouseTracking(True)
         self.viewport().setMouseTracking(True)
-        self.setMinimumSize(MIN_CANVAS_PX, MIN_CANVAS_PX)
 
         self.session: EditSession | None = None
         self.target = "image"
@@ -81,11 +65,9 @@ class Canvas(QGraphicsView):
         self.live_preview: QImage | None = None
         self._candidate: SourceImage | None = None
         self._original = False
-        self._fit_mode = True
         self._last_pixel: tuple[int, int] | None = None
         self._connections: list[tuple[object, Callable]] = []
         self.cache = DisplayCache()
-        self._shape: tuple[int, int] | None = None
 
         self._pan = PanTool(self)  # the pan tool, also the spring-loaded Space mode
         self._middle_pan = PanTool(self)
@@ -256,21 +238,6 @@ class Canvas(QGraphicsView):
             return None
         return self._cached_bbox(MaskName.REFERENCE)
 
-    def scroll_image(self, dx: float, dy: float) -> None:
-        """Scroll the view by (dx, dy) image pixels."""
-        zoom = self.zoom
-        h, v = self.horizontalScrollBar(), self.verticalScrollBar()
-        h.setValue(h.value() + round(dx * zoom))
-        v.setValue(v.value() + round(dy * zoom))
-
-    def refresh(self, *_args) -> None:
-        self.viewport().update()
-
-    def repaint_image_rect(self, rect: QRectF, pad_px: int = 2) -> None:
-        """Repaint an image rectangle, padded by `pad_px` screen pixels."""
-        view = self.viewportTransform().mapRect(rect).toAlignedRect()
-        self.viewport().update(view.adjusted(-pad_px, -pad_px, pad_px, pad_px))
-
     # -- tools and options ----------------------------------------------------------------
 
     @property
@@ -390,106 +357,11 @@ class Canvas(QGraphicsView):
     def comparing(self) -> bool:
         return self.target == "image" and (self._original or self._candidate is not None)
 
-    # -- zoom and pan -----------------------------------------------------------------------
-
-    @property
-    def zoom(self) -> float:
-        """Screen pixels per image pixel."""
-        return self.transform().m11()
-
-    def map_to_image(self, point: QPointF) -> QPointF:
-        """Viewport coordinates -> continuous image coordinates."""
-        return self.viewportTransform().inverted()[0].map(QPointF(point))
-
-    def map_from_image(self, x: float, y: float) -> QPointF:
-        """Continuous image coordinates -> viewport coordinates."""
-        return self.viewportTransform().map(QPointF(x, y))
-
-    def _viewport_centre(self) -> QPointF:
-        size = self.viewport().size()
-        return QPointF(size.width() / 2, size.height() / 2)
-
-    def fit(self) -> None:
-        """Zoom so the whole image shows, centred; stays fitted on resize until the user
-        zooms."""
-        self._fit_mode = True
-        shape = self.image_shape()
-        self._shape = shape
-        if shape is None:
-            self._set_zoom(1.0, None)
-            self._update_scene_rect()
-            return
-        height, width = shape
-        size = self.viewport().size()
-        scale = min(
-            max(size.width() - 2 * FIT_MARGIN_PX, 1) / width,
-            max(size.height() - 2 * FIT_MARGIN_PX, 1) / height,
-        )
-        self._set_zoom(scale, None, centre=QPointF(width / 2, height / 2))
-
-    def zoom_to(self, scale: float, anchor: QPointF | None = None) -> None:
-        """Zoom to `scale` keeping the image point under `anchor` (viewport coordinates;
-        default the viewport's centre) in place."""
-        self._fit_mode = False
-        self._set_zoom(scale, anchor)
-
-    def zoom_100(self) -> None:
-        self.zoom_to(1.0)
-
-    def _set_zoom(self, scale: float, anchor: QPointF | None, centre: QPointF | None = None):
-        old = self.zoom
-        scale = float(min(max(scale, MIN_ZOOM), MAX_ZOOM))
-        view_anchor = QPointF(anchor) if anchor is not None else self._viewport_centre()
-        image_anchor = centre if centre is not None else self.map_to_image(view_anchor)
-        if centre is not None:
-            view_anchor = self._viewport_centre()
-        self.setTransform(QTransform.fromScale(scale, scale))
-        self._update_scene_rect()
-        self._place(image_anchor, view_anchor)
-        if not math.isclose(old, scale, rel_tol=1e-9):
-            self.zoom_changed.emit(scale)
-        self.refresh()
-
-    def _update_scene_rect(self) -> None:
-        """The image plus margins wide enough to pan it until PAN_KEEP_PX remain on
-        screen; the scroll bars are hidden but do the scrolling."""
-        shape = self.image_shape()
-        height, width = shape if shape is not None else (1, 1)
-        size, zoom = self.viewport().size(), self.zoom
-        mx = max(size.width() - PAN_KEEP_PX, 0) / zoom
-        my = max(size.height() - PAN_KEEP_PX, 0) / zoom
-        self.setSceneRect(QRectF(-mx, -my, width + 2 * mx, height + 2 * my))
-
-    def _place(self, image_point: QPointF, view_point: QPointF) -> None:
-        """Scroll so `image_point` shows at `view_point`."""
-        now = self.viewportTransform().map(image_point)
-        h, v = self.horizontalScrollBar(), self.verticalScrollBar()
-        h.setValue(h.value() + round(now.x() - view_point.x()))
-        v.setValue(v.value() + round(now.y() - view_point.y()))
-
     def sizeHint(self) -> QSize:
         """A modest hint, not QGraphicsView's (the scene rectangle, which here includes wide
         pan margins, up to 2/3 of the screen): the window gives the main canvas the room
         left by the panels, and the reference panel stays narrow."""
         return REFERENCE_HINT if self.target == "reference" else IMAGE_HINT
-
-    def resizeEvent(self, event) -> None:
-        old = event.oldSize()
-        centre = None
-        if old.isValid() and old.width() > 0:
-            centre = self.map_to_image(QPointF(old.width() / 2, old.height() / 2))
-        super().resizeEvent(event)
-        if self._fit_mode:
-            self.fit()
-        else:
-            self._update_scene_rect()
-            if centre is not None:
-                self._place(centre, self._viewport_centre())
-
-    def showEvent(self, event) -> None:
-        super().showEvent(event)
-        if self._fit_mode:
-            self.fit()
 
     # -- events: converted to image coordinates once, dispatched to the tool ------------------
 
