@@ -36,24 +36,6 @@ NONE = Qt.KeyboardModifier.NoModifier
 OBJECT_BBOX = (24, 20, 40, 36)
 
 
-@pytest.fixture
-def session(qapp):
-    image, _ = square_scene(96, 64)
-    return EditSession.open(image)
-
-
-@pytest.fixture
-def canvas(qtbot, session):
-    canvas = Canvas()
-    qtbot.addWidget(canvas)
-    canvas.resize(400, 300)
-    canvas.show()
-    qtbot.waitExposed(canvas)
-    canvas.set_session(session)
-    canvas.fit()
-    return canvas
-
-
 def at(canvas: Canvas, x: float, y: float) -> QPoint:
     """The viewport point over image point (x, y)."""
     return canvas.map_from_image(x, y).toPoint()
