@@ -28,6 +28,20 @@ class MaskName(str, enum.Enum):
     REFERENCE = "reference"  # appearance / paste: the object on the reference image
 
 
+TASK_MASK = {  # the mask a task's brush paints when the task is chosen
+    Task.MOVE: MaskName.OBJECT,
+    Task.DRAG: MaskName.REGION,
+    Task.APPEARANCE: MaskName.OBJECT,
+    Task.PASTE: MaskName.OBJECT,
+}
+MASKS_OF_TASK = {  # the image's masks a task's edit reads: shown while the task is chosen
+    Task.MOVE: (MaskName.OBJECT, MaskName.FILL),
+    Task.DRAG: (MaskName.REGION,),
+    Task.APPEARANCE: (MaskName.OBJECT,),
+    Task.PASTE: (),
+}
+
+
 @dataclass(frozen=True)
 class DragPair:
     handle: Point

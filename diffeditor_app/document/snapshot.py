@@ -3,7 +3,7 @@ worker never reads the document while the user keeps working."""
 
 from __future__ import annotations
 
-from diffeditor_app.document.session import EditSession, MaskName, SessionState
+from diffeditor_app.document.session import TASK_MASK, EditSession, MaskName, SessionState
 from diffeditor_app.engine.errors import InvalidInput
 from diffeditor_app.engine.requests import EditRequest, request_for
 from diffeditor_app.engine.settings import Task
@@ -44,7 +44,7 @@ def _request(session: EditSession, default_resolution: int | None) -> EditReques
         overrides=task_overrides(state),
     )
     task = state.task
-    mask = state.masks[MaskName.REGION if task is Task.DRAG else MaskName.OBJECT].copy()
+    mask = state.masks[TASK_MASK[task]].copy()
     if task is Task.MOVE:
         fill = state.masks[MaskName.FILL]
         fill_hint = fill.copy() if fill.any() else None

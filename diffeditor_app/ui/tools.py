@@ -1,33 +1,71 @@
 """Canvas tools: small classes with press / move / release in image coordinates, a key and
-wheel hook, an overlay painter and a cursor (the TruFont / MyPaint shape).
+wheel hook, their own overlay painters and a cursor (the TruFont / MyPaint shape).
 
 The canvas converts view -> image coordinates once and dispatches to the active tool; a
 tool never reaches up the widget tree: it is handed a `ToolHost` (the canvas) that gives it
 the session and a few view services. A gesture records its start on press and pushes ONE
 undo command on release, only if something changed; arrow-key nudges merge.
 
+The tool protocol (`Tool`; override what the tool needs, the rest does nothing):
+  name              its key in the canvas's tool table (`Canvas.add_tool`) and the window's
+  edits             the `Layer` it changes, or None: the canvas shows that layer while the
+                    tool is chosen (the brush shows the mask it paints even when the task
+                    does not use it), and Delete reaches the tool whenever its layer shows
+  views_only        True for a tool that changes only the view (pan): it also works while
+                    a candidate or the original is shown
+  cursor, busy      the cursor shape now; whether a gesture is in progress
+  press -> bool     True starts a gesture: move and release come to the tool until the
+  move, release     button is released (no tool switch meanwhile); cancel drops it (Escape)
+  cancel            without pushing anything
+  hover, key,       the mouse moving with no button held; a key or Ctrl+wheel notch while
+  wheel             no button is held (True: used)
+  delete_selected   Delete / Backspace: remove what the tool has selected (True: removed)
+  preview           the live value of its layer while a gesture changes it (the layer
+                    painters draw it instead of the document's)
+  paint_on_layer    its marks on the layer it edits (frame handles, the selected point's
+                    rings), painted with that layer while the tool is chosen
+  paint_overlay     what it draws under the cursor (the brush outline), painted last, for
+                    the tool the mouse drives (the pan tool while Space is held)
+  repaint_hover     the mouse moved: ask the host to repaint what follows the cursor
+Both painters draw in viewport coordinates (`drawing.View` maps image points) with
+cosmetic pens. A new tool subclasses `Tool`, sets `name` (and `edits` if it changes a
+layer), and is handed to `Canvas.add_tool`; the canvas never tests a tool's name or class.
+
 Image coordinates are continuous: pixel (i, j) covers [i, i + 1) x [j, j + 1). Drag points
 and the paste position are pixel indices (the engine reads a point as the pixel whose centre
 is at +0.5), so they are drawn at pixel centres. Hit-testing is done by pure functions that
-return small frozen records.
+return small frozen records. Geometry is the engine's (`engine.geometry`): this module only
+builds its `Placement`s from the session's move box and paste layer.
+
+This module holds the protocol, hit-testing, the brush / eraser and the pan tool; the tools
+that edit the drag pairs, the move box and the paste layer are in layer_tools.py.
 """
 
 from __future__ import annotations
 
+import enum
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
-from typing import Protocol
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt
-from PySide6.QtGui import QColor, QPainter, QPen, QTransform
+from PySide6.QtGui import QColor, QPainter
 
 from diffeditor_app.document import commands
-from diffeditor_app.document.session import BBox, DragPair, EditSession, MaskName, MoveBox
+from diffeditor_app.document.session import (
+    BBox,
+    DragPair,
+    EditSession,
+    MaskName,
+    MoveBox,
+    PasteLayer,
+)
+from diffeditor_app.engine.imaging.geometry import Placement, box_centre
 from diffeditor_app.engine.requests import MAX_SCALE, MIN_SCALE, Point
+from diffeditor_app.ui.drawing import Rect, View, cosmetic, frame_corners
 
-Rect = tuple[float, float, float, float]  # x0, y0, x1, y1 in continuous image coordinates
 LEFT = Qt.MouseButton.LeftButton
 RIGHT = Qt.MouseButton.RightButton
 HIT_RADIUS_PX = 8.0  # screen pixels around a point or a corner that grab it
@@ -38,6 +76,19 @@ NUDGE_KEYS = {
     Qt.Key.Key_Up: (0, -1),
     Qt.Key.Key_Down: (0, 1),
 }
+SHIFT_NUDGE = 10  # pixels per arrow key with Shift
+DELETE_KEYS = (Qt.Key.Key_Delete, Qt.Key.Key_Backspace)
+OUTLINE_MARGIN_PX = 2.0  # the brush outline's pen reaches this far beyond its radius
+HOVER_REPAINT_PAD_PX = 4
+
+
+class Layer(enum.Enum):
+    """The parts of the session a tool can edit, each drawn by its own layer painter."""
+
+    MASK = "mask"
+    PAIRS = "pairs"
+    BOX = "box"
+    PASTE = "paste"
 
 
 # -- pure geometry and hit-testing ------------------------------------------------------
@@ -74,11 +125,6 @@ def hit_point(pairs: Sequence[DragPair], x: float, y: float, radius: float) -> P
     return best
 
 
-def frame_corners(rect: Rect) -> tuple[tuple[float, float], ...]:
-    x0, y0, x1, y1 = rect
-    return (x0, y0), (x1, y0), (x1, y1), (x0, y1)
-
-
 def hit_frame(rect: Rect, x: float, y: float, radius: float) -> FrameHit | None:
     """A corner within `radius` of (x, y) (the nearest), else the inside, else None."""
     distances = [math.hypot(cx - x, cy - y) for cx, cy in frame_corners(rect)]
@@ -91,49 +137,18 @@ def hit_frame(rect: Rect, x: float, y: float, radius: float) -> FrameHit | None:
     return None
 
 
-def mask_bbox(mask: np.ndarray) -> BBox | None:
-    """(x0, y0, x1, y1), exclusive, of the mask's pixels; None for an empty mask."""
-    rows = np.flatnonzero(mask.any(axis=1))
-    if rows.size == 0:
-        return None
-    cols = np.flatnonzero(mask.any(axis=0))
-    return int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1
+def move_placement(object_bbox: BBox, box: MoveBox) -> Placement:
+    """The move box as the engine's placement: the object scaled about its bounding-box
+    centre, then shifted (what `MoveEdit.placement` does with the same numbers)."""
+    return Placement(box.scale, box.dx, box.dy, *box_centre(object_bbox))
 
 
-def bbox_middle(bbox: BBox) -> tuple[float, float]:
-    """The bounding box's centre: equals engine.geometry.bbox_centre of the mask."""
-    x0, y0, x1, y1 = bbox
-    return (x0 + x1) / 2.0, (y0 + y1) / 2.0
-
-
-def placed_rect(bbox: BBox, scale: float, dx: float, dy: float) -> Rect:
-    """The bbox scaled by `scale` about its centre c, then shifted: q = c + s (p - c) + d
-    (engine.geometry.Placement)."""
-    cx, cy = bbox_middle(bbox)
-    x0, y0, x1, y1 = bbox
-    return (
-        cx + scale * (x0 - cx) + dx,
-        cy + scale * (y0 - cy) + dy,
-        cx + scale * (x1 - cx) + dx,
-        cy + scale * (y1 - cy) + dy,
-    )
-
-
-def box_rect(object_bbox: BBox, box: MoveBox) -> Rect:
-    return placed_rect(object_bbox, box.scale, box.dx, box.dy)
-
-
-def paste_offset(reference_bbox: BBox, at: Point) -> tuple[float, float]:
-    """The shift that puts the reference object's bbox centre on the centre of pixel `at`
-    (requests.paste_map: q = at + 0.5 + s (p - c))."""
-    cx, cy = bbox_middle(reference_bbox)
-    return at.x + 0.5 - cx, at.y + 0.5 - cy
-
-
-def placement_transform(bbox: BBox, scale: float, dx: float, dy: float) -> QTransform:
-    """Image -> image transform q = c + s (p - c) + d, to draw a cut-out at its new place."""
-    cx, cy = bbox_middle(bbox)
-    return QTransform(scale, 0, 0, scale, cx + dx - scale * cx, cy + dy - scale * cy)
+def paste_placement(reference_bbox: BBox, paste: PasteLayer) -> Placement:
+    """A placed paste layer as the engine's placement: the reference object scaled about its
+    bounding-box centre c, which lands on the centre of pixel `at` (requests.paste_map:
+    q = at + 0.5 + s (p - c))."""
+    cx, cy = box_centre(reference_bbox)
+    return Placement(paste.scale, paste.at.x + 0.5 - cx, paste.at.y + 0.5 - cy, cx, cy)
 
 
 def segment_stamp(
@@ -173,6 +188,15 @@ def clamp_scale(scale: float) -> float:
     return round(min(max(scale, MIN_SCALE), MAX_SCALE), 3)
 
 
+def nudge_step(key: Qt.Key, modifiers: Qt.KeyboardModifier) -> tuple[int, int] | None:
+    """The (dx, dy) of an arrow key, in pixels; None for any other key."""
+    if key not in NUDGE_KEYS:
+        return None
+    step = SHIFT_NUDGE if modifiers & Qt.KeyboardModifier.ShiftModifier else 1
+    dx, dy = NUDGE_KEYS[key]
+    return dx * step, dy * step
+
+
 # -- what a tool is handed --------------------------------------------------------------
 
 
@@ -203,29 +227,15 @@ class ToolHost(Protocol):
 
     def refresh(self) -> None: ...
 
-
-@dataclass(frozen=True)
-class View:
-    """What an overlay painter needs: image -> viewport transform and the zoom."""
-
-    transform: QTransform
-    zoom: float
-
-    def at(self, x: float, y: float) -> QPointF:
-        return self.transform.map(QPointF(x, y))
-
-
-def cosmetic(color: QColor | Qt.GlobalColor, width: float = 1.0, style=Qt.PenStyle.SolidLine):
-    pen = QPen(QColor(color), width, style)
-    pen.setCosmetic(True)
-    return pen
+    def repaint_image_rect(self, rect: QRectF, pad_px: int) -> None: ...  # image coordinates
 
 
 class Tool:
-    """The base: does nothing; `press` returns True when it starts a gesture (the canvas
-    then routes move and release to it until the button is released)."""
+    """The base of the tool protocol (see the module docstring): does nothing."""
 
     name = ""
+    edits: Layer | None = None
+    views_only = False
 
     def __init__(self, host: ToolHost) -> None:
         self.host = host
@@ -260,18 +270,31 @@ class Tool:
     def wheel(self, notches: float, modifiers) -> bool:
         return False
 
-    def preview(self, what: str, value):
-        """The live value of "pairs", "box" or "paste" while a gesture changes it."""
+    def delete_selected(self) -> bool:
+        """Delete / Backspace: remove what the tool has selected; True when it did."""
+        return False
+
+    def preview(self, layer: Layer, value: Any) -> Any:
+        """The live value of `layer` while a gesture changes it (default: `value`)."""
         return value
 
-    def paint(self, painter: QPainter, view: View) -> None:
-        """The tool's own overlay, painted last, in viewport coordinates."""
+    def paint_on_layer(self, painter: QPainter, view: View) -> None:
+        """Marks on the layer this tool edits, painted with that layer (viewport
+        coordinates, antialiased)."""
 
-    # shared helpers
-    def _session(self) -> EditSession | None:
+    def paint_overlay(self, painter: QPainter, view: View) -> None:
+        """What the tool draws under the cursor, painted last (viewport coordinates,
+        antialiased)."""
+
+    def repaint_hover(self, old: QPointF | None, new: QPointF | None) -> None:
+        """The hover point moved from `old` to `new` (None: off the view)."""
+
+    # helpers for tools
+    def edited_session(self) -> EditSession | None:
+        """The session, when the canvas shows its image (not the reference)."""
         return self.host.session if self.host.on_image() else None
 
-    def _clamp(self, pos: QPointF) -> Point | None:
+    def pixel_at(self, pos: QPointF) -> Point | None:
         """The image pixel under `pos`, clamped to the image."""
         shape = self.host.image_shape()
         if shape is None:
@@ -280,20 +303,13 @@ class Tool:
         y = min(max(math.floor(pos.y()), 0), shape[0] - 1)
         return Point(float(x), float(y))
 
-    def _inside(self, pos: QPointF) -> bool:
+    def inside_image(self, pos: QPointF) -> bool:
         shape = self.host.image_shape()
         return shape is not None and 0 <= pos.x() < shape[1] and 0 <= pos.y() < shape[0]
 
-    def _radius(self) -> float:
+    def hit_radius(self) -> float:
+        """HIT_RADIUS_PX in image pixels at the current zoom."""
         return HIT_RADIUS_PX / self.host.zoom
-
-
-def _nudge_step(key, modifiers) -> tuple[int, int] | None:
-    if key not in NUDGE_KEYS:
-        return None
-    step = 10 if modifiers & Qt.KeyboardModifier.ShiftModifier else 1
-    dx, dy = NUDGE_KEYS[key]
-    return dx * step, dy * step
 
 
 # -- brush and eraser -------------------------------------------------------------------
@@ -307,6 +323,8 @@ class BrushTool(Tool):
     Hardness: engine masks are boolean and the engine feathers the composite itself, so the
     painted stamp is always the hard disc of the full size; hardness only draws the brush
     cursor's soft edge (an inner ring marks where the hard core would end)."""
+
+    edits = Layer.MASK
 
     def __init__(self, host: ToolHost, erase: bool = False) -> None:
         super().__init__(host)
@@ -375,7 +393,7 @@ class BrushTool(Tool):
         self.bbox = union(self.bbox, bbox)
         self.host.show_mask(self.mask_name, bbox, self._after(bbox))
 
-    def paint(self, painter: QPainter, view: View) -> None:
+    def paint_overlay(self, painter: QPainter, view: View) -> None:
         """The brush outline at the brush's true size on screen, two-tone so it shows on
         any image; a dashed inner ring marks the hardness."""
         if self.host.hover is None or self.host.active_mask() is None:
@@ -394,365 +412,13 @@ class BrushTool(Tool):
             painter.setPen(cosmetic(QColor(255, 255, 255, 150), 1, Qt.PenStyle.DotLine))
             painter.drawEllipse(centre, inner, inner)
 
-
-# -- drag points ------------------------------------------------------------------------
-
-
-class PointTool(Tool):
-    """Click on empty image: a handle, the next click its target (one step each). Press on
-    a point drags it (one step on release); right-click on a point deletes its pair; Del /
-    Backspace deletes the selected pair; arrows nudge the selected point (merged steps).
-    Points are pixel indices clamped to the image; a click outside the image adds nothing."""
-
-    name = "points"
-
-    def __init__(self, host: ToolHost) -> None:
-        super().__init__(host)
-        self.selected: PointHit | None = None
-        self.hovered: PointHit | None = None
-        self.dragging: PointHit | None = None
-        self.adding = False
-        self.start: Point | None = None
-        self.live: Point | None = None
-        self.press_pos: QPointF | None = None
-
-    @property
-    def cursor(self) -> Qt.CursorShape:
-        if self.dragging is not None:
-            return Qt.CursorShape.ClosedHandCursor
-        if self.hovered is not None:
-            return Qt.CursorShape.OpenHandCursor
-        return Qt.CursorShape.CrossCursor
-
-    @property
-    def busy(self) -> bool:
-        return self.dragging is not None or self.adding
-
-    def _pairs(self) -> list[DragPair]:
-        session = self._session()
-        return session.state.pairs if session is not None else []
-
-    def _valid(self, hit: PointHit | None) -> PointHit | None:
-        pairs = self._pairs()
-        if hit is None or hit.index >= len(pairs):
-            return None
-        if hit.which == "target" and pairs[hit.index].target is None:
-            return None
-        return hit
-
-    def press(self, pos, modifiers, button=LEFT) -> bool:
-        session = self._session()
-        if session is None:
-            return False
-        hit = hit_point(self._pairs(), pos.x(), pos.y(), self._radius())
-        if button == RIGHT:
-            if hit is not None:
-                commands.delete_pair(session, hit.index)
-                self.selected = self.hovered = None
-            return False
-        if button != LEFT:
-            return False
-        if hit is not None:
-            pair = self._pairs()[hit.index]
-            self.dragging = self.selected = hit
-            self.start = self.live = pair.handle if hit.which == "handle" else pair.target
-            self.press_pos = QPointF(pos)
-            self.host.refresh()
-            return True
-        if not self._inside(pos):
-            return False
-        self.adding = True
-        self.live = self._clamp(pos)
-        return True
-
-    def move(self, pos, modifiers) -> None:
-        """The point keeps its offset from the cursor (no jump on grab), in whole pixels."""
-        if self.dragging is not None:
-            dx = round(pos.x() - self.press_pos.x())
-            dy = round(pos.y() - self.press_pos.y())
-            self.live = self._clamp(QPointF(self.start.x + dx + 0.5, self.start.y + dy + 0.5))
-            self.host.refresh()
-
-    def release(self, pos, modifiers) -> None:
-        session = self._session()
-        if session is None:
-            self.cancel()
-            return
-        if self.dragging is not None:
-            self.move(pos, modifiers)
-            hit, point = self.dragging, self.live
-            self.dragging = self.start = self.live = None
-            if self._valid(hit) is not None:
-                commands.move_point(session, hit.index, hit.which, point)
-            self.host.refresh()
-        elif self.adding:
-            self.adding = False
-            point = self._clamp(pos)
-            commands.add_point(session, point)
-            pairs = self._pairs()
-            which = "handle" if pairs[-1].target is None else "target"
-            self.selected = PointHit(len(pairs) - 1, which)
-            self.host.refresh()
-
-    def cancel(self) -> None:
-        self.dragging = self.start = self.live = None
-        self.adding = False
-        self.host.refresh()
-
-    def hover(self, pos, modifiers) -> None:
-        self.hovered = hit_point(self._pairs(), pos.x(), pos.y(), self._radius())
-
-    def key(self, key, modifiers) -> bool:
-        session = self._session()
-        if session is None:
-            return False
-        selected = self._valid(self.selected)
-        if selected is None:
-            return False
-        if key in (Qt.Key.Key_Delete, Qt.Key.Key_Backspace):
-            commands.delete_pair(session, selected.index)
-            self.selected = None
-            return True
-        step = _nudge_step(key, modifiers)
-        if step is None or self.busy:
-            return False
-        pair = self._pairs()[selected.index]
-        point = pair.handle if selected.which == "handle" else pair.target
-        moved = self._clamp(QPointF(point.x + step[0] + 0.5, point.y + step[1] + 0.5))
-        commands.move_point(session, selected.index, selected.which, moved, nudge=True)
-        return True
-
-    def preview(self, what: str, value):
-        if what != "pairs" or self.dragging is None or self._valid(self.dragging) is None:
-            return value
-        pairs = list(value)
-        index = self.dragging.index
-        pair = pairs[index]
-        if self.dragging.which == "handle":
-            pairs[index] = DragPair(self.live, pair.target)
-        else:
-            pairs[index] = DragPair(pair.handle, self.live)
-        return pairs
-
-
-# -- move box and paste layer -----------------------------------------------------------
-
-
-class FrameTool(Tool):
-    """Shared by the move box and the paste layer: drag inside moves (whole pixels), drag a
-    corner scales about the centre by the cursor's distance from it, Ctrl+wheel scales,
-    arrows nudge by 1 px (10 with Shift). The scale is one number, so the aspect is always
-    kept: Shift is not needed while scaling (Photoshop's Shift-to-keep-aspect is the
-    default here). One undo step per gesture; nudges and wheel steps merge."""
-
-    what = ""  # "box" or "paste"
-
-    def __init__(self, host: ToolHost) -> None:
-        super().__init__(host)
-        self.grip: FrameHit | None = None
-        self.hovered: FrameHit | None = None
-        self.start_pos: QPointF | None = None
-        self.start = None
-        self.live = None
-
-    # subclasses: the value, its frame, and how a value moves / scales / is pushed
-    def _value(self):
-        raise NotImplementedError
-
-    def _bbox(self) -> BBox | None:
-        raise NotImplementedError
-
-    def _rect(self, value) -> Rect | None:
-        raise NotImplementedError
-
-    def _moved(self, value, dx: int, dy: int):
-        raise NotImplementedError
-
-    def _scaled(self, value, scale: float):
-        raise NotImplementedError
-
-    def _push(self, value, nudge: bool = False) -> None:
-        raise NotImplementedError
-
-    @property
-    def cursor(self) -> Qt.CursorShape:
-        grip = self.grip or self.hovered
-        if grip is None:
-            return Qt.CursorShape.ArrowCursor
-        if grip.part == "inside":
-            return Qt.CursorShape.SizeAllCursor
-        if grip.corner in (0, 2):
-            return Qt.CursorShape.SizeFDiagCursor
-        return Qt.CursorShape.SizeBDiagCursor
-
-    @property
-    def busy(self) -> bool:
-        return self.grip is not None
-
-    def _hit(self, pos: QPointF) -> FrameHit | None:
-        if self._session() is None or self._bbox() is None:
-            return None
-        rect = self._rect(self._value())
-        if rect is None:
-            return None
-        return hit_frame(rect, pos.x(), pos.y(), self._radius())
-
-    def press(self, pos, modifiers, button=LEFT) -> bool:
-        if button != LEFT:
-            return False
-        grip = self._hit(pos)
-        if grip is None:
-            return False
-        self.grip, self.start_pos = grip, pos
-        self.start = self.live = self._value()
-        return True
-
-    def move(self, pos, modifiers) -> None:
-        if self.grip is None:
-            return
-        if self.grip.part == "inside":
-            dx = round(pos.x() - self.start_pos.x())
-            dy = round(pos.y() - self.start_pos.y())
-            self.live = self._moved(self.start, dx, dy)
-        else:
-            x0, y0, x1, y1 = self._rect(self.start)
-            cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
-            before = math.hypot(self.start_pos.x() - cx, self.start_pos.y() - cy)
-            now = math.hypot(pos.x() - cx, pos.y() - cy)
-            if before > 1e-6:
-                self.live = self._scaled(self.start, self._scale_of(self.start) * now / before)
-        self.host.refresh()
-
-    def release(self, pos, modifiers) -> None:
-        if self.grip is None:
-            return
-        self.move(pos, modifiers)
-        live, start = self.live, self.start
-        self.grip = self.start_pos = self.start = self.live = None
-        if self._session() is not None and live != start:
-            self._push(live)
-        self.host.refresh()
-
-    def cancel(self) -> None:
-        self.grip = self.start_pos = self.start = self.live = None
-        self.host.refresh()
-
-    def hover(self, pos, modifiers) -> None:
-        self.hovered = self._hit(pos)
-
-    def key(self, key, modifiers) -> bool:
-        step = _nudge_step(key, modifiers)
-        if step is None or self.busy or self._session() is None or self._bbox() is None:
-            return False
-        value = self._value()
-        if self._rect(value) is None:
-            return False
-        self._push(self._moved(value, *step), nudge=True)
-        return True
-
-    def wheel(self, notches: float, modifiers) -> bool:
-        if not modifiers & Qt.KeyboardModifier.ControlModifier or self.busy:
-            return False
-        if self._session() is None or self._bbox() is None:
-            return False
-        value = self._value()
-        if self._rect(value) is None:
-            return False
-        scale = self._scale_of(value) * WHEEL_SCALE_STEP**notches
-        self._push(self._scaled(value, scale), nudge=True)
-        return True
-
-    def _scale_of(self, value) -> float:
-        return value.scale
-
-    def preview(self, what: str, value):
-        return self.live if what == self.what and self.live is not None else value
-
-
-class BoxTool(FrameTool):
-    """The move/resize box around the OBJECT mask's bounding box (MoveBox dx, dy, scale);
-    the object's centre is kept inside the image."""
-
-    name = "box"
-    what = "box"
-
-    def _value(self) -> MoveBox:
-        return self._session().state.box
-
-    def _bbox(self) -> BBox | None:
-        return self.host.object_bbox()
-
-    def _rect(self, value: MoveBox) -> Rect | None:
-        bbox = self._bbox()
-        return box_rect(bbox, value) if bbox is not None else None
-
-    def _moved(self, value: MoveBox, dx: int, dy: int) -> MoveBox:
-        cx, cy = bbox_middle(self._bbox())
-        height, width = self.host.image_shape()
-        new_dx = min(max(value.dx + dx, -cx), width - cx)
-        new_dy = min(max(value.dy + dy, -cy), height - cy)
-        return replace(value, dx=float(new_dx), dy=float(new_dy))
-
-    def _scaled(self, value: MoveBox, scale: float) -> MoveBox:
-        return replace(value, scale=clamp_scale(scale))
-
-    def _push(self, value: MoveBox, nudge: bool = False) -> None:
-        commands.set_box(self._session(), value, nudge=nudge)
-
-
-class PasteTool(FrameTool):
-    """The paste layer: the reference object (cut by the REFERENCE mask) with its bbox
-    centre on `PasteLayer.at`. When it is not placed yet, a click (or a drag, released
-    where it should go) places it. `at` is a pixel clamped to the image."""
-
-    name = "paste"
-    what = "paste"
-
-    def _value(self):
-        return self._session().state.paste
-
-    def _bbox(self) -> BBox | None:
-        return self.host.reference_bbox()
-
-    def _rect(self, value) -> Rect | None:
-        bbox = self._bbox()
-        if bbox is None or value.at is None:
-            return None
-        return placed_rect(bbox, value.scale, *paste_offset(bbox, value.at))
-
-    def _moved(self, value, dx: int, dy: int):
-        at = self._clamp(QPointF(value.at.x + dx + 0.5, value.at.y + dy + 0.5))
-        return replace(value, at=at)
-
-    def _scaled(self, value, scale: float):
-        return replace(value, scale=clamp_scale(scale))
-
-    def _push(self, value, nudge: bool = False) -> None:
-        commands.set_paste(self._session(), value, nudge=nudge)
-
-    def press(self, pos, modifiers, button=LEFT) -> bool:
-        session = self._session()
-        if (
-            button == LEFT
-            and session is not None
-            and session.state.paste.at is None
-            and self._bbox() is not None
-            and self._inside(pos)
-        ):
-            # not placed yet: the layer follows the cursor until release
-            self.grip, self.start_pos = FrameHit("inside"), pos
-            self.start = session.state.paste
-            self.live = replace(self.start, at=self._clamp(pos))
-            self.host.refresh()
-            return True
-        return super().press(pos, modifiers, button)
-
-    def move(self, pos, modifiers) -> None:
-        if self.grip is not None and self.start is not None and self.start.at is None:
-            self.live = replace(self.start, at=self._clamp(pos))
-            self.host.refresh()
-            return
-        super().move(pos, modifiers)
+    def repaint_hover(self, old: QPointF | None, new: QPointF | None) -> None:
+        """The outline's old and new places: only those rectangles are repainted."""
+        radius = self.host.brush_size / 2.0 + OUTLINE_MARGIN_PX / max(self.host.zoom, 1e-6)
+        for point in (old, new):
+            if point is not None:
+                rect = QRectF(point.x() - radius, point.y() - radius, 2 * radius, 2 * radius)
+                self.host.repaint_image_rect(rect, HOVER_REPAINT_PAD_PX)
 
 
 # -- pan --------------------------------------------------------------------------------
@@ -763,6 +429,7 @@ class PanTool(Tool):
     "pan" tool, as the spring-loaded Space mode and for the middle mouse button."""
 
     name = "pan"
+    views_only = True
 
     def __init__(self, host: ToolHost) -> None:
         super().__init__(host)
@@ -792,9 +459,3 @@ class PanTool(Tool):
 
     def cancel(self) -> None:
         self.anchor = None
-
-
-def frame_rect_on_view(rect: Rect, view: View) -> QRectF:
-    a = view.at(rect[0], rect[1])
-    b = view.at(rect[2], rect[3])
-    return QRectF(a, b).normalized()

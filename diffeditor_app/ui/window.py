@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
 
 from diffeditor_app.document import commands
 from diffeditor_app.document.project import load_project, save_project
-from diffeditor_app.document.session import EditSession, MaskName
+from diffeditor_app.document.session import TASK_MASK, EditSession, MaskName
 from diffeditor_app.engine.errors import EngineError, InvalidInput
 from diffeditor_app.engine.imaging.images import load_image
 from diffeditor_app.engine.imaging.outputs import UserFiles, export_image
@@ -57,12 +57,6 @@ TOY_NOTE = (
 )
 TEXT_INPUTS = (QLineEdit, QAbstractSpinBox, QTextEdit)  # where typed keys are text
 STATUS_NOTE_MS = 10_000  # long enough to read a note about what an export could not keep
-TASK_MASKS = {
-    Task.MOVE: MaskName.OBJECT,
-    Task.DRAG: MaskName.REGION,
-    Task.APPEARANCE: MaskName.OBJECT,
-    Task.PASTE: MaskName.OBJECT,
-}
 TASK_TOOLS = {Task.MOVE: "brush", Task.DRAG: "brush", Task.APPEARANCE: "brush", Task.PASTE: "paste"}
 TOOLS = (
     ("brush", "Brush", "B"),
@@ -579,7 +573,7 @@ class MainWindow(QMainWindow):
         self.task_actions[task].setChecked(True)
         self.fill_action.setEnabled(task is Task.MOVE)
         self.fill_action.setChecked(False)
-        self.canvas.mask_name = TASK_MASKS[task]
+        self.canvas.mask_name = TASK_MASK[task]
         self.reference_dock.setVisible(task in {Task.APPEARANCE, Task.PASTE})
         self.set_tool(TASK_TOOLS[task])
         self._forget_note()  # a finished edit's note belongs to its task
@@ -591,7 +585,7 @@ class MainWindow(QMainWindow):
 
     def set_fill_hint(self, on: bool) -> None:
         if self.session is not None:
-            self.canvas.mask_name = MaskName.FILL if on else TASK_MASKS[self.session.task]
+            self.canvas.mask_name = MaskName.FILL if on else TASK_MASK[self.session.task]
             self.set_tool("brush")
 
     def undo(self) -> None:

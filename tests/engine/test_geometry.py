@@ -9,6 +9,8 @@ from diffeditor_app.engine.imaging.geometry import (
     Placement,
     bbox_centre,
     block_mask,
+    box_centre,
+    mask_bbox,
     resize_mask,
     working_size,
 )
@@ -107,3 +109,15 @@ def test_block_mask_is_cropped_at_corners():
     block = block_mask((5, 7), 0, 4)
     assert block.sum() == 4
     assert block[3:5, 0:2].all()
+
+
+def test_a_placement_maps_a_box_where_it_places_the_mask():
+    mask = np.zeros((64, 64), bool)
+    mask[10:20, 20:30] = True
+    box = mask_bbox(mask)
+    assert box == (20, 10, 30, 20) and box_centre(box) == bbox_centre(mask) == (25.0, 15.0)
+    placement = Placement(2.0, 5.0, -3.0, *box_centre(box))
+    assert placement.map(25.0, 15.0) == (30.0, 12.0)  # the centre only shifts
+    assert placement.map_box(box) == (20.0, 2.0, 40.0, 22.0)
+    assert mask_bbox(placement.place(mask)) == (20, 2, 40, 22)
+    assert mask_bbox(np.zeros((4, 4), bool)) is None

@@ -5,8 +5,11 @@ from __future__ import annotations
 import pytest
 from PySide6.QtWidgets import QMessageBox
 
+from diffeditor_app.document.session import EditSession
 from diffeditor_app.engine.models.model import ModelSpec
+from diffeditor_app.engine.models.testing import square_scene
 from diffeditor_app.ui.app import create_window
+from diffeditor_app.ui.canvas import Canvas
 
 
 @pytest.fixture(autouse=True)
@@ -50,3 +53,23 @@ def tiny_window(qtbot, tmp_path, tiny_model_dir):
     window.show()
     yield window
     window.worker.shutdown()
+
+
+@pytest.fixture
+def session(qapp):
+    """A session on the 96 x 64 square scene (the red square: rows 20..35, columns 24..39)."""
+    image, _ = square_scene(96, 64)
+    return EditSession.open(image)
+
+
+@pytest.fixture
+def canvas(qtbot, session):
+    """A shown 400 x 300 canvas on `session`, fitted."""
+    canvas = Canvas()
+    qtbot.addWidget(canvas)
+    canvas.resize(400, 300)
+    canvas.show()
+    qtbot.waitExposed(canvas)
+    canvas.set_session(session)
+    canvas.fit()
+    return canvas

@@ -13,6 +13,7 @@ from PySide6.QtWidgets import QApplication, QVBoxLayout, QWidget
 
 from diffeditor_app.document import commands
 from diffeditor_app.document.session import DragPair, EditSession, MaskName, MoveBox
+from diffeditor_app.engine.imaging.geometry import mask_bbox
 from diffeditor_app.engine.imaging.images import SourceImage
 from diffeditor_app.engine.models.testing import square_scene
 from diffeditor_app.engine.requests import Point
@@ -24,7 +25,6 @@ from diffeditor_app.ui.tools import (
     PointHit,
     hit_frame,
     hit_point,
-    mask_bbox,
     segment_stamp,
 )
 
@@ -34,24 +34,6 @@ MIDDLE = Qt.MouseButton.MiddleButton
 NONE = Qt.KeyboardModifier.NoModifier
 # square_scene(96, 64): the red square covers rows 20..35 and columns 24..39
 OBJECT_BBOX = (24, 20, 40, 36)
-
-
-@pytest.fixture
-def session(qapp):
-    image, _ = square_scene(96, 64)
-    return EditSession.open(image)
-
-
-@pytest.fixture
-def canvas(qtbot, session):
-    canvas = Canvas()
-    qtbot.addWidget(canvas)
-    canvas.resize(400, 300)
-    canvas.show()
-    qtbot.waitExposed(canvas)
-    canvas.set_session(session)
-    canvas.fit()
-    return canvas
 
 
 def at(canvas: Canvas, x: float, y: float) -> QPoint:

@@ -15,6 +15,7 @@ import numpy as np
 from PIL import Image
 
 Shape = tuple[int, int]  # (rows, cols)
+Box = tuple[int, int, int, int]  # x0, y0, x1, y1 (exclusive), in a grid's cells
 
 
 def working_size(width: int, height: int, resolution: int, multiple: int) -> tuple[int, int]:
@@ -77,13 +78,27 @@ def resize_mask(mask: np.ndarray, shape: Shape) -> np.ndarray:
     return resized
 
 
+def mask_bbox(mask: np.ndarray) -> Box | None:
+    """(x0, y0, x1, y1), exclusive, of the mask's pixels; None for an empty mask."""
+    rows = np.flatnonzero(mask.any(axis=1))
+    if rows.size == 0:
+        return None
+    cols = np.flatnonzero(mask.any(axis=0))
+    return int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1
+
+
+def box_centre(box: tuple[float, float, float, float]) -> tuple[float, float]:
+    """Centre (x, y) of an (x0, y0, x1, y1) box in continuous coordinates."""
+    x0, y0, x1, y1 = box
+    return (x0 + x1) / 2.0, (y0 + y1) / 2.0
+
+
 def bbox_centre(mask: np.ndarray) -> tuple[float, float]:
     """Centre (x, y) of the mask's bounding box in continuous coordinates (CLARIFICATIONS 15)."""
-    rows = np.flatnonzero(mask.any(axis=1))
-    cols = np.flatnonzero(mask.any(axis=0))
-    if rows.size == 0:
+    box = mask_bbox(mask)
+    if box is None:
         raise ValueError("bbox_centre of an empty mask")
-    return (cols[0] + cols[-1] + 1) / 2.0, (rows[0] + rows[-1] + 1) / 2.0
+    return box_centre(box)
 
 
 @dataclass(frozen=True)
@@ -153,6 +168,16 @@ class Placement:
     dy: float = 0.0
     cx: float = 0.0
     cy: float = 0.0
+
+    def map(self, x: float, y: float) -> tuple[float, float]:
+        """Where the point p = (x, y) lands: q = c + s (p - c) + d."""
+        s = self.scale
+        return self.cx + s * (x - self.cx) + self.dx, self.cy + s * (y - self.cy) + self.dy
+
+    def map_box(self, box: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
+        """Where an (x0, y0, x1, y1) box lands (a scale is never negative, so the corners
+        keep their order)."""
+        return (*self.map(box[0], box[1]), *self.map(box[2], box[3]))
 
     def rescaled(self, fx: float, fy: float) -> Placement:
         """The same placement measured in another grid's units."""
