@@ -77,6 +77,7 @@ from diffeditor_app.ui.tools import (
 )
 
 TOOL_NAMES = ("brush", "eraser", "points", "box", "paste", "pan")
+MASK_TOOLS = ("brush", "eraser", "wand", "object", "sam")  # show the mask they change
 TARGETS = ("image", "reference")
 MASK_COLORS = {
     MaskName.OBJECT: QColor(140, 60, 255),  # violet: the object (also on the reference)
@@ -419,8 +420,8 @@ class Canvas(QGraphicsView):
 
     def set_tool(self, name: str) -> None:
         """Switch tools; while a mouse button is held the switch waits for its release."""
-        if name not in TOOL_NAMES:
-            raise ValueError(f"tool must be one of {TOOL_NAMES}, got {name!r}")
+        if name not in self._tools:
+            raise ValueError(f"tool must be one of {tuple(self._tools)}, got {name!r}")
         if self._gesture is not None:
             self._pending_tool = name
             return
@@ -429,6 +430,10 @@ class Canvas(QGraphicsView):
             self._tool = name
         self._update_cursor()
         self.refresh()
+
+    def add_tool(self, name: str, tool: Tool) -> None:
+        """Offer one more tool (the selection tools live in their own module)."""
+        self._tools[name] = tool
 
     def _active_tool(self) -> Tool:
         return self._tools["pan"] if self._spring else self._tools[self._tool]
@@ -838,9 +843,9 @@ class Canvas(QGraphicsView):
         masks = self._masks()
         others = () if self.target == "reference" else TASK_MASKS.get(self.session.task, ())
         shown = [(name, self._mask_opacity * OTHER_MASK_DIM) for name in others if name != active]
-        if self.target == "reference" or active in others or self._tool in ("brush", "eraser"):
+        if self.target == "reference" or active in others or self._tool in MASK_TOOLS:
             shown.append((active, self._mask_opacity))  # not a mask the task uses: shown
-            # only while the brush or eraser is out (Paste paints the reference only)
+            # only while a tool that changes it is out (Paste paints the reference only)
         return [(name, opacity) for name, opacity in shown if name in masks]
 
     def _paint_masks(self, painter: QPainter, view: View) -> None:
