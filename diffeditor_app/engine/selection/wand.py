@@ -54,7 +54,7 @@ def magic_wand(
         seed = rgb[row, col].astype(np.int16)
         distance = np.abs(rgb.astype(np.int16) - seed).max(axis=2)
         return distance <= tolerance
-    image = np.ascontiguousarray(rgb)
+    image = np.require(rgb, requirements=["C", "W"])  # OpenCV binds writable arrays only
     flood = np.zeros((height + 2, width + 2), dtype=np.uint8)  # OpenCV wants a 1-px border
     flags = FLOOD_CONNECTIVITY | cv2.FLOODFILL_FIXED_RANGE | cv2.FLOODFILL_MASK_ONLY
     flags |= FLOOD_MARK << 8
