@@ -258,6 +258,7 @@ class MainWindow(QMainWindow):
             tool_group.addAction(action)
             tools.addAction(action)
             self.tool_actions[name] = action
+        self.addToolBarBreak()  # the options get their own row: the tool row is full
         self.addToolBar(self.selection.options_bar())
         fill = QAction("Fill hint", self, checkable=True)
         fill.setToolTip("Brush paints what should fill the vacated area (Move)")
