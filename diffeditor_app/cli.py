@@ -2,6 +2,7 @@
 
     diffeditor edit move --image IN --mask OBJECT.png --offset DX,DY [--scale S] --out OUT
     diffeditor edit drag --image IN --mask REGION.png --points HX,HY:TX,TY [...] --out OUT
+    diffeditor mask --image IN (--click X,Y | --negative X,Y | --box X0,Y0,X1,Y1)... --out MASK
     diffeditor models tiny DIR
 
 Exit codes: 0 done; 2 bad input (one line on stderr); 1 anything else (a message; the
@@ -67,6 +68,24 @@ def _seed(text: str) -> int:
         raise argparse.ArgumentTypeError(
             f"the seed must be between {SEED_RANGE[0]} and {SEED_RANGE[1]}, got {text}"
         )
+    return value
+
+
+def _box(text: str) -> tuple[float, float, float, float]:
+    try:
+        x0, y0, x1, y1 = (float(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not X0,Y0,X1,Y1 (four numbers)") from None
+    return x0, y0, x1, y1
+
+
+def _radius(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number of pixels") from None
+    if not 0 <= value <= 500:
+        raise argparse.ArgumentTypeError(f"a radius must be 0..500 pixels, got {text}")
     return value
 
 
@@ -207,6 +226,32 @@ def build_parser() -> argparse.ArgumentParser:
         train.add_argument(flag, type=int, default=getattr(config, name), help="fresh weights only")
     train.add_argument("--debug", action="store_true", help="show tracebacks")
 
+    mask = commands.add_parser("mask", help="select an object: write its mask")
+    mask.add_argument("--image", required=True, type=Path, help="input image")
+    mask.add_argument("--out", required=True, type=Path, help="mask image to write (L, 0/255)")
+    mask.add_argument("--click", action="append", type=_pair, default=[], help="X,Y on the object")
+    mask.add_argument(
+        "--negative", action="append", type=_pair, default=[], help="X,Y not on the object"
+    )
+    mask.add_argument(
+        "--box", action="append", type=_box, default=[], help="X0,Y0,X1,Y1 around the object"
+    )
+    mask.add_argument("--method", default="auto", choices=["auto", "wand", "grabcut", "sam"])
+    mask.add_argument("--tolerance", type=int, default=None, help="wand: 0..255 (32)")
+    mask.add_argument("--everywhere", action="store_true", help="wand: not only contiguous")
+    mask.add_argument(
+        "--sam-model", default=None, help="SAM folder or hub id (facebook/sam-vit-base)"
+    )
+    mask.add_argument("--device", default="auto", help="auto, cuda or cpu (SAM)")
+    mask.add_argument("--no-download", action="store_true", help="never download SAM weights")
+    mask.add_argument("--grow", type=_radius, default=0.0, help="then grow by this many pixels")
+    mask.add_argument("--shrink", type=_radius, default=0.0, help="then shrink by this many pixels")
+    mask.add_argument("--feather", type=_radius, default=0.0, help="then smooth the outline")
+    mask.add_argument("--fill-holes", action="store_true", help="then fill enclosed holes")
+    mask.add_argument("--invert", action="store_true", help="finally invert")
+    mask.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
+    mask.add_argument("--debug", action="store_true", help="show tracebacks")
+
     models = commands.add_parser("models", help="model utilities").add_subparsers(
         dest="models_command", required=True, parser_class=_Parser
     )
@@ -343,6 +388,77 @@ def run_edit(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def run_mask(args: argparse.Namespace) -> int:
+    """Select with the chosen method, refine, and write an L-mode mask of the input's size
+    (0 or 255) that `edit --mask` reads back as the same region."""
+    import numpy as np
+    from PIL import Image
+
+    from diffeditor_app.engine.errors import InvalidInput
+    from diffeditor_app.engine.imaging.images import load_image
+    from diffeditor_app.engine.imaging.outputs import SAVE_FORMATS, UserFiles, write_atomically
+    from diffeditor_app.engine.models.loading import check_device
+    from diffeditor_app.engine.selection import (
+        Box,
+        Click,
+        Method,
+        SelectionPrompt,
+        SelectionRequest,
+        WandSettings,
+        choose_method,
+        refine,
+        select,
+    )
+    from diffeditor_app.engine.selection.sam import SAM_HUB_ID, SamSpec, find_sam, load_sam
+    from diffeditor_app.engine.selection.wand import DEFAULT_TOLERANCE
+
+    UserFiles({"the input image": args.image}).check_output(args.out)
+    check_device(args.device)
+    image = load_image(args.image)
+    clicks = tuple(Click(x, y) for x, y in args.click)
+    clicks += tuple(Click(x, y, positive=False) for x, y in args.negative)
+    prompt = SelectionPrompt(clicks, tuple(Box(*b) for b in args.box))
+    tolerance = DEFAULT_TOLERANCE if args.tolerance is None else args.tolerance
+    wand = WandSettings(tolerance=tolerance, contiguous=not args.everywhere)
+    method = Method(args.method)
+    request = SelectionRequest(image.rgb, prompt, method, wand)
+    request.validate()  # bad input is refused before any model is loaded
+    source = args.sam_model or SAM_HUB_ID
+    sam_here = args.sam_model is not None or find_sam(source) is not None
+    chosen = choose_method(prompt, method, sam_ready=sam_here)
+    sam = None
+    if chosen is Method.SAM:
+        sam = load_sam(SamSpec(source, args.device, allow_download=not args.no_download))
+    result = select(SelectionRequest(image.rgb, prompt, chosen, wand), sam)
+    mask = result.mask
+    if args.fill_holes:
+        mask = refine.fill_holes(mask)
+    mask = refine.shrink(refine.grow(mask, args.grow), args.shrink)
+    if args.feather:
+        mask = refine.smooth(mask, args.feather)
+    if args.invert:
+        mask = refine.invert(mask)
+    if not mask.any():
+        raise InvalidInput(
+            f"Nothing was selected ({chosen.value}); click on the object, draw the box closer "
+            "around it, or change the tolerance."
+        )
+    picture = Image.fromarray(np.where(mask, 255, 0).astype(np.uint8), "L")
+    fmt = SAVE_FORMATS[args.out.suffix.lower()]
+    write_atomically(args.out, lambda stream: picture.save(stream, format=fmt))
+    if args.json:
+        summary = {
+            "output": str(args.out),
+            "width": image.width,
+            "height": image.height,
+            "method": chosen.value,
+            "seconds": round(result.seconds, 4),
+            "selected_pixels": int(mask.sum()),
+        }
+        print(json.dumps(summary))
+    return EXIT_OK
+
+
 def run_models(args: argparse.Namespace) -> int:
     if args.models_command == "convert":
         from diffeditor_app.engine.models.image_prompt_weights import convert
@@ -411,6 +527,8 @@ def main(argv: list[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
         if args.command == "edit":
             return run_edit(args)
+        if args.command == "mask":
+            return run_mask(args)
         if args.command == "models":
             return run_models(args)
         if args.command == "train-image-prompt":

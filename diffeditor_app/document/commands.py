@@ -74,6 +74,22 @@ def invert_mask(session: EditSession, name: MaskName) -> None:
     )
 
 
+def replace_mask(session: EditSession, name: MaskName, after: np.ndarray, text: str) -> bool:
+    """A selection or a refinement: one step over the bounding box of what changed, and
+    nothing when nothing did; True when pushed."""
+    mask = session.mask(name)
+    if after.shape != mask.shape:
+        raise ValueError(f"a {after.shape} selection for a {mask.shape} mask")
+    changed = mask != after
+    rows = np.flatnonzero(changed.any(axis=1))
+    if rows.size == 0:
+        return False
+    cols = np.flatnonzero(changed.any(axis=0))
+    x0, y0, x1, y1 = int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1
+    session.undo_stack.push(MaskEdit(session, name, (x0, y0, x1, y1), after[y0:y1, x0:x1], text))
+    return True
+
+
 class ValueEdit(QUndoCommand):
     """A whole-value change of the move box, the paste layer or the drag pairs. Commands with
     the same `merge_key` (a series of arrow-key nudges of one thing) merge into one step."""

@@ -28,6 +28,8 @@ from PySide6.QtCore import QObject, Signal
 from diffeditor_app.engine.imaging.outputs import write_atomically
 from diffeditor_app.engine.models.memory import VramPreset
 from diffeditor_app.engine.models.model import DTYPES, SD15_HUB_ID, ModelSpec
+from diffeditor_app.engine.selection.sam import SAM_HUB_ID
+from diffeditor_app.engine.selection.wand import DEFAULT_TOLERANCE, MAX_TOLERANCE
 from diffeditor_app.engine.settings import Task
 
 APP_NAME = "DiffEditor"
@@ -164,6 +166,16 @@ SCHEMA: tuple[Setting, ...] = (
         optional=True,
     ),
     Setting(
+        "sam_model",
+        None,
+        "Segment Anything model",
+        "Weights of the Segment Anything selection tool (optional): a folder or a hub repo "
+        f"of a SAM that transformers loads. Empty: {SAM_HUB_ID} from the cache.",
+        str,
+        "model",
+        optional=True,
+    ),
+    Setting(
         "allow_download",
         True,
         "Allow downloads",
@@ -253,6 +265,35 @@ SCHEMA: tuple[Setting, ...] = (
         "editing",
         minimum=0.0,
         maximum=1.0,
+    ),
+    Setting(
+        "wand_tolerance",
+        DEFAULT_TOLERANCE,
+        "Magic wand tolerance",
+        "How far (0..255, per colour channel) a pixel's colour may be from the clicked one "
+        "and still be selected.",
+        int,
+        "editing",
+        minimum=0,
+        maximum=MAX_TOLERANCE,
+    ),
+    Setting(
+        "wand_contiguous",
+        True,
+        "Magic wand: contiguous",
+        "On: only the region connected to the click. Off: every similar pixel in the image.",
+        bool,
+        "editing",
+    ),
+    Setting(
+        "refine_radius",
+        4,
+        "Refine radius",
+        "How many pixels Select > Grow, Shrink and Feather change the mask by.",
+        int,
+        "editing",
+        minimum=1,
+        maximum=500,
     ),
     Setting(
         "last_task",

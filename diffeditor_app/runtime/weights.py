@@ -25,6 +25,12 @@ from diffeditor_app.engine.models.image_prompt_weights import (
 )
 from diffeditor_app.engine.models.loading import HUB_PATTERNS, locate
 from diffeditor_app.engine.models.model import SD15_HUB_ID
+from diffeditor_app.engine.selection.sam import (
+    SAM_APPROX_GB,
+    SAM_HUB_ID,
+    SAM_HUB_PATTERNS,
+    find_sam,
+)
 
 
 @dataclass(frozen=True)
@@ -63,6 +69,18 @@ REQUIRED = (
         (),
         0.2,
         "image_prompt",
+    ),
+)
+
+
+OPTIONAL = (  # the app works without these; the tools that need them say so
+    WeightSource(
+        "Segment Anything (selection tool)",
+        SAM_HUB_ID,
+        tuple(SAM_HUB_PATTERNS),
+        (),
+        SAM_APPROX_GB,
+        "sam_model",
     ),
 )
 
@@ -126,6 +144,29 @@ def status(settings) -> list[WeightStatus]:
         cached = find_cached(source)
         found.append(WeightStatus(source, "cached" if cached else "missing", cached))
     return found
+
+
+def optional_status(settings) -> list[WeightStatus]:
+    """For each optional source: its usable folder chosen in the settings ("local"), in the
+    cache ("cached"), or nothing ("missing"); never the network."""
+    found = []
+    for source in OPTIONAL:
+        value = settings.get(source.setting) or source.repo
+        folder = find_sam(value)
+        state = (
+            "missing"
+            if folder is None
+            else "local"
+            if Path(value).expanduser().is_dir()
+            else "cached"
+        )
+        found.append(WeightStatus(source, state, folder))
+    return found
+
+
+def sam_source(settings) -> str:
+    """The SAM the settings ask for: the chosen folder or repo, else the default repo."""
+    return settings.get("sam_model") or SAM_HUB_ID
 
 
 def hub_cache() -> Path:

@@ -40,6 +40,7 @@ from diffeditor_app.engine.settings import Task
 from diffeditor_app.ui.canvas import Canvas
 from diffeditor_app.ui.edit_controller import EditController
 from diffeditor_app.ui.panels import TASK_LABELS, CandidatesBar, EditPanel
+from diffeditor_app.ui.selection_tools import SELECTION_TOOLS, SelectionController
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +66,7 @@ TOOLS = (
     ("box", "Move box", "V"),
     ("paste", "Paste layer", "L"),
     ("pan", "Pan", "H"),
+    *SELECTION_TOOLS,
 )
 
 
@@ -106,6 +108,7 @@ class MainWindow(QMainWindow):
         self.resize(1280, 820)
 
         self.canvas = Canvas(self)
+        self.selection = SelectionController(self.canvas, settings, self._selection_client(), self)
         self.setCentralWidget(self._central())
         self.edit_panel = EditPanel()
         self.reference_canvas = Canvas()
@@ -130,6 +133,12 @@ class MainWindow(QMainWindow):
         saved = self.settings.get("window_geometry")
         if saved:
             self.restoreGeometry(QByteArray.fromBase64(saved.encode()))
+
+    def _selection_client(self):
+        """Selections run in the edit worker's thread, which owns the models."""
+        from diffeditor_app.runtime.selection import SelectionClient
+
+        return SelectionClient(self.worker.thread, self)
 
     # -- layout ---------------------------------------------------------------------------
 
@@ -195,6 +204,10 @@ class MainWindow(QMainWindow):
         self._action(edit, "&Invert mask", self.invert_mask, "Ctrl+I")
         self._action(edit, "Clear &points", self.clear_points, "Ctrl+Shift+Backspace")
 
+        self.selection.add_menu(bar.addMenu("&Select"))
+        self.selection.message.connect(lambda text: self.statusBar().showMessage(text, 6000))
+        self.selection.setup_wanted.connect(self.show_model_setup)
+
         settings = bar.addMenu("&Settings")
         self._action(settings, "&Preferences…", self.show_preferences, "Ctrl+,")
         self._action(settings, "&Model setup…", self.show_model_setup)
@@ -233,6 +246,8 @@ class MainWindow(QMainWindow):
             tool_group.addAction(action)
             tools.addAction(action)
             self.tool_actions[name] = action
+        self.addToolBarBreak()  # the options get their own row: the tool row is full
+        self.addToolBar(self.selection.options_bar())
         fill = QAction("Fill hint", self, checkable=True)
         fill.setToolTip("Brush paints what should fill the vacated area (Move)")
         fill.toggled.connect(self.set_fill_hint)
@@ -580,6 +595,7 @@ class MainWindow(QMainWindow):
         self.focus_canvas()
 
     def set_tool(self, name: str) -> None:
+        name = self.selection.tool_chosen(name, self.canvas.tool)
         self.canvas.set_tool(name)
         self.tool_actions[name].setChecked(True)
 
@@ -712,5 +728,6 @@ class MainWindow(QMainWindow):
         if self.interactive:
             self.settings.set("window_geometry", self.saveGeometry().toBase64().data().decode())
         self.worker.shutdown()
+        self.selection.client.shutdown()
         self.autosave_path.unlink(missing_ok=True)  # a clean exit needs no recovery
         super().closeEvent(event)

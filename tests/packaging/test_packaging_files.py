@@ -43,6 +43,12 @@ def test_spec_collects_what_torch_diffusers_and_transformers_need():
     assert "COLLECT(" in text  # one folder, not one file
 
 
+def test_spec_carries_the_selection_tools():
+    text = spec_text()
+    assert '"cv2"' in text and '"opencv-python-headless"' in text
+    assert 'collect_submodules("transformers.models.sam")' in text
+
+
 def test_spec_excludes_torchvision_tests_and_dev_tools():
     text = spec_text()
     excludes = text[text.index("EXCLUDES = [") : text.index("]", text.index("EXCLUDES = ["))]

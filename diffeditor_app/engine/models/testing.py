@@ -329,3 +329,47 @@ def _write_tiny_image_prompt(folder: Path, unet) -> None:
         {k: v.contiguous() for k, v in flat.items()},
         str(folder / "image_prompt" / "ip_adapter.safetensors"),
     )
+
+
+TINY_SAM_INPUT = 64  # the tiny SAM's input side: a 4 x 4 embedding grid at patch 16
+TINY_SAM_WIDTH = 32  # channels of every tiny SAM part
+
+
+def write_tiny_sam(folder: str | Path, seed: int = 0) -> Path:
+    """A tiny random Segment Anything (SamModel + SamProcessor) saved as a local folder,
+    loadable by engine.selection.sam exactly like a downloaded one; its masks are random."""
+    quiet_libraries()
+    from transformers import SamConfig, SamModel, SamProcessor
+    from transformers.models.sam.image_processing_pil_sam import SamImageProcessorPil
+
+    width, side, patch = TINY_SAM_WIDTH, TINY_SAM_INPUT, 16
+    config = SamConfig(
+        vision_config=dict(
+            hidden_size=width,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            image_size=side,
+            patch_size=patch,
+            output_channels=width,
+            global_attn_indexes=[1],
+            window_size=2,
+            mlp_dim=2 * width,
+            num_pos_feats=width // 2,
+        ),
+        prompt_encoder_config=dict(
+            hidden_size=width, image_size=side, patch_size=patch, image_embedding_size=side // patch
+        ),
+        mask_decoder_config=dict(
+            hidden_size=width, mlp_dim=2 * width, num_attention_heads=2, iou_head_hidden_dim=width
+        ),
+    )
+    torch.manual_seed(seed)
+    model = SamModel(config).eval()
+    images = SamImageProcessorPil(
+        size={"longest_edge": side}, pad_size={"height": side, "width": side}
+    )
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(folder)
+    SamProcessor(image_processor=images).save_pretrained(folder)
+    return folder
