@@ -75,7 +75,7 @@ REQUIRED = (
 
 OPTIONAL = (  # the app works without these; the tools that need them say so
     WeightSource(
-        "Segment Anything (selection tool)",
+        "Segment Anything (optional, for selecting)",
         SAM_HUB_ID,
         tuple(SAM_HUB_PATTERNS),
         (),

@@ -23,12 +23,15 @@ from PySide6.QtWidgets import (
 
 from diffeditor_app.engine.errors import ModelUnavailable
 from diffeditor_app.engine.models.loading import MODELS_DIR, check_sd1_folder
+from diffeditor_app.engine.selection.sam import find_sam
 from diffeditor_app.runtime.weights import (
+    OPTIONAL,
     REQUIRED,
     Download,
     WeightSource,
     offline,
     offline_instructions,
+    optional_status,
     status,
 )
 
@@ -62,6 +65,12 @@ def check_choice(source: WeightSource, path: Path) -> str | None:
         except ModelUnavailable as error:
             return str(error)
         return None
+    if source.setting == "sam_model":
+        return (
+            None
+            if find_sam(str(path)) is not None
+            else "Choose a Segment Anything folder (config.json and model.safetensors)."
+        )
     if source.setting == "image_encoder":
         return (
             None
@@ -159,7 +168,8 @@ class ModelSetupDialog(QDialog):
         )
         intro.setWordWrap(True)
         self.grid = QGridLayout()
-        self.rows = [SourceRow(self, source, n) for n, source in enumerate(REQUIRED)]
+        sources = (*REQUIRED, *OPTIONAL)  # the optional ones last: the app works without them
+        self.rows = [SourceRow(self, source, n) for n, source in enumerate(sources)]
         self.instructions = QPlainTextEdit(readOnly=True)
         self.instructions.setMaximumHeight(140)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
@@ -184,7 +194,7 @@ class ModelSetupDialog(QDialog):
 
     def refresh(self) -> None:
         found = status(self.settings)
-        for row, item in zip(self.rows, found, strict=True):
+        for row, item in zip(self.rows, [*found, *optional_status(self.settings)], strict=True):
             row.show(item.state, item.path)
         missing = [item.source for item in found if item.state == "missing"]
         self.instructions.setPlainText(offline_instructions(missing))

@@ -17,10 +17,11 @@ def settings(monkeypatch, tmp_path):
     return SettingsStore(tmp_path / "settings.json")
 
 
-def test_offline_dialog_shows_three_missing_rows_without_downloads(qtbot, settings):
+def test_offline_dialog_shows_every_missing_row_without_downloads(qtbot, settings):
     dialog = ModelSetupDialog(settings)
     qtbot.addWidget(dialog)
-    assert len(dialog.rows) == 3
+    titles = [row.source.title for row in dialog.rows]
+    assert len(titles) == 4 and titles[-1].startswith("Segment Anything")  # optional, last
     assert all(row.state.text() == "missing" for row in dialog.rows)
     assert not any(row.download.isEnabled() for row in dialog.rows)  # HF_HUB_OFFLINE=1
     assert "hf download" in dialog.instructions.toPlainText()
@@ -82,4 +83,22 @@ def test_a_model_folders_own_image_prompt_is_recognised(qtbot, settings):
     dialog.use_toy_model()  # models/toy has image_encoder/ and image_prompt/
     dialog.refresh()
     states = [row.state.text() for row in dialog.rows]
-    assert states[1:] == ["the model folder's own", "the model folder's own"]
+    assert states[1:3] == ["the model folder's own", "the model folder's own"]
+
+
+def test_a_segment_anything_folder_can_be_chosen(qtbot, settings, monkeypatch, tmp_path):
+    from diffeditor_app.engine.models.testing import write_tiny_sam
+
+    dialog = ModelSetupDialog(settings)
+    qtbot.addWidget(dialog)
+    sam_row = dialog.rows[-1]
+    warnings = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda *a: warnings.append(a[2]))
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a: str(tmp_path))
+    sam_row.pick()
+    assert warnings and "Segment Anything folder" in warnings[0]
+    folder = write_tiny_sam(tmp_path / "sam")
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a: str(folder))
+    sam_row.pick()
+    assert settings.get("sam_model") == str(folder)
+    assert sam_row.state.text().startswith("chosen:")
