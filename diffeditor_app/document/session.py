@@ -15,6 +15,7 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoStack
 
 from diffeditor_app.engine.imaging.images import SourceImage
+from diffeditor_app.engine.models.model import RESOLUTION_LIMITS
 from diffeditor_app.engine.requests import DEFAULT_SEED, DEFAULT_STEPS, Point
 from diffeditor_app.engine.settings import Task
 
@@ -68,7 +69,7 @@ OPTION_RANGES = {  # EditOptions field -> (lowest, highest): the Advanced panel'
     "flexibility": (0.0, 1.0),  # an SDE eta
     "ip_scale": (0.0, 2.0),  # past 2 the image branch drowns the prompt
     "steps": (1, 200),  # 50 is the method's; 200 is already four times slower
-    "resolution": (0, 1024),  # 0: the model's default; SD1.x works up to 1024
+    "resolution": (0, RESOLUTION_LIMITS[1]),  # 0: the model's; the model narrows the rest
 }
 
 

@@ -27,6 +27,7 @@ from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 from diffeditor_app.engine.errors import EditCancelled, EngineError
 from diffeditor_app.engine.selection import Method, SelectionRequest, select
 from diffeditor_app.engine.selection.sam import SamSegmenter, SamSpec, load_sam
+from diffeditor_app.runtime.client import JobClient
 from diffeditor_app.runtime.jobs import CancelFlags, JobIds
 from diffeditor_app.runtime.worker import error_sentence
 
@@ -99,13 +100,10 @@ class SelectionWorker(QObject):
             self.finished.emit(job.id, result)
 
 
-class SelectionClient(QObject):
+class SelectionClient(JobClient):
     """The GUI thread's side: submit, cancel, shut down; stale messages are dropped."""
 
     embedding = Signal(int)
-    finished = Signal(int, object)
-    failed = Signal(int, str)
-    cancelled = Signal(int)
     _submit = Signal(object)
 
     def __init__(
@@ -114,7 +112,6 @@ class SelectionClient(QObject):
         """`thread`: the running thread the worker moves to (the edit worker's); whoever
         owns it stops it."""
         super().__init__(parent)
-        self.current: int | None = None
         self._primes: set[int] = set()
         self._ids = JobIds()
         self._closed = False
@@ -126,10 +123,6 @@ class SelectionClient(QObject):
         self.worker.finished.connect(self._on_finished, queued)
         self.worker.failed.connect(self._on_failed, queued)
         self.worker.cancelled.connect(self._on_cancelled, queued)
-
-    @property
-    def busy(self) -> bool:
-        return self.current is not None
 
     def submit(
         self, request: SelectionRequest, sam: SamSpec | None = None, prime: bool = False
@@ -159,28 +152,10 @@ class SelectionClient(QObject):
         self.current = None
 
     def _end(self, job: int) -> bool:
-        self._primes.discard(job)
-        if job != self.current:
-            return False
-        self.current = None
-        return True
+        self._primes.discard(job)  # a priming job's end is never stale for its bookkeeping
+        return super()._end(job)
 
     @Slot(int)
     def _on_embedding(self, job: int) -> None:
         if job == self.current:
             self.embedding.emit(job)
-
-    @Slot(int, object)
-    def _on_finished(self, job: int, result) -> None:
-        if self._end(job):
-            self.finished.emit(job, result)
-
-    @Slot(int, str)
-    def _on_failed(self, job: int, message: str) -> None:
-        if self._end(job):
-            self.failed.emit(job, message)
-
-    @Slot(int)
-    def _on_cancelled(self, job: int) -> None:
-        if self._end(job):
-            self.cancelled.emit(job)

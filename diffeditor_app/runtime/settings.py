@@ -27,7 +27,7 @@ from PySide6.QtCore import QObject, Signal
 
 from diffeditor_app.engine.imaging.outputs import write_atomically
 from diffeditor_app.engine.models.memory import VramPreset
-from diffeditor_app.engine.models.model import DTYPES, SD15_HUB_ID, ModelSpec
+from diffeditor_app.engine.models.model import DTYPES, RESOLUTION_LIMITS, SD15_HUB_ID, ModelSpec
 from diffeditor_app.engine.selection.sam import SAM_HUB_ID
 from diffeditor_app.engine.selection.wand import DEFAULT_TOLERANCE, MAX_TOLERANCE
 from diffeditor_app.engine.settings import Task
@@ -241,8 +241,8 @@ SCHEMA: tuple[Setting, ...] = (
         "(768 for Stable Diffusion 1.5); the model may narrow the range.",
         int,
         "performance",
-        minimum=256,
-        maximum=2048,
+        minimum=RESOLUTION_LIMITS[0],
+        maximum=RESOLUTION_LIMITS[1],
         optional=True,
     ),
     # -- editing -----------------------------------------------------------------------------

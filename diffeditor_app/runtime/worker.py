@@ -34,6 +34,7 @@ from diffeditor_app.engine.errors import EditCancelled, EngineError, OutOfMemory
 from diffeditor_app.engine.models.loading import load_model
 from diffeditor_app.engine.models.model import ModelSpec
 from diffeditor_app.engine.requests import EditRequest
+from diffeditor_app.runtime.client import JobClient
 from diffeditor_app.runtime.collector import GuiCollector
 from diffeditor_app.runtime.jobs import CancelFlags, EditJob, JobIds, StepClock
 
@@ -170,7 +171,7 @@ class EditWorker(QObject):
         return on_step
 
 
-class WorkerClient(QObject):
+class WorkerClient(JobClient):
     """The GUI thread's side: submit, cancel, shut down; stale messages are dropped.
 
     One job at a time: `submit` cancels the running job first. `busy` is True from `submit`
@@ -181,14 +182,10 @@ class WorkerClient(QObject):
     preparing = Signal(int, int, int)
     progress = Signal(int, int, int, float)
     preview = Signal(int, object)
-    finished = Signal(int, object)
-    failed = Signal(int, str)
-    cancelled = Signal(int)
     _submit = Signal(object)
 
     def __init__(self, parent: QObject | None = None, models: ModelManager | None = None) -> None:
         super().__init__(parent)
-        self.current: int | None = None  # the job whose messages get through
         self._ids = JobIds()
         self._closed = False
         self.collector = GuiCollector(self)  # cycles die in this (the GUI) thread only
@@ -209,10 +206,6 @@ class WorkerClient(QObject):
         self.worker.failed.connect(self._on_failed, queued)
         self.worker.cancelled.connect(self._on_cancelled, queued)
         self.thread.start()
-
-    @property
-    def busy(self) -> bool:
-        return self.current is not None
 
     def submit(self, request: EditRequest, model: ModelSpec, previews: bool = True) -> int:
         """Queue a job (cancelling the running one); returns its id."""
@@ -245,15 +238,6 @@ class WorkerClient(QObject):
 
     # -- the one place that decides which messages get through --------------------------
 
-    def _is_current(self, job: int) -> bool:
-        return job == self.current
-
-    def _end(self, job: int) -> bool:
-        if job != self.current:
-            return False
-        self.current = None  # busy is False by the time receivers run
-        return True
-
     @Slot(int, str)
     def _on_loading(self, job: int, message: str) -> None:
         if self._is_current(job):
@@ -273,18 +257,3 @@ class WorkerClient(QObject):
     def _on_preview(self, job: int, preview) -> None:
         if self._is_current(job):
             self.preview.emit(job, preview)
-
-    @Slot(int, object)
-    def _on_finished(self, job: int, result) -> None:
-        if self._end(job):
-            self.finished.emit(job, result)
-
-    @Slot(int, str)
-    def _on_failed(self, job: int, message: str) -> None:
-        if self._end(job):
-            self.failed.emit(job, message)
-
-    @Slot(int)
-    def _on_cancelled(self, job: int) -> None:
-        if self._end(job):
-            self.cancelled.emit(job)

@@ -191,7 +191,9 @@ class EditPanel(QWidget):
             self._refresh()
 
     def set_profile(self, profile: ModelProfile) -> None:
+        """The model's tuned numbers as the Advanced defaults, its resolutions as the range."""
         self.profile = profile
+        self.resolution.setMaximum(profile.resolution_range[1])
         self._refresh()
 
     def _refresh(self, *_) -> None:

@@ -132,6 +132,9 @@ def test_profile_reads_and_rejects_unknown_keys(tmp_path):
         ModelProfile.from_file(path)
     with pytest.raises(InvalidInput, match="between 384 and 1024"):
         ModelProfile().check_resolution(1100)
+    path.write_text(json.dumps({"resolution_range": [32, 4096]}))  # past what the app takes
+    with pytest.raises(ModelUnavailable, match=r"within 64\.\.2048"):
+        ModelProfile.from_file(path)
 
 
 def test_profile_task_overrides_apply():

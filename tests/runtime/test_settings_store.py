@@ -142,7 +142,7 @@ def test_values_and_get_hand_out_copies(store):
         ("vram_preset", "huge", r"vram_preset must be one of auto, high, medium, low, cpu-off"),
         ("last_task", "rotate", r"last_task must be one of move, drag, appearance, paste"),
         ("allow_download", 1, r"allow_download must be true or false; got 1"),
-        ("default_resolution", 100, r"default_resolution must be .*256 and 2048 \(or empty"),
+        ("default_resolution", 50, r"default_resolution must be .*64 and 2048 \(or empty"),
         ("model_source", None, r"model_source must be a text; got nothing"),
     ],
 )

@@ -21,6 +21,7 @@ from diffeditor_app.engine.settings import DEFAULTS, Task, TaskSettings
 SD15_HUB_ID = "stable-diffusion-v1-5/stable-diffusion-v1-5"
 PROFILE_FILE = "diffeditor.json"
 DTYPES = ("auto", "fp16", "bf16", "fp32")  # auto: fp16 on a GPU, fp32 on the CPU
+RESOLUTION_LIMITS = (64, 2048)  # the widest range a model may declare: what the app accepts
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,12 @@ class ModelProfile:
             kwargs["feature_blocks"] = tuple(kwargs["feature_blocks"])
         if "resolution_range" in kwargs:
             kwargs["resolution_range"] = tuple(kwargs["resolution_range"])
+            low, high = kwargs["resolution_range"]
+            if not RESOLUTION_LIMITS[0] <= low <= high <= RESOLUTION_LIMITS[1]:
+                raise ModelUnavailable(
+                    f"'{path}' declares the resolutions {low}..{high}; a model's range must lie "
+                    f"within {RESOLUTION_LIMITS[0]}..{RESOLUTION_LIMITS[1]}."
+                )
         overrides = data.get("task_overrides", {})
         for task in overrides:
             Task(task)
