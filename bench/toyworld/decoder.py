@@ -21,6 +21,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -62,10 +63,13 @@ def frozen_encoder_vae(model: Path):
     return vae, trainable
 
 
-def train_decoder(model: Path, work: Path, plan: DecoderPlan) -> torch.nn.Module:
+def train_decoder(
+    model: Path, work: Path, plan: DecoderPlan, images: np.ndarray
+) -> torch.nn.Module:
+    """The decoder trained on `images` (N x H x W x 3 uint8) to `plan.steps`, resuming."""
     from tqdm.auto import tqdm
 
-    images, _ = build_pool(work, Plan())
+    work.mkdir(parents=True, exist_ok=True)
     ckpt = work / "decoder.ckpt.pt"
     torch.manual_seed(plan.seed)
     vae, trainable = frozen_encoder_vae(model)
@@ -126,7 +130,8 @@ def main(argv: list[str] | None = None) -> int:
     from diffusers import AutoencoderKL
 
     before = vae_psnr_of(AutoencoderKL.from_pretrained(args.model / "vae").eval())
-    vae = train_decoder(args.model, args.work, plan)
+    images, _ = build_pool(args.work, Plan())
+    vae = train_decoder(args.model, args.work, plan, images)
     print(f"decoder: held-out PSNR {before:.2f} -> {vae_psnr_of(vae):.2f} dB", flush=True)
     ship(args.model, vae, args.out)
     print(f"shipped to {args.out} in {time.perf_counter() - started:.0f} s", flush=True)
