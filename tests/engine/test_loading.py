@@ -142,12 +142,23 @@ def test_profile_task_overrides_apply():
     assert profile.task_settings(Task.MOVE).w_edit == 7.0
 
 
-def test_declared_profile_reads_folders_only(tiny_model_dir, tmp_path):
+def test_declared_profile_is_the_one_the_engine_reads(tiny_model_dir, tmp_path, monkeypatch):
+    import huggingface_hub.constants as constants
+
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
     assert declared_profile(str(tiny_model_dir)).feature_blocks == (1, 2)
     toy = declared_profile("toy")  # shipped under models/: its tuned numbers
     assert toy.task_settings(Task.MOVE).guidance_strength == 4.0
     for plain in (SD15_HUB_ID, str(tmp_path / "missing"), str(tmp_path)):
         assert declared_profile(plain) == ModelProfile()  # SD1.5's numbers
+    # a hub repo in the cache: the profile it ships, read offline like its weights
+    repo = tmp_path / "hub" / "models--someone--tuned"
+    snapshot = repo / "snapshots" / "0123abc"
+    snapshot.mkdir(parents=True)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text("0123abc")
+    (snapshot / "diffeditor.json").write_text(json.dumps({"default_resolution": 512}))
+    assert declared_profile("someone/tuned").default_resolution == 512
 
 
 def test_device_and_dtype_resolution():

@@ -108,13 +108,16 @@ def is_toy_model(source: str) -> bool:
 
 
 def declared_profile(source: str) -> ModelProfile:
-    """The profile a model folder declares, read without loading any weights (the app shows
-    its tuned numbers as the task defaults); SD1.5's for hub ids, single files and specs that
-    do not resolve, whose loading reports the problem."""
+    """The profile the engine will read for `source`, without loading any weights or going
+    online (the app shows its tuned numbers as the task defaults): a folder's, a cached hub
+    repo's, else SD1.5's (single files, and specs that do not resolve, whose loading reports
+    the problem)."""
     try:
         kind, where = locate(source)
         if kind == "folder":
             return folder_profile(where)
+        if kind == "hub":
+            return folder_profile(hub_snapshot(str(where), False, HUB_PATTERNS))
     except ModelUnavailable:
         pass
     return ModelProfile()
