@@ -52,6 +52,6 @@ def test_each_task_edits_on_the_toy_model(demo, qtbot, task):
     demo.set_task(task)
     demo.session.set_options(steps=3)
     with qtbot.waitSignal(demo.worker.finished, timeout=TIMEOUT_MS):
-        demo.run_edit()
+        demo.edits.run()
     (candidate,) = demo.session.candidates
     assert candidate.image.size == (64, 64)
