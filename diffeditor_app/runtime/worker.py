@@ -30,7 +30,7 @@ import torch
 from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 
 from diffeditor_app.engine.editor import Editor, StepInfo
-from diffeditor_app.engine.errors import EditCancelled, EngineError, OutOfMemory
+from diffeditor_app.engine.errors import EditCancelled, EngineError, OutOfMemory, error_sentence
 from diffeditor_app.engine.loading import ModelSpec, load_model
 from diffeditor_app.engine.requests import EditRequest
 from diffeditor_app.runtime.collector import GuiCollector
@@ -40,7 +40,6 @@ __all__ = ["EditJob", "EditWorker", "ModelManager", "WorkerClient", "error_sente
 
 log = logging.getLogger("diffeditor_app.runtime")
 SHUTDOWN_WAIT_MS = 30_000  # a step of a big model can take seconds; cancel lands within one
-UNEXPECTED_MAX_CHARS = 300  # of an unexpected error's first line shown to the user
 PREVIEW_BUDGET = 0.25  # VAE previews may cost at most this share of the sampling time
 
 EditorLoader = Callable[[ModelSpec], Editor]
@@ -48,19 +47,6 @@ EditorLoader = Callable[[ModelSpec], Editor]
 
 def load_editor(spec: ModelSpec) -> Editor:
     return Editor(load_model(spec))
-
-
-def error_sentence(error: BaseException) -> str:
-    """What the user reads: an engine error's own sentence on one line, or for anything else
-    'Unexpected error: Type: first line of the message'."""
-    text = str(error).strip()
-    if isinstance(error, EngineError):
-        return " ".join(text.split()) or f"The edit failed ({type(error).__name__})."
-    first = text.splitlines()[0].strip() if text else ""
-    if len(first) > UNEXPECTED_MAX_CHARS:
-        first = first[: UNEXPECTED_MAX_CHARS - 1] + "…"
-    name = type(error).__name__
-    return f"Unexpected error: {name}: {first}" if first else f"Unexpected error: {name}."
 
 
 class ModelManager:
