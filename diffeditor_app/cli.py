@@ -377,7 +377,7 @@ def run_serve(args: argparse.Namespace) -> int:
         from diffeditor_app.server.serve import run_server
     except ImportError:
         raise BadArguments(
-            "diffeditor serve needs the server extra: pip install -e \".[serve]\"."
+            'diffeditor serve needs the server extra: pip install -e ".[serve]".'
         ) from None
     from diffeditor_app.engine.loading import SD15_HUB_ID
     from diffeditor_app.server.app import ServerConfig

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from diffeditor_app.engine.errors import EditCancelled
 from diffeditor_app.engine.loading import ModelSpec
 from diffeditor_app.engine.requests import EditRequest
+from diffeditor_app.server.client import ServerAddress
 
 
 @dataclass(frozen=True, eq=False)  # eq=False: requests hold numpy arrays
@@ -26,6 +27,7 @@ class EditJob:
     id: int
     request: EditRequest
     model: ModelSpec
+    server: ServerAddress | None = None  # run there instead of on this computer
 
 
 @dataclass(frozen=True)

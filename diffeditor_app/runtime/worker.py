@@ -35,6 +35,7 @@ from diffeditor_app.engine.loading import ModelSpec, load_model
 from diffeditor_app.engine.requests import EditRequest
 from diffeditor_app.runtime.collector import GuiCollector
 from diffeditor_app.runtime.jobs import CancelFlags, EditJob, JobIds, StepClock
+from diffeditor_app.server.client import RemoteEditor, ServerAddress
 
 __all__ = ["EditJob", "EditWorker", "ModelManager", "WorkerClient", "error_sentence"]
 
@@ -43,6 +44,7 @@ SHUTDOWN_WAIT_MS = 30_000  # a step of a big model can take seconds; cancel land
 PREVIEW_BUDGET = 0.25  # VAE previews may cost at most this share of the sampling time
 
 EditorLoader = Callable[[ModelSpec], Editor]
+RemoteFactory = Callable[[ServerAddress], RemoteEditor]
 
 
 def load_editor(spec: ModelSpec) -> Editor:
@@ -101,10 +103,35 @@ class EditWorker(QObject):
     failed = Signal(int, str)  # one sentence
     cancelled = Signal(int)
 
-    def __init__(self, models: ModelManager | None = None) -> None:
+    def __init__(
+        self, models: ModelManager | None = None, remote: RemoteFactory = RemoteEditor
+    ) -> None:
         super().__init__()
         self.models = models if models is not None else ModelManager()
         self.flags = CancelFlags()
+        self._remote = remote
+        self._remote_editor: RemoteEditor | None = None  # kept while the address stays
+
+    def _editor_for(self, job: EditJob) -> Editor | RemoteEditor:
+        """The local model's editor, or the server's when the job names one (the local
+        model is then released: its memory is better spent elsewhere)."""
+        if job.server is None:
+            if not self.models.is_loaded(job.model):
+                self.loading.emit(job.id, f"Loading the model '{job.model.source}'…")
+            return self.models.editor_for(job.model)
+        self.models.release()
+        remote = self._remote_editor
+        if remote is None or remote.address != job.server:
+            if remote is not None:
+                remote.close()
+            remote = self._remote_editor = self._remote(job.server)
+        return remote
+
+    def close_remote(self) -> None:
+        """Close the server connection (after the thread has stopped)."""
+        if self._remote_editor is not None:
+            self._remote_editor.close()
+            self._remote_editor = None
 
     def cancel(self, job_id: int) -> None:
         """Thread-safe: the job stops at its next step, or does not start at all."""
@@ -116,9 +143,7 @@ class EditWorker(QObject):
         try:
             self.flags.check(job.id)
             job.request.validate()  # bad input fails before a model load, not after it
-            if not self.models.is_loaded(job.model):
-                self.loading.emit(job.id, f"Loading the model '{job.model.source}'…")
-            editor = self.models.editor_for(job.model)
+            editor = self._editor_for(job)
             self.flags.check(job.id)  # loading may have taken long
             clock = StepClock(job.id)
             result = editor.edit(
@@ -202,12 +227,15 @@ class WorkerClient(QObject):
     def busy(self) -> bool:
         return self.current is not None
 
-    def submit(self, request: EditRequest, model: ModelSpec) -> int:
-        """Queue a job (cancelling the running one); returns its id."""
+    def submit(
+        self, request: EditRequest, model: ModelSpec, server: ServerAddress | None = None
+    ) -> int:
+        """Queue a job (cancelling the running one); returns its id. With `server` the
+        job runs there, with the same messages."""
         if self._closed:
             raise RuntimeError("The edit worker has been shut down.")
         self.cancel()
-        job = EditJob(self._ids.next(), request, model)
+        job = EditJob(self._ids.next(), request, model, server)
         self.current = job.id
         self._submit.emit(job)
         return job.id
@@ -227,6 +255,7 @@ class WorkerClient(QObject):
         self.thread.quit()
         if self.thread.wait(SHUTDOWN_WAIT_MS):
             self.worker.models.release()  # the worker thread is gone: no one else owns it
+            self.worker.close_remote()
             self.collector.stop()
         else:
             log.warning("The edit worker did not stop within %d ms.", SHUTDOWN_WAIT_MS)

@@ -297,9 +297,7 @@ def decode_request(payload: Any, max_pixels: int | None) -> EditRequest:
     if unknown:
         raise BadRequest(f"Unknown field '{unknown[0]}' in a {task.value} request.")
     converters = {**COMMON_FIELDS, **TASK_FIELDS[task]}
-    values = {
-        name: converters[name](payload[name], name) for name in converters if name in payload
-    }
+    values = {name: converters[name](payload[name], name) for name in converters if name in payload}
     images = payload.get("images")
     if not isinstance(images, dict):
         raise BadRequest("'images' must be an object of named base64 PNG images.")

@@ -14,7 +14,6 @@ Requests reach the replicas as the version-1 JSON (plain types): nothing is pick
 request, and nothing from one is written to disk.
 """
 
-
 import asyncio
 import contextlib
 import json
@@ -262,9 +261,7 @@ async def with_heartbeats(
 class Gateway:
     """Token, limits and job ids in front of the editor replicas."""
 
-    def __init__(
-        self, editor: DeploymentHandle, token: str, limits: Limits, replicas: int
-    ) -> None:
+    def __init__(self, editor: DeploymentHandle, token: str, limits: Limits, replicas: int) -> None:
         self.editor = editor
         self.token = token
         self.limits = limits

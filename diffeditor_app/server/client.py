@@ -19,7 +19,13 @@ from typing import Any
 
 import httpx
 
-from diffeditor_app.engine.editor import EditResult, Interrupt, PrepareHandler, StepHandler, StepInfo
+from diffeditor_app.engine.editor import (
+    EditResult,
+    Interrupt,
+    PrepareHandler,
+    StepHandler,
+    StepInfo,
+)
 from diffeditor_app.engine.errors import EditCancelled, EngineError, InvalidInput
 from diffeditor_app.engine.requests import EditRequest
 from diffeditor_app.server.api import (
@@ -54,9 +60,7 @@ class ServerAddress:
 
     def __post_init__(self) -> None:
         if not self.url.startswith(("http://", "https://")):
-            raise InvalidInput(
-                f"The server URL '{self.url}' must start with http:// or https://."
-            )
+            raise InvalidInput(f"The server URL '{self.url}' must start with http:// or https://.")
         if not self.token:
             raise InvalidInput(
                 f"No token for the server {self.url}: set {TOKEN_ENV} (CLI) or the token in "

@@ -263,7 +263,10 @@ class MainWindow(QMainWindow):
     def show_model(self) -> None:
         """The model in the status bar, and its tuned numbers as the Advanced defaults."""
         spec = self.model_spec()
-        self.model_label.setText(f"{spec.device} · {spec.source}")
+        where = f"{spec.device} · {spec.source}"
+        if self.settings.get("run_on") == "server":
+            where = f"server · {self.settings.get('server_url') or '(no URL set)'}"
+        self.model_label.setText(where)
         self.edit_panel.set_profile(declared_profile(spec.source))
         self._note_model_fit()
 
@@ -629,11 +632,12 @@ class MainWindow(QMainWindow):
                 self.session, default_resolution=self.settings.get("default_resolution")
             )
             request.validate()
+            server = self.settings.server()
         except EngineError as error:
             self.complain("Cannot run the edit", str(error))
             return
         self.job_seed = self.session.state.seed
-        self.worker.submit(request, self.model_spec())
+        self.worker.submit(request, self.model_spec(), server)
         self._note_model_fit()
         self.edit_panel.set_running(True)
 
