@@ -380,7 +380,7 @@ def run_serve(args: argparse.Namespace) -> int:
             'diffeditor serve needs the server extra: pip install -e ".[serve]".'
         ) from None
     from diffeditor_app.engine.loading import SD15_HUB_ID
-    from diffeditor_app.server.app import ServerConfig
+    from diffeditor_app.server.config import ServerConfig
     from diffeditor_app.server.limits import MIB, Limits
 
     limits = Limits(int(args.max_upload_mb * MIB), args.max_megapixels, args.queue_limit)

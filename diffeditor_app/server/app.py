@@ -24,7 +24,6 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -36,7 +35,7 @@ from ray.serve.handle import DeploymentHandle, DeploymentResponseGenerator
 
 from diffeditor_app.engine.editor import Editor, StepInfo
 from diffeditor_app.engine.errors import EditCancelled, EngineError, InvalidInput, error_sentence
-from diffeditor_app.engine.loading import SD15_HUB_ID, ModelSpec, load_model
+from diffeditor_app.engine.loading import ModelSpec, load_model
 from diffeditor_app.engine.requests import EditRequest
 from diffeditor_app.server.api import (
     API_VERSION,
@@ -56,6 +55,7 @@ from diffeditor_app.server.api import (
     status_for,
 )
 from diffeditor_app.server.auth import bearer_matches
+from diffeditor_app.server.config import ServerConfig
 from diffeditor_app.server.limits import ClientSlots, Limits
 
 log = logging.getLogger("diffeditor_app.server")
@@ -77,31 +77,6 @@ LOST_SENTENCE = (
     "run the edit again."
 )
 REPLICA_GONE = (RayActorError, RequestCancelledError, TaskCancelledError)
-
-
-@dataclass(frozen=True)
-class ServerConfig:
-    """What `diffeditor serve` was asked for."""
-
-    host: str = "127.0.0.1"
-    port: int = 8765
-    model: str = SD15_HUB_ID
-    device: str = "auto"  # each replica's; auto: its GPU, else the CPU
-    dtype: str = "auto"
-    vram: str = "auto"
-    replicas: int | None = None  # None: one per GPU of the cluster, else one
-    address: str | None = None  # a Ray cluster to join; None: a local Ray instance
-    allow_download: bool = True
-    limits: Limits = field(default_factory=Limits)
-
-    def spec(self) -> ModelSpec:
-        return ModelSpec(
-            self.model,
-            self.device,
-            self.dtype,
-            allow_download=self.allow_download,
-            vram_preset=self.vram,
-        )
 
 
 def line(event: dict[str, Any]) -> bytes:

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 READY_PREFIX = "serving on "
-START_TIMEOUT_S = 150.0  # Ray start-up and model loading on a loaded 2-core machine
+START_TIMEOUT_S = 300.0  # Ray start-up and model loading on a busy 2-core machine
 STOP_TIMEOUT_S = 60.0  # Serve's and Ray's shutdown after SIGTERM
 
 

@@ -21,8 +21,9 @@ from ray import serve
 from diffeditor_app.engine.errors import InvalidInput, ModelUnavailable
 from diffeditor_app.engine.loading import check_device, locate
 from diffeditor_app.server.api import INFO_PATH
-from diffeditor_app.server.app import QUIET_ENV, ServerConfig, build_app
+from diffeditor_app.server.app import QUIET_ENV, build_app
 from diffeditor_app.server.auth import server_token
+from diffeditor_app.server.config import ServerConfig
 
 APP_NAME = "diffeditor"
 READY_TIMEOUT_S = 120.0  # from serve.run's return until the first authorised answer
