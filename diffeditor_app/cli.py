@@ -306,6 +306,11 @@ def run_edit(args: argparse.Namespace) -> int:
         image_encoder=args.image_encoder,
         vram_preset=args.vram,
     )
+    if args.server and args.model:
+        print(
+            "diffeditor: note: --model is ignored with --server (the server's model runs).",
+            file=sys.stderr,
+        )
     editor = remote_editor(args.server) if args.server else Editor(load_model(spec))
     on_step = None
     if args.previews:

@@ -277,12 +277,7 @@ class Gateway:
         client = request.headers.get(CLIENT_HEADER) or getattr(request.client, "host", "?")
         try:
             body = await read_body(request, self.limits)
-            try:
-                payload = json.loads(body)
-            except ValueError:
-                raise BadRequest("The request body is not JSON.") from None
-            edit = decode_request(payload, self.limits.max_pixels)
-            edit.validate()
+            payload, edit = await asyncio.to_thread(self._checked, body)  # decoding is slow
         except InvalidInput as error:
             return refusal(status_for(error), error_sentence(error))
         if not self.slots.acquire(client):
@@ -290,6 +285,16 @@ class Gateway:
         job = uuid.uuid4().hex
         events = self._follow(job, client, payload, image_key(edit))
         return StreamingResponse(events, media_type=NDJSON)
+
+    def _checked(self, body: bytes) -> tuple[dict[str, Any], EditRequest]:
+        """The JSON and the validated request, or InvalidInput with the CLI's sentence."""
+        try:
+            payload = json.loads(body)
+        except ValueError:
+            raise BadRequest("The request body is not JSON.") from None
+        edit = decode_request(payload, self.limits.max_pixels)
+        edit.validate()
+        return payload, edit
 
     @api.post(EDITS_PATH + "/{job}/cancel")
     async def cancel(self, job: str, request: Request) -> JSONResponse:

@@ -17,6 +17,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from diffeditor_app.cli import main
@@ -56,8 +57,13 @@ def address(server) -> ServerAddress:
 
 
 @pytest.fixture(scope="module")
-def local_editor(tiny_model_dir) -> Editor:
-    return Editor(load_model(ModelSpec(str(tiny_model_dir), device="cpu")))
+def local_editor(tiny_model_dir):
+    """The same model in this process, on one thread as a CPU replica runs (two threads
+    beside the server's processes would fight over two cores)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield Editor(load_model(ModelSpec(str(tiny_model_dir), device="cpu")))
+    torch.set_num_threads(threads)
 
 
 def move(run: int = 0, steps: int = 4, seed: int = 42) -> MoveEdit:
