@@ -29,6 +29,7 @@ APP_NAME = "diffeditor"
 READY_TIMEOUT_S = 120.0  # from serve.run's return until the first authorised answer
 READY_POLL_S = 0.25
 WILDCARD_HOSTS = ("0.0.0.0", "::", "")
+RAY_START_ATTEMPTS = 2  # a local Ray instance whose node registers too slowly is restarted once
 
 
 def check_config(config: ServerConfig) -> None:
@@ -79,17 +80,30 @@ def wait_until_answering(url: str, token: str, stop: threading.Event) -> None:
         stop.wait(READY_POLL_S)
 
 
+def start_ray(address: str | None) -> None:
+    """Join `address`, or start a local instance (again, once, if its node was too slow to
+    register: Ray allows it a fixed 30 s, which a busy machine can miss)."""
+    for attempt in range(1 if address else RAY_START_ATTEMPTS):
+        try:
+            ray.init(
+                address=address or "local",  # "local": never an unrelated running instance
+                include_dashboard=False,
+                logging_level=logging.WARNING,
+                log_to_driver=False,
+                runtime_env={"env_vars": QUIET_ENV},
+            )
+            return
+        except Exception as error:  # Ray raises a bare Exception for this
+            if "timed out during startup" not in str(error) or attempt + 1 == RAY_START_ATTEMPTS:
+                raise
+            ray.shutdown()
+
+
 def run_server(config: ServerConfig, announce: Callable[[str], None] | None = None) -> int:
     """Serve until SIGINT or SIGTERM; the exit code of the command."""
     check_config(config)
     token = server_token()
-    ray.init(
-        address=config.address or "local",  # "local": never an unrelated running instance
-        include_dashboard=False,
-        logging_level=logging.WARNING,
-        log_to_driver=False,
-        runtime_env={"env_vars": QUIET_ENV},
-    )
+    start_ray(config.address)
     stop = threading.Event()  # after ray.init, which installs its own SIGTERM handler
     for number in (signal.SIGINT, signal.SIGTERM):
         signal.signal(number, lambda *_: stop.set())
