@@ -83,7 +83,8 @@ def wait_until_answering(url: str, token: str, stop: threading.Event) -> None:
 def start_ray(address: str | None) -> None:
     """Join `address`, or start a local instance (again, once, if its node was too slow to
     register: Ray allows it a fixed 30 s, which a busy machine can miss)."""
-    for attempt in range(1 if address else RAY_START_ATTEMPTS):
+    attempts = 1 if address else RAY_START_ATTEMPTS
+    for attempt in range(attempts):
         try:
             ray.init(
                 address=address or "local",  # "local": never an unrelated running instance
@@ -94,7 +95,7 @@ def start_ray(address: str | None) -> None:
             )
             return
         except Exception as error:  # Ray raises a bare Exception for this
-            if "timed out during startup" not in str(error) or attempt + 1 == RAY_START_ATTEMPTS:
+            if "timed out during startup" not in str(error) or attempt + 1 == attempts:
                 raise
             ray.shutdown()
 
