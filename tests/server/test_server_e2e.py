@@ -12,6 +12,8 @@ import os
 import signal
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
 
 import httpx
@@ -143,28 +145,28 @@ def test_progress_previews_and_cancel(address):
 
 
 def test_the_queue_limit_is_per_client_and_cancel_frees_the_slot(address):
-    body = encode_request(move(steps=200))
-    with httpx.Client(base_url=address.url, timeout=HTTP_TIMEOUT_S) as http:
-        streams = [
-            http.stream("POST", EDITS_PATH, json=body, headers=headers(client="busy"))
-            for _ in range(QUEUE_LIMIT)
-        ]
-        responses = [stream.__enter__() for stream in streams]
-        lines = [response.iter_lines() for response in responses]
-        jobs = [json.loads(next(it))["id"] for it in lines]
-        assert all(r.status_code == 200 for r in responses)
+    body = encode_request(move(steps=1000))  # long enough to be cancelled, not finished
+    with httpx.Client(base_url=address.url, timeout=HTTP_TIMEOUT_S) as http, ExitStack() as held:
+
+        def submit(client: str) -> tuple[str, Iterator[str]]:
+            stream = http.stream("POST", EDITS_PATH, json=body, headers=headers(client=client))
+            response = held.enter_context(stream)
+            assert response.status_code == 200
+            lines = response.iter_lines()
+            return json.loads(next(lines))["id"], lines
+
+        jobs = [submit("busy") for _ in range(QUEUE_LIMIT)]
         refused = http.post(EDITS_PATH, json=body, headers=headers(client="busy"))
         assert refused.status_code == 429
         assert "wait for one to finish" in refused.json()["error"]
-        other = RemoteEditor(address, client_id="another").edit(move(steps=2))
-        assert other.image.size == (WIDTH, HEIGHT)
-        for job, it in zip(jobs, lines, strict=True):
+        jobs.append(submit("another"))  # the limit is per client
+        for job, lines in jobs:
             cancelled = http.post(f"{EDITS_PATH}/{job}/cancel", headers=headers())
             assert cancelled.status_code == 200
-            kinds = [json.loads(text)["type"] for text in it if text]
-            assert kinds[-1] == "cancelled"
-        for stream in streams:
-            stream.__exit__(None, None, None)
+            kinds = [json.loads(text)["type"] for text in lines if text]
+            assert kinds[-1] == "cancelled" and "finished" not in kinds
+        gone = http.post(f"{EDITS_PATH}/{jobs[0][0]}/cancel", headers=headers())
+        assert gone.status_code == 404
     again = RemoteEditor(address, client_id="busy").edit(move(steps=2))
     assert again.image.size == (WIDTH, HEIGHT)
 
