@@ -1,6 +1,6 @@
 """Throughput and overhead of `diffeditor serve` on the tiny model, CPU only, loopback.
 
-    python bench/serve.py [--steps 8] [--edits 4] [--replicas 1 2] [--clients 1 2 4]
+    python bench/serve.py [--steps 8] [--edits 6] [--replicas 1 2] [--clients 1 2 4]
 
 For each replica count a server is started as a child process (ServerProcess); every
 client edits its own image (prepared once in a warm-up, as an artist re-running edits of
@@ -52,6 +52,15 @@ def timed(edit, runs: int) -> float:
     return statistics.median(times)
 
 
+def warm_remote_edit(address: ServerAddress, steps: int) -> float:
+    """Median seconds of a warm edit (its image prepared) through the server."""
+    remote = RemoteEditor(address)
+    remote.edit(request(0, 0, steps))
+    seconds = timed(lambda seed: remote.edit(request(0, seed + 1, steps)), OVERHEAD_RUNS)
+    remote.close()
+    return seconds
+
+
 def throughput(address: ServerAddress, clients: int, edits: int, steps: int) -> dict:
     """`clients` threads, each with its own RemoteEditor and image, `edits` edits each."""
     editors = [RemoteEditor(address, client_id=f"bench-{c}") for c in range(clients)]
@@ -88,12 +97,14 @@ def throughput(address: ServerAddress, clients: int, edits: int, steps: int) -> 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=8, help="sampling steps per edit")
-    parser.add_argument("--edits", type=int, default=4, help="timed edits per client")
+    parser.add_argument("--edits", type=int, default=6, help="timed edits per client")
     parser.add_argument("--replicas", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--clients", type=int, nargs="+", default=[1, 2, 4])
     parser.add_argument("--out", type=Path, default=RESULTS / "serve")
     args = parser.parse_args(argv)
-    command = "python bench/serve.py " + shlex.join(argv if argv is not None else sys.argv[1:])
+    given = sys.argv[1:] if argv is None else argv
+    command = " ".join(["python bench/serve.py", shlex.join(given)]).strip()
+    load_before = [round(v, 2) for v in os.getloadavg()]
 
     work = Path(tempfile.mkdtemp(prefix="diffeditor-bench-serve-"))
     model = write_tiny_model(work / "tiny")
@@ -112,12 +123,7 @@ def main(argv: list[str] | None = None) -> int:
             startup_s = time.perf_counter() - started
             address = ServerAddress(server.url, TOKEN)
             if replicas == 1:
-                remote = RemoteEditor(address)
-                remote.edit(request(0, 0, args.steps))
-                server_s = timed(
-                    lambda seed: remote.edit(request(0, seed + 1, args.steps)), OVERHEAD_RUNS
-                )
-                remote.close()
+                server_s = warm_remote_edit(address, args.steps)
                 overhead = {
                     "local_s": round(local_s, 3),
                     "server_s": round(server_s, 3),
@@ -134,7 +140,10 @@ def main(argv: list[str] | None = None) -> int:
         "steps": args.steps,
         "image": f"{WIDTH}x{HEIGHT}",
         "cpus": os.cpu_count(),
-        "load_average": [round(v, 2) for v in os.getloadavg()],
+        "load_average": {
+            "start": load_before,
+            "end": [round(v, 2) for v in os.getloadavg()],
+        },
         "throughput": rows,
         "overhead": overhead,
     }
@@ -150,8 +159,9 @@ def markdown(report: dict) -> str:
         "# diffeditor serve: throughput and overhead (tiny model, CPU replicas, loopback)",
         "",
         f"Command: `{report['command']}`; {report['steps']} steps per edit on a "
-        f"{report['image']} scene; {report['cpus']} CPUs, load average at the end "
-        f"{report['load_average']}.",
+        f"{report['image']} scene; {report['cpus']} CPUs shared with other work (load average "
+        f"{report['load_average']['start']} at the start, {report['load_average']['end']} at "
+        "the end).",
         "",
         "| replicas | clients | edits | wall s | edits / min |",
         "|---|---|---|---|---|",
