@@ -43,6 +43,7 @@ CLIENT_HEADER = "X-DiffEditor-Client"  # a client's own id: the queue limit coun
 NDJSON = "application/x-ndjson"
 PREVIEW_MAX_SIDE = 256  # previews travel as small PNGs; 0 asks for the decoded size
 PREVIEW_MODES = ("all", "throttled", "none")  # every step (CLI), the GUI's budget, none
+THROTTLED_SHARE = 0.25  # a throttled client's preview share when it names none
 MAX_NAME_CHARS = 120  # of a file name quoted in messages
 EVENT_TYPES = (
     "accepted",  # id: the job id to cancel with
@@ -88,10 +89,11 @@ class PreviewOptions:
 
     mode: str = "throttled"  # one of PREVIEW_MODES
     max_side: int = PREVIEW_MAX_SIDE  # 0: as decoded (the working size)
+    share: float = THROTTLED_SHARE  # "throttled": the share of sampling time previews may take
 
-    def budget(self, throttled: float) -> float | None:
+    def budget(self) -> float | None:
         """The engine's preview budget: None decodes every step, 0 only the last one."""
-        return {"all": None, "throttled": throttled, "none": 0.0}[self.mode]
+        return {"all": None, "throttled": self.share, "none": 0.0}[self.mode]
 
 
 # -- plain values -------------------------------------------------------------------------
@@ -254,7 +256,11 @@ def encode_request(request: EditRequest, previews: PreviewOptions | None = None)
             images[name] = {"name": name, "png": mask_png(value)}
     payload["images"] = images
     options = previews or PreviewOptions()
-    payload["previews"] = {"mode": options.mode, "max_side": options.max_side}
+    payload["previews"] = {
+        "mode": options.mode,
+        "max_side": options.max_side,
+        "share": options.share,
+    }
     return payload
 
 
@@ -270,13 +276,16 @@ def _task(payload: Any) -> Task:
 
 def decode_previews(payload: dict[str, Any]) -> PreviewOptions:
     raw = payload.get("previews", {})
-    if not isinstance(raw, dict) or set(raw) - {"mode", "max_side"}:
-        raise BadRequest("'previews' must be an object with 'mode' and 'max_side'.")
+    if not isinstance(raw, dict) or set(raw) - {"mode", "max_side", "share"}:
+        raise BadRequest("'previews' must be an object with 'mode', 'max_side' and 'share'.")
     mode = raw.get("mode", "throttled")
     if mode not in PREVIEW_MODES:
         raise BadRequest(f"'previews.mode' must be one of {', '.join(PREVIEW_MODES)}.")
     max_side = _whole(raw.get("max_side", PREVIEW_MAX_SIDE), "previews.max_side")
-    return PreviewOptions(mode, max(0, max_side))
+    share = _number(raw.get("share", THROTTLED_SHARE), "previews.share")
+    if not 0.0 <= share <= 1.0:
+        raise BadRequest(f"'previews.share' must be between 0 and 1, got {share:g}.")
+    return PreviewOptions(mode, max(0, max_side), share)
 
 
 def image_key(request: EditRequest) -> str:

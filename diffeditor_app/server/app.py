@@ -61,7 +61,6 @@ from diffeditor_app.server.limits import ClientSlots, Limits
 log = logging.getLogger("diffeditor_app.server")
 
 HEARTBEAT_S = 1.0  # a line at least this often, so clients check cancel and notice a drop
-THROTTLED_PREVIEWS = 0.25  # share of the sampling time previews may take (the app's budget)
 IMAGES_PER_REPLICA = 4  # prepared images a replica keeps (multiplexed ids and the cache)
 REPLICA_CONCURRENCY = 16  # calls a replica accepts at once; edits queue in its one thread
 GATEWAY_CONCURRENCY = 256  # streams the gateway follows at once
@@ -170,7 +169,7 @@ class EditorReplica:
                 on_step=on_step,
                 on_prepare=on_prepare,
                 interrupt=interrupt,
-                preview_budget=previews.budget(THROTTLED_PREVIEWS),
+                preview_budget=previews.budget(),
             )
         except EditCancelled:
             emit({"type": "cancelled"})

@@ -172,8 +172,13 @@ class RemoteEditor:
         previews are sent. `interrupt` runs at every event (a heartbeat comes each second);
         when it raises EditCancelled the server is told and the error re-raised."""
         request.validate()  # bad input fails here, with the local sentence, before any upload
-        mode = "none" if on_step is None else ("all" if preview_budget is None else "throttled")
-        payload = encode_request(request, PreviewOptions(mode, preview_max_side))
+        if on_step is None:
+            previews = PreviewOptions("none", preview_max_side)
+        elif preview_budget is None:
+            previews = PreviewOptions("all", preview_max_side)
+        else:
+            previews = PreviewOptions("throttled", preview_max_side, preview_budget)
+        payload = encode_request(request, previews)
         self.job, self.replica_pid = None, None
         with self.client.events(payload) as events:
             for event in events:

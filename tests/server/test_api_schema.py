@@ -86,6 +86,7 @@ def payload():
         (lambda p: p["images"].pop("mask"), "The mask is missing from the request"),
         (lambda p: p["images"]["mask"].update(png="***"), "is not valid base64"),
         (lambda p: p.update(previews={"mode": "sometimes"}), "'previews.mode' must be one of"),
+        (lambda p: p.update(previews={"share": 2}), "'previews.share' must be between 0 and 1"),
     ],
 )
 def test_malformed_requests_are_400_with_a_sentence(change, sentence):
@@ -156,6 +157,9 @@ def test_results_and_previews_travel_losslessly():
 
 
 def test_preview_modes_map_to_the_engine_budget():
-    assert PreviewOptions("all").budget(0.25) is None
-    assert PreviewOptions("throttled").budget(0.25) == 0.25
-    assert PreviewOptions("none").budget(0.25) == 0.0
+    assert PreviewOptions("all").budget() is None
+    assert PreviewOptions("throttled", share=0.1).budget() == 0.1
+    assert PreviewOptions("none").budget() == 0.0
+    body = payload()
+    body["previews"] = {"mode": "throttled", "max_side": 128, "share": 0.4}
+    assert decode_previews(body) == PreviewOptions("throttled", 128, 0.4)

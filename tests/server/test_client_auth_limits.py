@@ -84,14 +84,15 @@ def test_events_become_the_engine_callbacks_and_the_result():
         move(),
         on_step=lambda i: steps.append((i.step, None if i.preview is None else i.preview.shape)),
         on_prepare=lambda d, t: prepared.append((d, t)),
-        preview_budget=0.25,
+        preview_budget=0.3,
     )
     assert prepared == [(3, 3)] and steps == [(0, (48, 64, 3)), (1, None)]
     assert result.prepared_from_cache and result.image.size == (96, 64)
     assert editor.replica_pid == 123
     sent = script.requests[0]
     assert sent.headers["authorization"] == "Bearer secret" and sent.headers[CLIENT_HEADER] == "me"
-    assert json.loads(sent.content)["previews"]["mode"] == "throttled"
+    previews = json.loads(sent.content)["previews"]
+    assert previews == {"mode": "throttled", "max_side": 256, "share": 0.3}
 
 
 @pytest.mark.parametrize(
