@@ -219,7 +219,7 @@ def test_the_resolution_preference_reaches_the_request(window, scene_path, qtbot
     paint_object(window)
     window.settings.set("default_resolution", 256)
     sent = []
-    monkeypatch.setattr(window.worker, "submit", lambda request, spec: sent.append(request))
+    monkeypatch.setattr(window.worker, "submit", lambda request, spec, server: sent.append(request))
     window.run_edit()
     assert sent[0].resolution == 256
 
