@@ -253,7 +253,7 @@ def encode_request(request: EditRequest, previews: PreviewOptions | None = None)
         if sized_like is None:
             images[name] = {"name": value.name, "png": png_b64(value.to_pil())}
         else:
-            images[name] = {"name": name, "png": mask_png(value)}
+            images[name] = {"png": mask_png(value)}  # an app's mask has no file name
     payload["images"] = images
     options = previews or PreviewOptions()
     payload["previews"] = {
@@ -323,11 +323,11 @@ def decode_request(payload: Any, max_pixels: int | None) -> EditRequest:
         entry = images[name]
         if not isinstance(entry, dict) or set(entry) - {"name", "png"} or "png" not in entry:
             raise BadRequest(f"'images.{name}' must be an object with 'png' (and 'name').")
-        file_name = _text(entry.get("name", name), f"images.{name}.name")
-        file_name = file_name.replace("/", "_").replace("\\", "_")[:MAX_NAME_CHARS] or name
+        file_name = _text(entry.get("name", ""), f"images.{name}.name")
+        file_name = file_name.replace("/", "_").replace("\\", "_")[:MAX_NAME_CHARS]
         data = b64_bytes(entry["png"], f"images.{name}.png")
         if sized_like is None:
-            decoded[name] = _source_image(data, file_name, max_pixels)
+            decoded[name] = _source_image(data, file_name or name, max_pixels)
         else:
             size = decoded[sized_like].size
             decoded[name] = _mask(data, file_name, size, what)
@@ -341,8 +341,9 @@ def _source_image(data: bytes, name: str, max_pixels: int | None) -> SourceImage
 
 
 def _mask(data: bytes, name: str, size: tuple[int, int], what: str) -> np.ndarray:
-    with open_image(name, data) as picture:
-        return mask_from_pil(picture, size, what=f"{what} '{name}'" if name != what else what)
+    """A mask, named in messages as the CLI names it: "mask 'm.png'" (or just "mask")."""
+    with open_image(name or what, data) as picture:
+        return mask_from_pil(picture, size, what=f"{what} '{name}'" if name else what)
 
 
 def _check_header(data: bytes, name: str, max_pixels: int | None) -> None:
