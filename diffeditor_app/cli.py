@@ -4,6 +4,7 @@
     diffeditor edit drag --image IN --mask REGION.png --points HX,HY:TX,TY [...] --out OUT
     diffeditor mask --image IN (--click X,Y | --negative X,Y | --box X0,Y0,X1,Y1)... --out MASK
     diffeditor models tiny DIR
+    diffeditor serve [--host 127.0.0.1] [--port 8765] [--model SPEC] [--replicas N]
 
 Exit codes: 0 done; 2 bad input (one line on stderr); 1 anything else (a message; the
 traceback only with --debug).
@@ -162,6 +163,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     common.add_argument("--image-encoder", default=None, help="CLIP vision folder or hub id")
     common.add_argument("--ip-scale", type=float, default=None, help="image-prompt scale gamma")
+    common.add_argument(
+        "--server",
+        default=None,
+        help="run the edit on a `diffeditor serve` server at this URL (token: DIFFEDITOR_TOKEN)",
+    )
 
     masked = _Parser(add_help=False)
     masked.add_argument("--mask", required=True, type=Path, help="mask image, non-zero = inside")
@@ -251,6 +257,8 @@ def build_parser() -> argparse.ArgumentParser:
     mask.add_argument("--invert", action="store_true", help="finally invert")
     mask.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
     mask.add_argument("--debug", action="store_true", help="show tracebacks")
+
+    add_serve_parser(commands)
 
     models = commands.add_parser("models", help="model utilities").add_subparsers(
         dest="models_command", required=True, parser_class=_Parser
@@ -352,7 +360,12 @@ def run_edit(args: argparse.Namespace) -> int:
         image_encoder=args.image_encoder,
         vram_preset=args.vram,
     )
-    editor = Editor(load_model(spec))
+    if args.server and args.model:
+        print(
+            "diffeditor: note: --model is ignored with --server (the server's model runs).",
+            file=sys.stderr,
+        )
+    editor = remote_editor(args.server) if args.server else Editor(load_model(spec))
     on_step = None
     if args.previews:
         args.previews.mkdir(parents=True, exist_ok=True)
@@ -459,6 +472,63 @@ def run_mask(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def remote_editor(url: str):
+    """The server's editor for `--server` (the model and device are the server's)."""
+    from diffeditor_app.server.client import RemoteEditor, ServerAddress
+
+    return RemoteEditor(ServerAddress.from_env(url))
+
+
+def add_serve_parser(commands: argparse._SubParsersAction) -> None:
+    serve = commands.add_parser("serve", help="run edits for the app and the CLI (Ray Serve)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    serve.add_argument("--port", type=int, default=8765)
+    serve.add_argument("--model", default=None, help="folder, .safetensors/.ckpt or hub id")
+    serve.add_argument(
+        "--replicas", type=int, default=None, help="editor replicas (default: one per GPU, or 1)"
+    )
+    serve.add_argument("--device", default="auto", help="each replica's: auto, cuda or cpu")
+    serve.add_argument("--dtype", default="auto", choices=["auto", "fp16", "bf16", "fp32"])
+    serve.add_argument(
+        "--vram", default="auto", choices=["auto", "high", "medium", "low", "cpu-offload"]
+    )
+    serve.add_argument("--address", default=None, help="join this Ray cluster (ray://... or auto)")
+    serve.add_argument("--no-download", action="store_true", help="never download weights")
+    serve.add_argument("--max-upload-mb", type=float, default=64.0, help="largest request body")
+    serve.add_argument("--max-megapixels", type=float, default=16.0, help="largest image")
+    serve.add_argument(
+        "--queue-limit", type=int, default=4, help="edits one client may have queued or running"
+    )
+    serve.add_argument("--debug", action="store_true", help="show tracebacks")
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    try:
+        from diffeditor_app.server.serve import run_server
+    except ImportError:
+        raise BadArguments(
+            'diffeditor serve needs the server extra: pip install -e ".[serve]".'
+        ) from None
+    from diffeditor_app.engine.models.model import SD15_HUB_ID
+    from diffeditor_app.server.config import ServerConfig
+    from diffeditor_app.server.limits import MIB, Limits
+
+    limits = Limits(int(args.max_upload_mb * MIB), args.max_megapixels, args.queue_limit)
+    config = ServerConfig(
+        host=args.host,
+        port=args.port,
+        model=args.model or SD15_HUB_ID,
+        device=args.device,
+        dtype=args.dtype,
+        vram=args.vram,
+        replicas=args.replicas,
+        address=args.address,
+        allow_download=not args.no_download,
+        limits=limits,
+    )
+    return run_server(config)
+
+
 def run_models(args: argparse.Namespace) -> int:
     if args.models_command == "convert":
         from diffeditor_app.engine.models.image_prompt_weights import convert
@@ -531,6 +601,8 @@ def main(argv: list[str] | None = None) -> int:
             return run_mask(args)
         if args.command == "models":
             return run_models(args)
+        if args.command == "serve":
+            return run_serve(args)
         if args.command == "train-image-prompt":
             return run_training(args)
         return run_gui(args)

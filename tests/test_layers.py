@@ -1,9 +1,10 @@
-"""Imports go one way: ui > document | runtime > engine; no Qt in the engine, no torch in ui.
+"""Imports go one way: ui > document | runtime > server > engine; no Qt in the engine or the
+server, no torch in ui; only the server's Serve application (app.py, serve.py) imports Ray.
 
 The contracts live in pyproject.toml and are checked by import-linter, which sees relative
-and function-level imports. Two things it cannot see are checked here: imports by name at
-run time (`importlib.import_module("...")`, `__import__("...")`), and submodules of an
-external package (document and runtime may use QtCore, never QtWidgets).
+and function-level imports. What it cannot see is checked here: imports by name at run time
+(`importlib.import_module("...")`, `__import__("...")`), and submodules of an external
+package (document and runtime may use QtCore, never QtWidgets).
 """
 
 from __future__ import annotations
@@ -19,7 +20,14 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "diffeditor_app"
 QT = ("PySide6", "qasync", "shiboken6")
 FORBIDDEN = {
-    "engine": (*QT, "diffeditor_app.runtime", "diffeditor_app.document", "diffeditor_app.ui"),
+    "engine": (
+        *QT,
+        "diffeditor_app.runtime",
+        "diffeditor_app.document",
+        "diffeditor_app.ui",
+        "diffeditor_app.server",
+    ),
+    "server": (*QT, "diffeditor_app.runtime", "diffeditor_app.document", "diffeditor_app.ui"),
     "runtime": ("diffeditor_app.document", "diffeditor_app.ui", "PySide6.QtWidgets"),
     "document": ("diffeditor_app.ui", "diffeditor_app.runtime", "torch", "PySide6.QtWidgets"),
     "ui": ("torch", "diffusers", "transformers"),
@@ -69,6 +77,32 @@ def test_layer_imports_only_downward(layer):
         for path in files
         for name in sorted(imported_modules(path, package_of(path)))
         if any(name == bad or name.startswith(bad + ".") for bad in FORBIDDEN[layer])
+    ]
+    assert offenders == []
+
+
+RAY = ("ray", "fastapi", "starlette", "uvicorn")
+SERVE_APPLICATION = {"app.py", "serve.py"}  # the only modules the `serve` extra is for
+SERVE_COMMAND = ("cli.py", "diffeditor_app.server.serve")  # imported when `serve` runs
+
+
+def test_clients_of_the_server_never_import_ray():
+    """The desktop install has no Ray: the app, the CLI and the server's client modules
+    must import without it."""
+    files = [
+        path
+        for path in sorted(PACKAGE.rglob("*.py"))
+        if not (path.parent.name == "server" and path.name in SERVE_APPLICATION)
+    ]
+    offenders = [
+        f"{path.relative_to(PACKAGE)} imports {name}"
+        for path in files
+        for name in sorted(imported_modules(path))
+        if (
+            any(name == bad or name.startswith(bad + ".") for bad in RAY)
+            or name in {f"diffeditor_app.server.{m[:-3]}" for m in SERVE_APPLICATION}
+        )
+        and (path.name, name) != SERVE_COMMAND
     ]
     assert offenders == []
 

@@ -1,5 +1,7 @@
 """Errors the engine raises on purpose. Each message is one sentence a user can act on."""
 
+UNEXPECTED_MAX_CHARS = 300  # of an unexpected error's first line shown to the user
+
 
 class EngineError(Exception):
     """Base of every deliberate engine error."""
@@ -33,3 +35,14 @@ def first_line(error: BaseException, fallback: str | None = None) -> str:
     if len(line) > QUOTE_MAX_CHARS:
         line = line[: QUOTE_MAX_CHARS - 1] + "…"
     return line or (type(error).__name__ if fallback is None else fallback)
+
+
+def error_sentence(error: BaseException) -> str:
+    """What the user reads: an engine error's own sentence on one line, or for anything else
+    'Unexpected error: Type: first line of the message'."""
+    text = str(error).strip()
+    if isinstance(error, EngineError):
+        return " ".join(text.split()) or f"The edit failed ({type(error).__name__})."
+    first = first_line(error, fallback="")
+    name = type(error).__name__
+    return f"Unexpected error: {name}: {first}" if first else f"Unexpected error: {name}."

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from diffeditor_app.engine.errors import EditCancelled
 from diffeditor_app.engine.models.model import ModelSpec
 from diffeditor_app.engine.requests import EditRequest
+from diffeditor_app.server.client import ServerAddress
 
 
 @dataclass(frozen=True, eq=False)  # eq=False: requests hold numpy arrays
@@ -27,6 +28,7 @@ class EditJob:
     request: EditRequest
     model: ModelSpec
     previews: bool = True  # stream x0 previews (the live_previews preference)
+    server: ServerAddress | None = None  # run there instead of on this computer
 
 
 @dataclass(frozen=True)

@@ -25,18 +25,21 @@ from typing import Any
 import platformdirs
 from PySide6.QtCore import QObject, Signal
 
+from diffeditor_app.engine.errors import InvalidInput
 from diffeditor_app.engine.imaging.outputs import write_atomically
 from diffeditor_app.engine.models.memory import VramPreset
 from diffeditor_app.engine.models.model import DTYPES, RESOLUTION_LIMITS, SD15_HUB_ID, ModelSpec
 from diffeditor_app.engine.selection.sam import SAM_HUB_ID
 from diffeditor_app.engine.selection.wand import DEFAULT_TOLERANCE, MAX_TOLERANCE
 from diffeditor_app.engine.settings import Task
+from diffeditor_app.server.client import ServerAddress
 
 APP_NAME = "DiffEditor"
 FILE_NAME = "settings.json"
 BAD_SUFFIX = ".bad"  # an unreadable settings file is kept beside the new one under this suffix
 RECENT_LIMIT = 10  # entries kept in the recent-files list
 GROUPS = ("model", "performance", "editing", "interface")  # the dialog's pages, in order
+RUN_LOCAL, RUN_SERVER = "local", "server"  # where edits run
 
 Kind = type  # str, int, float, bool or list (a list of strings)
 
@@ -67,6 +70,8 @@ class Setting:
     in_dialog: bool = True  # False: remembered state (recent files, window), not a preference
     offered: Callable[[], tuple[str, ...]] | None = None  # the dialog's list, found at run
     # time (the devices torch sees); unlike choices, another stored value stays valid
+    choice_labels: tuple[str, ...] | None = None  # what the dialog shows for each choice
+    secret: bool = False  # the dialog hides the typed text (a token)
 
     def validate(self, value: Any) -> Any:
         """The value as stored, or ValueError naming the key and what it accepts."""
@@ -195,6 +200,37 @@ SCHEMA: tuple[Setting, ...] = (
         optional=True,
     ),
     # -- performance -------------------------------------------------------------------------
+    Setting(
+        "run_on",
+        RUN_LOCAL,
+        "Run edits on",
+        "This computer, or a `diffeditor serve` server (a GPU machine) at the URL below. On a "
+        "server, the device and memory settings below are the server's own.",
+        str,
+        "performance",
+        choices=(RUN_LOCAL, RUN_SERVER),
+        choice_labels=("this computer", "a server"),
+    ),
+    Setting(
+        "server_url",
+        None,
+        "Server URL",
+        "The address `diffeditor serve` printed, such as http://127.0.0.1:8765 (https:// "
+        "behind a TLS proxy).",
+        str,
+        "performance",
+        optional=True,
+    ),
+    Setting(
+        "server_token",
+        None,
+        "Server token",
+        "The server's token: its DIFFEDITOR_TOKEN, or the contents of its token file.",
+        str,
+        "performance",
+        optional=True,
+        secret=True,
+    ),
     Setting(
         "device",
         "auto",
@@ -405,6 +441,16 @@ class SettingsStore(QObject):
             vram_preset=self._values["vram_preset"],
             compile_unet=self._values["compile_unet"],
         )
+
+    def server(self) -> ServerAddress | None:
+        """Where edits run: None for this computer, else the server's address
+        (InvalidInput when the server is chosen without a URL or token)."""
+        if self._values["run_on"] != RUN_SERVER:
+            return None
+        url = self._values["server_url"]
+        if not url:
+            raise InvalidInput("Set the server's URL in Preferences > Performance.")
+        return ServerAddress(url.rstrip("/"), self._values["server_token"] or "")
 
     # -- changing ----------------------------------------------------------------------------
     def set(self, key: str, value: Any) -> None:

@@ -30,13 +30,14 @@ import torch
 from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 
 from diffeditor_app.engine.editor import Editor, StepInfo
-from diffeditor_app.engine.errors import EditCancelled, EngineError, OutOfMemory, first_line
+from diffeditor_app.engine.errors import EditCancelled, EngineError, OutOfMemory, error_sentence
 from diffeditor_app.engine.models.loading import load_model
 from diffeditor_app.engine.models.model import ModelSpec
 from diffeditor_app.engine.requests import EditRequest
 from diffeditor_app.runtime.client import JobClient
 from diffeditor_app.runtime.collector import GuiCollector
 from diffeditor_app.runtime.jobs import CancelFlags, EditJob, JobIds, StepClock
+from diffeditor_app.server.client import RemoteEditor, ServerAddress
 
 __all__ = ["EditJob", "EditWorker", "ModelManager", "WorkerClient", "error_sentence"]
 
@@ -46,21 +47,11 @@ PREVIEW_BUDGET = 0.25  # VAE previews may cost at most this share of the samplin
 NO_PREVIEWS = 0.0  # previews off: the throttle then skips every step's decode but the ends
 
 EditorLoader = Callable[[ModelSpec], Editor]
+RemoteFactory = Callable[[ServerAddress], RemoteEditor]
 
 
 def load_editor(spec: ModelSpec) -> Editor:
     return Editor(load_model(spec))
-
-
-def error_sentence(error: BaseException) -> str:
-    """What the user reads: an engine error's own sentence on one line, or for anything else
-    'Unexpected error: Type: first line of the message'."""
-    text = str(error).strip()
-    if isinstance(error, EngineError):
-        return " ".join(text.split()) or f"The edit failed ({type(error).__name__})."
-    first = first_line(error, fallback="")
-    name = type(error).__name__
-    return f"Unexpected error: {name}: {first}" if first else f"Unexpected error: {name}."
 
 
 class ModelManager:
@@ -115,10 +106,35 @@ class EditWorker(QObject):
     failed = Signal(int, str)  # one sentence
     cancelled = Signal(int)
 
-    def __init__(self, models: ModelManager | None = None) -> None:
+    def __init__(
+        self, models: ModelManager | None = None, remote: RemoteFactory = RemoteEditor
+    ) -> None:
         super().__init__()
         self.models = models if models is not None else ModelManager()
         self.flags = CancelFlags()
+        self._remote = remote
+        self._remote_editor: RemoteEditor | None = None  # kept while the address stays
+
+    def _editor_for(self, job: EditJob) -> Editor | RemoteEditor:
+        """The local model's editor, or the server's when the job names one (the local
+        model is then released: its memory is better spent elsewhere)."""
+        if job.server is None:
+            if not self.models.is_loaded(job.model):
+                self.loading.emit(job.id, f"Loading the model '{job.model.source}'…")
+            return self.models.editor_for(job.model)
+        self.models.release()
+        remote = self._remote_editor
+        if remote is None or remote.address != job.server:
+            if remote is not None:
+                remote.close()
+            remote = self._remote_editor = self._remote(job.server)
+        return remote
+
+    def close_remote(self) -> None:
+        """Close the server connection (after the thread has stopped)."""
+        if self._remote_editor is not None:
+            self._remote_editor.close()
+            self._remote_editor = None
 
     def cancel(self, job_id: int) -> None:
         """Thread-safe: the job stops at its next step, or does not start at all."""
@@ -129,9 +145,7 @@ class EditWorker(QObject):
         self.flags.begin(job.id)
         try:
             self.flags.check(job.id)
-            if not self.models.is_loaded(job.model):
-                self.loading.emit(job.id, f"Loading the model '{job.model.source}'…")
-            editor = self.models.editor_for(job.model)
+            editor = self._editor_for(job)
             self.flags.check(job.id)  # loading may have taken long
             clock = StepClock(job.id)
             result = editor.edit(
@@ -207,12 +221,19 @@ class WorkerClient(JobClient):
         self.worker.cancelled.connect(self._on_cancelled, queued)
         self.thread.start()
 
-    def submit(self, request: EditRequest, model: ModelSpec, previews: bool = True) -> int:
-        """Queue a job (cancelling the running one); returns its id."""
+    def submit(
+        self,
+        request: EditRequest,
+        model: ModelSpec,
+        previews: bool = True,
+        server: ServerAddress | None = None,
+    ) -> int:
+        """Queue a job (cancelling the running one); returns its id. With `server` the
+        job runs there, with the same messages."""
         if self._closed:
             raise RuntimeError("The edit worker has been shut down.")
         self.cancel()
-        job = EditJob(self._ids.next(), request, model, previews)
+        job = EditJob(self._ids.next(), request, model, previews, server)
         self.current = job.id
         self._submit.emit(job)
         return job.id
@@ -232,6 +253,7 @@ class WorkerClient(JobClient):
         self.thread.quit()
         if self.thread.wait(SHUTDOWN_WAIT_MS):
             self.worker.models.release()  # the worker thread is gone: no one else owns it
+            self.worker.close_remote()
             self.collector.stop()
         else:
             log.warning("The edit worker did not stop within %d ms.", SHUTDOWN_WAIT_MS)

@@ -19,6 +19,7 @@ from diffeditor_app.document.snapshot import build_request
 from diffeditor_app.engine.errors import EngineError
 from diffeditor_app.engine.models.model import ModelSpec
 from diffeditor_app.engine.settings import Task
+from diffeditor_app.server.client import ServerAddress
 from diffeditor_app.ui.canvas import Canvas
 from diffeditor_app.ui.panels import CandidatesBar, EditPanel, new_seed
 
@@ -54,6 +55,7 @@ class EditController(QObject):
         model_spec: Callable[[], ModelSpec],
         default_resolution: Callable[[], int | None],
         previews: Callable[[], bool],
+        server: Callable[[], ServerAddress | None],
         parent: QObject | None = None,
     ) -> None:
         super().__init__(parent)
@@ -64,6 +66,7 @@ class EditController(QObject):
         self.model_spec = model_spec
         self.default_resolution = default_resolution
         self.previews = previews
+        self.server = server  # where edits run: None for this computer
         self.session: EditSession | None = None
         self.index = -1  # the candidate shown on the canvas; -1: none
         panel.edit_requested.connect(self.run)
@@ -99,10 +102,11 @@ class EditController(QObject):
             self.session.set_text(seed=new_seed())
         try:
             request = build_request(self.session, self.default_resolution())
+            server = self.server()
         except EngineError as error:
             self.problem.emit("Cannot run the edit", str(error))
             return
-        self.worker.submit(request, self.model_spec(), self.previews())
+        self.worker.submit(request, self.model_spec(), self.previews(), server)
         self.panel.set_running(True)
         self.submitted.emit()
 

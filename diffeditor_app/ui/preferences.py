@@ -31,7 +31,7 @@ class Field:
         self.setting = setting
         if setting.choices is not None:
             self.widget = QComboBox()
-            self.widget.addItems([str(c) for c in setting.choices])
+            self.widget.addItems(list(setting.choice_labels or map(str, setting.choices)))
             self.widget.setCurrentIndex(setting.choices.index(value))
         elif setting.offered is not None:  # found at run time; a stored other value stays
             offered = setting.offered()
@@ -52,6 +52,8 @@ class Field:
         else:  # text, and optional numbers typed as text: empty means automatic
             self.widget = QLineEdit("" if value is None else str(value))
             self.widget.setPlaceholderText(AUTOMATIC if setting.optional else "")
+            if setting.secret:
+                self.widget.setEchoMode(QLineEdit.EchoMode.Password)
         self.widget.setToolTip(setting.help)
 
     def value(self) -> Any:

@@ -266,7 +266,10 @@ class MainWindow(QMainWindow):
     def show_model(self) -> None:
         """The model in the status bar, and its tuned numbers as the Advanced defaults."""
         spec = self.model_spec()
-        self.model_label.setText(f"{spec.device} · {spec.source}")
+        where = f"{spec.device} · {spec.source}"
+        if self.settings.get("run_on") == "server":
+            where = f"server · {self.settings.get('server_url') or '(no URL set)'}"
+        self.model_label.setText(where)
         self.edit_panel.set_profile(declared_profile(spec.source))
         self._note_model_fit()
 
@@ -315,6 +318,7 @@ class MainWindow(QMainWindow):
             self.model_spec,
             lambda: self.settings.get("default_resolution"),
             lambda: self.settings.get("live_previews"),
+            self.settings.server,
             self,
         )
         self.edits.problem.connect(self.complain)

@@ -1,0 +1,372 @@
+"""The server's wire format, version 1: requests, stream events and results as JSON.
+
+A request is the engine's own request dataclass written field by field, with every image
+and mask as a base64 PNG; the server rebuilds the same dataclass and validates it with the
+same sentences as the CLI. Nothing is pickled in either direction. A running edit answers
+with newline-delimited JSON events (EVENT_TYPES), ending with exactly one of
+`finished`, `failed` or `cancelled`.
+
+This module needs neither Ray nor Qt: the desktop app, the CLI and the server share it.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import io
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, fields
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from diffeditor_app.engine.editor import EditResult
+from diffeditor_app.engine.errors import InvalidInput
+from diffeditor_app.engine.imaging.images import SourceImage, mask_from_pil, open_image
+from diffeditor_app.engine.requests import (
+    REQUEST_TYPES,
+    EditRequest,
+    Point,
+    ReferenceEdit,
+)
+from diffeditor_app.engine.settings import Task
+
+API_VERSION = 1
+INFO_PATH = "/v1/info"
+EDITS_PATH = "/v1/edits"  # POST: submit and follow; POST {EDITS_PATH}/{id}/cancel: cancel
+CLIENT_HEADER = "X-DiffEditor-Client"  # a client's own id: the queue limit counts per id
+NDJSON = "application/x-ndjson"
+PREVIEW_MAX_SIDE = 256  # previews travel as small PNGs; 0 asks for the decoded size
+PREVIEW_MODES = ("all", "throttled", "none")  # every step (CLI), the GUI's budget, none
+THROTTLED_SHARE = 0.25  # a throttled client's preview share when it names none
+MAX_NAME_CHARS = 120  # of a file name quoted in messages
+EVENT_TYPES = (
+    "accepted",  # id: the job id to cancel with
+    "queued",  # waiting for a replica
+    "started",  # a replica took it: replica, pid
+    "preparing",  # done, total: inversion steps
+    "step",  # step (0-based), total, preview (base64 PNG or null)
+    "heartbeat",  # nothing new; sent while waiting so clients notice a dead line
+    "finished",  # result: see encode_result
+    "failed",  # message: one sentence
+    "cancelled",
+)
+TERMINAL = frozenset({"finished", "failed", "cancelled"})
+
+
+class BadRequest(InvalidInput):
+    """The request is not version-1 JSON of an edit (HTTP 400)."""
+
+
+class TooLarge(InvalidInput):
+    """An upload or image past the server's limits (HTTP 413)."""
+
+
+def status_for(error: InvalidInput) -> int:
+    """The HTTP status of a refused request: 413 too large, 400 malformed, 422 invalid."""
+    if isinstance(error, TooLarge):
+        return 413
+    if isinstance(error, BadRequest):
+        return 400
+    return 422
+
+
+@dataclass(frozen=True)
+class PreviewOptions:
+    """Which step previews a client wants, and how large."""
+
+    mode: str = "throttled"  # one of PREVIEW_MODES
+    max_side: int = PREVIEW_MAX_SIDE  # 0: as decoded (the working size)
+    share: float = THROTTLED_SHARE  # "throttled": the share of sampling time previews may take
+
+    def budget(self) -> float | None:
+        """The engine's preview budget: None decodes every step, 0 only the last one."""
+        return {"all": None, "throttled": self.share, "none": 0.0}[self.mode]
+
+
+# -- plain values -------------------------------------------------------------------------
+
+
+def _number(value: Any, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise BadRequest(f"'{name}' must be a finite number, got {value!r}.")
+    return float(value)
+
+
+def _whole(value: Any, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise BadRequest(f"'{name}' must be a whole number, got {value!r}.")
+    return value
+
+
+def _optional(convert: Callable[[Any, str], Any]) -> Callable[[Any, str], Any]:
+    return lambda value, name: None if value is None else convert(value, name)
+
+
+def _flag(value: Any, name: str) -> bool:
+    if not isinstance(value, bool):
+        raise BadRequest(f"'{name}' must be true or false, got {value!r}.")
+    return value
+
+
+def _text(value: Any, name: str) -> str:
+    if not isinstance(value, str):
+        raise BadRequest(f"'{name}' must be a text, got {value!r}.")
+    return value
+
+
+def _pair(value: Any, name: str) -> tuple[float, float]:
+    if not isinstance(value, (list, tuple)) or len(value) != 2:
+        raise BadRequest(f"'{name}' must be two numbers [x, y], got {value!r}.")
+    return _number(value[0], name), _number(value[1], name)
+
+
+def _pairs(value: Any, name: str) -> tuple[tuple[Point, Point], ...]:
+    if not isinstance(value, list):
+        raise BadRequest(f"'{name}' must be a list of [[hx, hy], [tx, ty]] pairs.")
+    pairs = []
+    for pair in value:
+        if not isinstance(pair, list) or len(pair) != 2:
+            raise BadRequest(f"'{name}' must be a list of [[hx, hy], [tx, ty]] pairs.")
+        pairs.append((Point(*_pair(pair[0], name)), Point(*_pair(pair[1], name))))
+    return tuple(pairs)
+
+
+def _overrides(value: Any, name: str) -> dict[str, float]:
+    if not isinstance(value, dict):
+        raise BadRequest(f"'{name}' must be an object of setting names and numbers.")
+    return {_text(k, name): _number(v, f"{name}.{k}") for k, v in value.items()}
+
+
+Converter = Callable[[Any, str], Any]
+COMMON_FIELDS: dict[str, Converter] = {
+    "prompt": _text,
+    "seed": _whole,
+    "steps": _whole,
+    "resolution": _optional(_whole),
+    "raw": _flag,
+    "overrides": _overrides,
+    "image_prompt": _flag,
+}
+TASK_FIELDS: dict[Task, dict[str, Converter]] = {
+    Task.MOVE: {"offset": _pair, "scale": _number},
+    Task.DRAG: {"pairs": _pairs},
+    Task.APPEARANCE: {"reference_prompt": _text},
+    Task.PASTE: {"at": _pair, "scale": _number, "reference_prompt": _text},
+}
+# image fields of each task: name -> (required, what it is in messages, whose size it has)
+ImageField = tuple[bool, str, str | None]
+TASK_IMAGES: dict[Task, dict[str, ImageField]] = {
+    Task.MOVE: {
+        "image": (True, "image", None),
+        "mask": (True, "mask", "image"),
+        "fill_hint": (False, "fill hint", "image"),
+    },
+    Task.DRAG: {"image": (True, "image", None), "mask": (True, "mask", "image")},
+    Task.APPEARANCE: {
+        "image": (True, "image", None),
+        "mask": (True, "mask", "image"),
+        "reference": (True, "reference image", None),
+        "reference_mask": (True, "reference mask", "reference"),
+    },
+    Task.PASTE: {
+        "image": (True, "image", None),
+        "reference": (True, "reference image", None),
+        "reference_mask": (True, "reference mask", "reference"),
+    },
+}
+ENVELOPE = {"task", "images", "previews"}
+
+
+# -- PNG in base64 --------------------------------------------------------------------------
+
+
+def png_b64(picture: Image.Image) -> str:
+    buffer = io.BytesIO()
+    picture.save(buffer, format="PNG", compress_level=1)  # speed over size on a fast line
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def b64_bytes(text: Any, name: str) -> bytes:
+    if not isinstance(text, str):
+        raise BadRequest(f"'{name}' must be a base64 text.")
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise BadRequest(f"'{name}' is not valid base64.") from None
+
+
+def mask_png(mask: np.ndarray) -> str:
+    return png_b64(Image.fromarray(mask.astype(bool)).convert("1"))
+
+
+def encode_preview(rgb: np.ndarray, max_side: int) -> str:
+    """A step preview as a small PNG (a thumbnail of at most `max_side`; 0 keeps its size)."""
+    picture = Image.fromarray(rgb, "RGB")
+    if max_side > 0 and max(picture.size) > max_side:
+        picture.thumbnail((max_side, max_side))
+    return png_b64(picture)
+
+
+def decode_preview(text: str) -> np.ndarray:
+    with Image.open(io.BytesIO(b64_bytes(text, "preview"))) as picture:
+        return np.asarray(picture.convert("RGB"))
+
+
+# -- requests -------------------------------------------------------------------------------
+
+
+def encode_request(request: EditRequest, previews: PreviewOptions | None = None) -> dict[str, Any]:
+    """The request as version-1 JSON. Custom `TaskSettings` do not travel (the server uses
+    its model's settings plus `overrides`, as the app and the CLI do)."""
+    if request.settings is not None:
+        raise InvalidInput(
+            "An edit with custom task settings cannot run on a server; use overrides instead."
+        )
+    names = [*COMMON_FIELDS, *TASK_FIELDS[request.task]]
+    payload: dict[str, Any] = {"task": request.task.value}
+    for name in names:
+        value = getattr(request, name)
+        if name == "pairs":
+            value = [[list(h), list(t)] for h, t in value]
+        elif isinstance(value, tuple):
+            value = list(value)
+        payload[name] = value
+    images: dict[str, dict[str, str]] = {}
+    for name, (_, _, sized_like) in TASK_IMAGES[request.task].items():
+        value = getattr(request, name)
+        if value is None:
+            continue
+        if sized_like is None:
+            images[name] = {"name": value.name, "png": png_b64(value.to_pil())}
+        else:
+            images[name] = {"png": mask_png(value)}  # an app's mask has no file name
+    payload["images"] = images
+    options = previews or PreviewOptions()
+    payload["previews"] = {
+        "mode": options.mode,
+        "max_side": options.max_side,
+        "share": options.share,
+    }
+    return payload
+
+
+def _task(payload: Any) -> Task:
+    if not isinstance(payload, dict):
+        raise BadRequest("The request must be a JSON object.")
+    try:
+        return Task(payload.get("task"))
+    except ValueError:
+        choices = ", ".join(task.value for task in Task)
+        raise BadRequest(f"'task' must be one of {choices}, got {payload.get('task')!r}.") from None
+
+
+def decode_previews(payload: dict[str, Any]) -> PreviewOptions:
+    raw = payload.get("previews", {})
+    if not isinstance(raw, dict) or set(raw) - {"mode", "max_side", "share"}:
+        raise BadRequest("'previews' must be an object with 'mode', 'max_side' and 'share'.")
+    mode = raw.get("mode", "throttled")
+    if mode not in PREVIEW_MODES:
+        raise BadRequest(f"'previews.mode' must be one of {', '.join(PREVIEW_MODES)}.")
+    max_side = _whole(raw.get("max_side", PREVIEW_MAX_SIDE), "previews.max_side")
+    share = _number(raw.get("share", THROTTLED_SHARE), "previews.share")
+    if not 0.0 <= share <= 1.0:
+        raise BadRequest(f"'previews.share' must be between 0 and 1, got {share:g}.")
+    return PreviewOptions(mode, max(0, max_side), share)
+
+
+def image_key(request: EditRequest) -> str:
+    """What routes an edit to the replica holding its prepared state: a hash of the base
+    image's (and the reference's) pixels, the image part of the engine's prepare key."""
+    digests = [request.image.digest()]
+    if isinstance(request, ReferenceEdit):
+        digests.append(request.reference.digest())
+    return "-".join(d[:20] for d in digests)
+
+
+def decode_request(payload: Any, max_pixels: int | None) -> EditRequest:
+    """The engine request of version-1 JSON, or BadRequest / TooLarge / InvalidInput with
+    one sentence. `max_pixels` is checked from each image's header, before decoding."""
+    task = _task(payload)
+    known = {*ENVELOPE, *COMMON_FIELDS, *TASK_FIELDS[task]}
+    unknown = sorted(set(payload) - known)
+    if unknown:
+        raise BadRequest(f"Unknown field '{unknown[0]}' in a {task.value} request.")
+    converters = {**COMMON_FIELDS, **TASK_FIELDS[task]}
+    values = {name: converters[name](payload[name], name) for name in converters if name in payload}
+    images = payload.get("images")
+    if not isinstance(images, dict):
+        raise BadRequest("'images' must be an object of named base64 PNG images.")
+    declared = TASK_IMAGES[task]
+    extra = sorted(set(images) - set(declared))
+    if extra:
+        raise BadRequest(f"Unknown image '{extra[0]}' in a {task.value} request.")
+    decoded: dict[str, Any] = {}
+    for name, (required, what, sized_like) in declared.items():  # images before their masks
+        if name not in images:
+            if required:
+                raise BadRequest(f"The {what} is missing from the request ('images.{name}').")
+            continue
+        entry = images[name]
+        if not isinstance(entry, dict) or set(entry) - {"name", "png"} or "png" not in entry:
+            raise BadRequest(f"'images.{name}' must be an object with 'png' (and 'name').")
+        file_name = _text(entry.get("name", ""), f"images.{name}.name")
+        file_name = file_name.replace("/", "_").replace("\\", "_")[:MAX_NAME_CHARS]
+        data = b64_bytes(entry["png"], f"images.{name}.png")
+        if sized_like is None:
+            decoded[name] = _source_image(data, file_name or name, max_pixels)
+        else:
+            size = decoded[sized_like].size
+            decoded[name] = _mask(data, file_name, size, what)
+    return REQUEST_TYPES[task](**values, **decoded)
+
+
+def _source_image(data: bytes, name: str, max_pixels: int | None) -> SourceImage:
+    _check_header(data, name, max_pixels)
+    with open_image(name, data) as picture:
+        return SourceImage.from_pil(picture, name=name)
+
+
+def _mask(data: bytes, name: str, size: tuple[int, int], what: str) -> np.ndarray:
+    """A mask, named in messages as the CLI names it: "mask 'm.png'" (or just "mask")."""
+    with open_image(name or what, data) as picture:
+        return mask_from_pil(picture, size, what=f"{what} '{name}'" if name else what)
+
+
+def _check_header(data: bytes, name: str, max_pixels: int | None) -> None:
+    """The megapixel limit, read from the header before any pixel is decoded (an unreadable
+    header is left to `open_image`, which gives the CLI's sentence)."""
+    try:
+        with Image.open(io.BytesIO(data)) as picture:
+            width, height = picture.size
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+        return
+    if max_pixels is not None and width * height > max_pixels:
+        raise TooLarge(
+            f"'{name}' is {width}x{height}; this server edits images of up to "
+            f"{max_pixels / 1e6:g} megapixels."
+        )
+
+
+# -- results --------------------------------------------------------------------------------
+
+RESULT_FIELDS = tuple(f.name for f in fields(EditResult) if f.name != "image")
+
+
+def encode_result(result: EditResult) -> dict[str, Any]:
+    data = {name: getattr(result, name) for name in RESULT_FIELDS}
+    data["working_size"] = list(result.working_size)
+    data["image"] = png_b64(result.image)
+    return data
+
+
+def decode_result(data: dict[str, Any]) -> EditResult:
+    """An EditResult from the server's `finished` event (the image decoded losslessly)."""
+    with Image.open(io.BytesIO(b64_bytes(data["image"], "result image"))) as picture:
+        picture.load()
+        image = picture.copy()
+    values = {name: data[name] for name in RESULT_FIELDS}
+    values["working_size"] = tuple(values["working_size"])
+    return EditResult(image=image, **values)

@@ -1,0 +1,51 @@
+"""The window sends its edits to the server chosen in the preferences, and says where."""
+
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image
+
+from diffeditor_app.document import commands
+from diffeditor_app.document.session import MaskName, MoveBox
+from diffeditor_app.server.client import ServerAddress
+
+
+def open_scene(window, tmp_path) -> None:
+    Image.new("RGB", (96, 64), (200, 185, 150)).save(tmp_path / "scene.png")
+    window.open_image(tmp_path / "scene.png")
+    session = window.session
+    mask = np.zeros((64, 96), dtype=bool)
+    mask[20:37, 24:41] = True
+    commands.stroke(session, MaskName.OBJECT, (0, 0, 96, 64), mask, False)
+    commands.set_box(session, MoveBox(dx=16, dy=4))
+
+
+def test_edits_go_to_the_server_of_the_preferences(tiny_window, tmp_path, monkeypatch):
+    window = tiny_window
+    open_scene(window, tmp_path)
+    sent = []
+    monkeypatch.setattr(window.worker, "submit", lambda *args: sent.append(args))
+    window.edits.run()
+    assert sent[-1][3] is None  # this computer
+    window.settings.set("server_url", "http://gpu-box:8765")
+    window.settings.set("server_token", "t0ken")
+    window.settings.set("run_on", "server")
+    window.show_model()
+    assert window.model_label.text() == "server · http://gpu-box:8765"
+    window.edits.run()
+    assert sent[-1][3] == ServerAddress("http://gpu-box:8765", "t0ken")
+
+
+def test_a_server_without_url_is_a_message_not_an_edit(
+    tiny_window, tmp_path, monkeypatch, messages_shown
+):
+    window = tiny_window
+    open_scene(window, tmp_path)
+    sent = []
+    monkeypatch.setattr(window.worker, "submit", lambda *args: sent.append(args))
+    window.settings.set("run_on", "server")
+    window.edits.run()
+    assert sent == []
+    assert messages_shown == [
+        ("Cannot run the edit", "Set the server's URL in Preferences > Performance.")
+    ]
