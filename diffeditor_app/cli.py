@@ -480,24 +480,41 @@ def remote_editor(url: str):
 
 
 def add_serve_parser(commands: argparse._SubParsersAction) -> None:
+    """The defaults are `ServerConfig`'s and `Limits`' (server/config.py, server/limits.py)."""
+    from diffeditor_app.engine.models.memory import VramPreset
+    from diffeditor_app.engine.models.model import DTYPES
+    from diffeditor_app.server.config import ServerConfig
+    from diffeditor_app.server.limits import MIB, Limits
+
+    config, limits = ServerConfig, Limits
     serve = commands.add_parser("serve", help="run edits for the app and the CLI (Ray Serve)")
-    serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
-    serve.add_argument("--port", type=int, default=8765)
+    serve.add_argument("--host", default=config.host, help="address to listen on")
+    serve.add_argument("--port", type=int, default=config.port)
     serve.add_argument("--model", default=None, help="folder, .safetensors/.ckpt or hub id")
     serve.add_argument(
         "--replicas", type=int, default=None, help="editor replicas (default: one per GPU, or 1)"
     )
-    serve.add_argument("--device", default="auto", help="each replica's: auto, cuda or cpu")
-    serve.add_argument("--dtype", default="auto", choices=["auto", "fp16", "bf16", "fp32"])
+    serve.add_argument("--device", default=config.device, help="each replica's: auto, cuda, cpu")
+    serve.add_argument("--dtype", default=config.dtype, choices=DTYPES)
     serve.add_argument(
-        "--vram", default="auto", choices=["auto", "high", "medium", "low", "cpu-offload"]
+        "--vram", default=config.vram, choices=[preset.value for preset in VramPreset]
     )
     serve.add_argument("--address", default=None, help="join this Ray cluster (ray://... or auto)")
     serve.add_argument("--no-download", action="store_true", help="never download weights")
-    serve.add_argument("--max-upload-mb", type=float, default=64.0, help="largest request body")
-    serve.add_argument("--max-megapixels", type=float, default=16.0, help="largest image")
     serve.add_argument(
-        "--queue-limit", type=int, default=4, help="edits one client may have queued or running"
+        "--max-upload-mb",
+        type=float,
+        default=limits.max_upload_bytes / MIB,
+        help="largest request body",
+    )
+    serve.add_argument(
+        "--max-megapixels", type=float, default=limits.max_megapixels, help="largest image"
+    )
+    serve.add_argument(
+        "--queue-limit",
+        type=int,
+        default=limits.queue_per_client,
+        help="edits one client may have queued or running",
     )
     serve.add_argument("--debug", action="store_true", help="show tracebacks")
 
