@@ -30,10 +30,11 @@ from train import (
     REPO,
     Plan,
     build_pool,
+    checkpoint,
     gradient_l1,
     log,
     pixels,
-    save_atomically,
+    resume,
     truncate_log,
     vae_psnr_of,
 )
@@ -75,13 +76,7 @@ def train_decoder(
     vae, trainable = frozen_encoder_vae(model)
     optimiser = torch.optim.AdamW(trainable, lr=plan.lr)
     generator = torch.Generator().manual_seed(plan.seed)
-    step = 0
-    if ckpt.exists():
-        state = torch.load(ckpt, weights_only=False)
-        vae.load_state_dict(state["model"])
-        optimiser.load_state_dict(state["optimiser"])
-        generator.set_state(state["generator"])
-        step = state["step"]
+    step = resume(ckpt, vae, optimiser, generator)
     truncate_log(work / "decoder.loss.csv", step)
     bar = tqdm(total=plan.steps, initial=step, desc="decoder")
     while step < plan.steps:
@@ -99,8 +94,7 @@ def train_decoder(
         bar.set_postfix(loss=f"{rec.item():.4f}")
         log(work / "decoder.loss.csv", step=step, loss=float(rec.item()))
         if step % plan.checkpoint_every == 0 or step == plan.steps:
-            state = {"model": vae.state_dict(), "optimiser": optimiser.state_dict()}
-            save_atomically({**state, "generator": generator.get_state(), "step": step}, ckpt)
+            checkpoint(ckpt, vae, optimiser, generator, step)
     bar.close()
     return vae.eval().requires_grad_(False)
 

@@ -152,6 +152,24 @@ def save_atomically(obj: object, path: Path) -> None:
     scratch.replace(path)
 
 
+def resume(ckpt: Path, model, optimiser, generator: torch.Generator) -> int:
+    """The step `ckpt` reached, with the model, optimiser and generator put back there; 0
+    (and nothing changed) when there is no checkpoint yet."""
+    if not ckpt.exists():
+        return 0
+    state = torch.load(ckpt, weights_only=False)
+    model.load_state_dict(state["model"])
+    optimiser.load_state_dict(state["optimiser"])
+    generator.set_state(state["generator"])
+    return state["step"]
+
+
+def checkpoint(ckpt: Path, model, optimiser, generator: torch.Generator, step: int) -> None:
+    """What `resume` reads back: a run cut off after this resumes bit for bit."""
+    state = {"model": model.state_dict(), "optimiser": optimiser.state_dict()}
+    save_atomically({**state, "generator": generator.get_state(), "step": step}, ckpt)
+
+
 # -- stage 1 and 2: data and tokenizer -------------------------------------------------------
 
 
@@ -242,13 +260,7 @@ def train_vae(work: Path, plan: Plan, images: np.ndarray) -> None:
         vae.load_state_dict(AutoencoderKL.from_pretrained(Path(plan.init) / "vae").state_dict())
     optimiser = torch.optim.AdamW(vae.parameters(), lr=plan.vae_lr)
     generator = torch.Generator().manual_seed(plan.seed)
-    step = 0
-    if ckpt.exists():
-        state = torch.load(ckpt, weights_only=False)
-        vae.load_state_dict(state["model"])
-        optimiser.load_state_dict(state["optimiser"])
-        generator.set_state(state["generator"])
-        step = state["step"]
+    step = resume(ckpt, vae, optimiser, generator)
     truncate_log(work / "vae.loss.csv", step)
     bar = tqdm(total=plan.vae_steps, initial=step, desc="vae")
     while step < plan.vae_steps:
@@ -268,8 +280,7 @@ def train_vae(work: Path, plan: Plan, images: np.ndarray) -> None:
         bar.set_postfix(loss=f"{rec.item():.4f}")
         log(work / "vae.loss.csv", step=step, loss=float(rec.item()))
         if step % plan.checkpoint_every == 0 or step == plan.vae_steps:
-            state = {"model": vae.state_dict(), "optimiser": optimiser.state_dict()}
-            save_atomically({**state, "generator": generator.get_state(), "step": step}, ckpt)
+            checkpoint(ckpt, vae, optimiser, generator, step)
     bar.close()
 
 
