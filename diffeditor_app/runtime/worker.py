@@ -44,7 +44,7 @@ __all__ = ["EditJob", "EditWorker", "ModelManager", "WorkerClient", "error_sente
 log = logging.getLogger("diffeditor_app.runtime")
 SHUTDOWN_WAIT_MS = 30_000  # a step of a big model can take seconds; cancel lands within one
 PREVIEW_BUDGET = 0.25  # VAE previews may cost at most this share of the sampling time
-NO_PREVIEWS = 0.0  # previews off: the throttle then skips every step's decode but the ends
+NO_PREVIEWS = 0.0  # previews off: the engine decodes none
 
 EditorLoader = Callable[[ModelSpec], Editor]
 RemoteFactory = Callable[[ServerAddress], RemoteEditor]
@@ -178,7 +178,7 @@ class EditWorker(QObject):
         def on_step(info: StepInfo) -> None:
             self.flags.check(job.id)  # a cancelled job shows nothing more
             tick = clock.tick(info.step + 1, info.total)
-            if info.preview is not None and job.previews:
+            if info.preview is not None:
                 self.preview.emit(job.id, info.preview)
             self.progress.emit(job.id, tick.step, tick.total, tick.remaining_s)
 

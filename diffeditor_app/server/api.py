@@ -82,7 +82,7 @@ class PreviewOptions:
     share: float = THROTTLED_SHARE  # "throttled": the share of sampling time previews may take
 
     def budget(self) -> float | None:
-        """The engine's preview budget: None decodes every step, 0 only the last one."""
+        """The engine's preview budget: None decodes every step, 0 none."""
         return {"all": None, "throttled": self.share, "none": 0.0}[self.mode]
 
 

@@ -64,6 +64,15 @@ def test_without_a_budget_or_with_cheap_decodes_every_step_is_decoded():
             assert previews(torch.zeros(1, 4, 2, 2), step, 10) is not None
 
 
+def test_a_budget_of_zero_decodes_nothing():
+    calls = []
+    previews = StepPreviews(lambda x0: calls.append(x0), torch.zeros(5, 3), budget=0.0)
+    assert [previews(torch.zeros(1, 4, 2, 2), i, 3) for i in range(3)] == [None] * 3
+    assert calls == []
+    linear = StepPreviews(None, torch.zeros(5, 3), budget=0.0)
+    assert linear(torch.zeros(1, 4, 2, 2), 2, 3) is None
+
+
 def test_the_linear_map_is_only_for_the_low_memory_presets():
     linear = {preset for preset, plan in PLANS.items() if plan.linear_previews}
     assert linear == {VramPreset.LOW, VramPreset.CPU_OFFLOAD}

@@ -2,7 +2,9 @@
 like the result, or, where memory is short, a cheap linear map.
 
 The VAE decode is throttled: a step's decode is skipped while the decodes so far have cost
-more than a share (`budget`) of the sampling time, and the last step is always decoded.
+more than a share (`budget`) of the sampling time, and the last step is always decoded; a
+budget of 0 asks for no previews at all (the app's live previews off, a server client
+that wants none).
 On the toy and tiny models a decode is a few percent of a step, so every step is shown.
 
 The fallback (the low and cpu-offload memory presets) is a linear map fitted to the image
@@ -41,7 +43,7 @@ def project(latent: torch.Tensor, projection: torch.Tensor) -> np.ndarray:
 class StepPreviews:
     """x0 -> the preview of one step (uint8 H x W x 3), or None for a step whose decode the
     throttle skips. `decode` (the VAE, working size) or, when it is None, the linear map
-    `projection` (latent grid size). `budget` None decodes every step (the CLI)."""
+    `projection` (latent grid size). `budget` None decodes every step (the CLI), 0 none."""
 
     def __init__(
         self,
@@ -55,6 +57,8 @@ class StepPreviews:
         self.decode_s = 0.0
 
     def __call__(self, x0: torch.Tensor, step: int, total: int) -> np.ndarray | None:
+        if self.budget == 0:
+            return None
         if self.decode is None:
             return project(x0, self.projection)
         now = self.clock()
