@@ -103,7 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
     from diffeditor_app.engine.models.memory import VramPreset
     from diffeditor_app.engine.models.model import DTYPES, ModelSpec
     from diffeditor_app.engine.models.training import TrainingConfig
-    from diffeditor_app.engine.requests import DEFAULT_SEED, DEFAULT_STEPS
+    from diffeditor_app.engine.requests import DEFAULT_SEED, DEFAULT_STEPS, MoveEdit, PasteEdit
 
     parser = _Parser(prog="diffeditor", description="Fine-grained diffusion image editing.")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
@@ -183,7 +183,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     move = edit.add_parser("move", parents=[common, masked], help="move and resize an object")
     move.add_argument("--offset", required=True, type=_pair, help="DX,DY in image pixels")
-    move.add_argument("--scale", type=float, default=1.0, help="resize about the object's centre")
+    move.add_argument("--scale", type=float, default=MoveEdit.scale, help="resize about its centre")
     move.add_argument("--fill-hint", type=Path, help="mask of what should fill the vacated area")
     drag = edit.add_parser("drag", parents=[common, masked], help="drag content by point pairs")
     drag.add_argument(
@@ -203,7 +203,9 @@ def build_parser() -> argparse.ArgumentParser:
         "paste", parents=[common, reference], help="paste the reference's object"
     )
     paste.add_argument("--at", required=True, type=_pair, help="X,Y: centre of the pasted object")
-    paste.add_argument("--scale", type=float, default=1.0, help="resize about the object's centre")
+    paste.add_argument(
+        "--scale", type=float, default=PasteEdit.scale, help="resize about its centre"
+    )
 
     train = commands.add_parser(
         "train-image-prompt", help="train the image-prompt encoder (paper Eq. 6)"
@@ -274,6 +276,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+PLACEMENT_ARGS = ("offset", "scale", "at")  # the subcommands that have them pass them as given
 GIVEN_FILES = {  # argument -> what it is, in messages
     "image": "the input image",
     "mask": "the mask",
@@ -336,7 +339,6 @@ def run_edit(args: argparse.Namespace) -> int:
             reference=reference,
             reference_mask=load_mask(args.reference_mask, reference.size, "reference mask"),
             reference_prompt=args.reference_prompt,
-            at=getattr(args, "at", None),
         )
     if args.task != "paste":
         common["mask"] = load_mask(args.mask, image.size)
@@ -344,12 +346,8 @@ def run_edit(args: argparse.Namespace) -> int:
         common["fill_hint"] = load_mask(args.fill_hint, image.size, "fill hint")
     if args.task == "drag":
         common["pairs"] = tuple((Point(*h), Point(*t)) for h, t in args.points)
-    request = request_for(
-        Task(args.task),
-        offset=getattr(args, "offset", None),
-        scale=getattr(args, "scale", 1.0),
-        **common,
-    )
+    placement = {name: getattr(args, name) for name in PLACEMENT_ARGS if hasattr(args, name)}
+    request = request_for(Task(args.task), **placement, **common)
     request.validate()  # before the model loads: bad input fails in a moment
     spec = ModelSpec(
         args.model or SD15_HUB_ID,
