@@ -23,7 +23,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from train import (
@@ -34,6 +33,7 @@ from train import (
     gradient_l1,
     log,
     pixels,
+    reconstruction_l1_mse,
     resume,
     truncate_log,
     vae_psnr_of,
@@ -84,7 +84,7 @@ def train_decoder(
         with torch.no_grad():
             latent = vae.encode(batch).latent_dist.mean  # what the engine decodes: the mean
         decoded = vae.decode(latent).sample
-        rec = F.l1_loss(decoded, batch) + F.mse_loss(decoded, batch)
+        rec = reconstruction_l1_mse(decoded, batch)
         loss = rec + plan.edge * gradient_l1(decoded, batch)
         optimiser.zero_grad(set_to_none=True)
         loss.backward()

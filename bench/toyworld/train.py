@@ -241,6 +241,11 @@ def pixels(images: np.ndarray) -> torch.Tensor:
 # -- stage 3 and 4: the VAE and the cached latents -------------------------------------------
 
 
+def reconstruction_l1_mse(decoded: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """The per-pixel reconstruction loss of every VAE stage (and the value they log)."""
+    return F.l1_loss(decoded, target) + F.mse_loss(decoded, target)
+
+
 def gradient_l1(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """L1 distance of the horizontal and vertical differences: penalises blurred edges, which
     a per-pixel loss of a small autoencoder tolerates."""
@@ -269,7 +274,7 @@ def train_vae(work: Path, plan: Plan, images: np.ndarray) -> None:
         noise = torch.randn(posterior.mean.shape, generator=generator)
         latent = posterior.mean + posterior.std * noise
         decoded = vae.decode(latent).sample
-        rec = F.l1_loss(decoded, batch) + F.mse_loss(decoded, batch)
+        rec = reconstruction_l1_mse(decoded, batch)
         edges = gradient_l1(decoded, batch)
         loss = rec + plan.vae_edge * edges + plan.vae_kl * posterior.kl().mean()
         optimiser.zero_grad(set_to_none=True)
