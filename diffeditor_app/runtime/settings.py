@@ -15,6 +15,7 @@ Each of these leaves a one-sentence note in `problems` for the UI to show once.
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 from collections.abc import Callable, Iterable
@@ -33,6 +34,8 @@ from diffeditor_app.engine.selection.sam import SAM_HUB_ID
 from diffeditor_app.engine.selection.wand import DEFAULT_TOLERANCE, MAX_TOLERANCE
 from diffeditor_app.engine.settings import Task
 from diffeditor_app.server.client import ServerAddress
+
+log = logging.getLogger(__name__)
 
 APP_NAME = "DiffEditor"
 FILE_NAME = "settings.json"
@@ -460,6 +463,15 @@ class SettingsStore(QObject):
         the file cannot be written; in all three cases nothing changes.
         """
         self._update({key: setting(key).validate(value)})
+
+    def remember(self, key: str, value: Any) -> None:
+        """Keep what the app notes on its own (the last task, the window's place), not what
+        the user chose: when the file cannot be written the value is logged and dropped,
+        never raised into the task switch or the quit that noted it."""
+        try:
+            self.set(key, value)
+        except OSError as error:
+            log.warning("Could not remember %s: %s", key, error)
 
     def reset(self, key: str) -> None:
         self.set(key, setting(key).default)

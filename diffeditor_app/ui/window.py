@@ -588,7 +588,7 @@ class MainWindow(QMainWindow):
         if self.session is None:
             return
         self.session.set_task(task)
-        self.settings.set("last_task", task.value)
+        self.settings.remember("last_task", task.value)
         self.task_actions[task].setChecked(True)
         self.fill_action.setEnabled(task is Task.MOVE)
         self.fill_action.setChecked(False)
@@ -730,7 +730,9 @@ class MainWindow(QMainWindow):
             return
         QApplication.instance().removeEventFilter(self)
         if self.interactive:
-            self.settings.set("window_geometry", self.saveGeometry().toBase64().data().decode())
+            self.settings.remember(
+                "window_geometry", self.saveGeometry().toBase64().data().decode()
+            )
         self.worker.shutdown()
         self.selection.client.shutdown()
         self.autosave_path.unlink(missing_ok=True)  # a clean exit needs no recovery

@@ -316,6 +316,20 @@ def test_a_failed_rename_leaves_the_old_file(store, path, monkeypatch):
     assert os.listdir(path.parent) == ["settings.json"]
 
 
+def test_what_the_app_remembers_never_raises(store, path, monkeypatch):
+    store.set("last_task", "appearance")
+    before = path.read_bytes()
+
+    def broken_replace(src, dst):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(settings_module.os, "replace", broken_replace)
+    store.remember("last_task", "drag")  # logged, not raised
+    assert path.read_bytes() == before and store.get("last_task") == "appearance"
+    with pytest.raises(ValueError, match="last_task"):
+        store.remember("last_task", "rotate")  # a wrong value is still a programming error
+
+
 def test_saving_creates_the_folder(tmp_path, qapp):
     path = tmp_path / "a" / "b" / "settings.json"
     SettingsStore(path).set("brush_size", 3)

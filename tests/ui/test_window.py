@@ -359,6 +359,17 @@ def test_the_window_comes_back_where_it_was_closed(tmp_path, qtbot, tiny_model_d
     second.worker.shutdown()
 
 
+def test_quitting_with_unwritable_settings_still_stops_the_worker(window, monkeypatch):
+    import os
+
+    def broken_replace(src, dst):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(os, "replace", broken_replace)
+    window.close()  # saving the window's place fails: the quit goes on
+    assert not window.worker.thread.isRunning()
+
+
 def test_live_previews_off_sends_the_job_without_previews(window, scene_path, monkeypatch):
     window.open_image(scene_path)
     paint_object(window)
