@@ -13,11 +13,13 @@ through a naive pixel cut-and-paste as a reference point. The metrics are in
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import math
 import multiprocessing
 import os
 import platform
+import shutil
 import statistics
 import sys
 import time
@@ -36,6 +38,7 @@ from metrics import (
     colour_segment,
     delta_e2000,
     dilate,
+    object_pixels,
     paired_interval,
     psnr,
     region_iou,
@@ -85,7 +88,19 @@ VARIANTS: dict[str, dict] = {
     "global guidance": {"overrides": {"regional_guidance": False}},
     "guidance off": {"overrides": {"guidance_strength": 0.0}},
     "no memory bank": {"overrides": {"bank_mode": "off"}},
+    # the image prompt where no text names the reference's content: a user who types nothing
+    "no text prompts": {"prompt": "", "reference_prompt": ""},
+    "no prompts at all": {
+        "prompt": "",
+        "reference_prompt": "",
+        "image_prompt": False,
+    },
 }
+VARIANT_TASKS = {  # variants that only some tasks run (the rest run on every task)
+    "no text prompts": ("appearance", "paste"),
+    "no prompts at all": ("appearance", "paste"),
+}
+PAIRED_WITH = {"no prompts at all": "no text prompts"}  # else against "full"
 NAIVE = "naive cut-and-paste"
 EXACT = "ceiling: exact truth"  # the metric on the truth itself
 ROUND_TRIP = "ceiling: VAE round trip"  # ... and on the truth through the model's VAE
@@ -320,7 +335,7 @@ def naive(case: Case) -> np.ndarray:
 def measure(case: Case, out: np.ndarray) -> dict[str, float]:
     truth = case.truth.render()
     expected = truth.masks[case.target]
-    found = colour_segment(out, case.colour)
+    found = object_pixels(out, case.colour, case.background)
     region = scored_region(expected, case.background, case.colour, case.lookalikes)
     row = {"iou": region_iou(found, expected, region)}
     if case.task in ("move", "resize", "drag"):
@@ -358,43 +373,113 @@ def round_trip(editor: Editor, rgb: np.ndarray) -> np.ndarray:
         return decode_latent(model.vae, latent, model.latent_scale)
 
 
-def run_case(editor: Editor, case: Case, variant: str) -> tuple[np.ndarray, float]:
+def run_case(case: Case, variant: str) -> tuple[np.ndarray, float]:
     if variant == NAIVE:
         return naive(case), 0.0
     if variant == EXACT:
         return case.truth.render().rgb, 0.0
     if variant == ROUND_TRIP:
-        return round_trip(editor, case.truth.render().rgb), 0.0
+        return round_trip(editor(), case.truth.render().rgb), 0.0
     change = dict(VARIANTS[variant])
     change["overrides"] = {**case.request.overrides, **change.get("overrides", {})}
-    result = editor.edit(replace(case.request, **change))
+    result = editor().edit(replace(case.request, **change))
     return np.asarray(result.image.convert("RGB")), result.prepare_s + result.edit_s
 
 
-_editor: Editor | None = None  # one per worker process
+_model: str = ""  # the model path of this worker process
+_editor: Editor | None = None  # ... loaded on its first edit
 
 
 def start_worker(model: str) -> None:
-    """Each worker process loads the model once and uses one thread: at 64 px, processes
-    scale across cores far better than threads inside one UNet call."""
-    global _editor
+    """Each worker process uses one thread: at 64 px, processes scale across cores far
+    better than threads inside one UNet call."""
+    global _model
     torch.set_num_threads(1)
-    _editor = Editor(load_model(ModelSpec(model, device="cpu")))
+    _model = model
 
 
-def evaluate(item: tuple[str, int, int, int, tuple[str, ...], str, dict]) -> list[dict]:
-    """The variants on case `position` of a task's `count` cases (variants inner, so the
-    prepared scene stays cached)."""
-    task, position, count, steps, variants, split, overrides = item
-    case = cases_for(task, count, split)[position]
-    case = replace(case, request=replace(case.request, steps=steps, overrides=overrides))
-    rows = []
-    for variant in variants:
-        image, seconds = run_case(_editor, case, variant)
-        metrics = measure(case, image)
-        rows.append({"task": task, "variant": variant, "index": case.index, "seconds": seconds})
-        rows[-1]["metrics"] = metrics
-    return rows
+def editor() -> Editor:
+    global _editor
+    if _editor is None:
+        _editor = Editor(load_model(ModelSpec(_model, device="cpu")))
+    return _editor
+
+
+def fingerprint(model: Path) -> str:
+    """A digest of the model folder's files: stored images belong to exactly these weights."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in model.rglob("*") if p.is_file()):
+        digest.update(str(path.relative_to(model)).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def variants_of(task: str, variants: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(v for v in variants if task in VARIANT_TASKS.get(v, (task,)))
+
+
+def load_outputs(path: Path) -> dict[str, tuple[np.ndarray, float]]:
+    """The stored images and edit seconds of one case, by variant (none before its run)."""
+    if not path.exists():
+        return {}
+    with np.load(path) as stored:
+        return {
+            str(name): (image, float(seconds))
+            for name, image, seconds in zip(
+                stored["names"], stored["images"], stored["seconds"], strict=True
+            )
+        }
+
+
+def save_outputs(path: Path, outputs: dict[str, tuple[np.ndarray, float]]) -> None:
+    names = list(outputs)
+    partial = path.with_suffix(".part.npz")
+    np.savez_compressed(
+        partial,
+        names=np.array(names),
+        images=np.stack([outputs[n][0] for n in names]),
+        seconds=np.array([outputs[n][1] for n in names]),
+    )
+    os.replace(partial, path)  # a run cut mid-write leaves the last whole file
+
+
+@dataclass(frozen=True)
+class Job:
+    """The variants of one case, as a worker runs them."""
+
+    task: str
+    position: int
+    count: int
+    steps: int
+    variants: tuple[str, ...]
+    split: str
+    overrides: dict
+    store: Path
+
+
+def evaluate(job: Job) -> list[dict]:
+    """The variants on case `position` of a task's `count` cases, each edit run once: its
+    image is kept in the store, so a cut run resumes where it stopped and a changed metric
+    re-scores every image without editing again. Variants run inner, so the prepared scene
+    stays cached."""
+    case = cases_for(job.task, job.count, job.split)[job.position]
+    case = replace(case, request=replace(case.request, steps=job.steps, overrides=job.overrides))
+    path = job.store / f"{job.task}-{job.position:03d}.npz"
+    outputs = load_outputs(path)
+    for variant in variants_of(job.task, job.variants):
+        if variant not in outputs:
+            outputs[variant] = run_case(case, variant)
+            save_outputs(path, outputs)
+    return [
+        {
+            "task": job.task,
+            "variant": variant,
+            "index": case.index,
+            "seconds": outputs[variant][1],
+            "metrics": measure(case, outputs[variant][0]),
+        }
+        for variant in variants_of(job.task, job.variants)
+    ]
 
 
 def summarise(rows: list[dict]) -> dict[str, dict[str, dict[str, float]]]:
@@ -428,19 +513,28 @@ UNITS = {
 }
 
 
+def baseline(variant: str) -> str:
+    return PAIRED_WITH.get(variant, "full")
+
+
 def paired(rows: list[dict]) -> dict[str, dict[str, dict[str, tuple[float, float, float]]]]:
-    """Per task, ablation and key metric: the mean per-scene difference from "full" and its
-    95% bootstrap interval. Pairing by scene removes the scenes' own spread."""
+    """Per task, ablation and key metric: the mean per-scene difference from its baseline
+    ("full" unless PAIRED_WITH says otherwise) and its 95% bootstrap interval. Pairing by
+    scene removes the scenes' own spread."""
     by_case: dict[tuple[str, int], dict[str, dict[str, float]]] = {}
     for row in rows:
         by_case.setdefault((row["task"], row["index"]), {})[row["variant"]] = row["metrics"]
     out: dict[str, dict[str, dict[str, tuple[float, float, float]]]] = {}
     for task in dict.fromkeys(row["task"] for row in rows):
         cases = [v for (t, _), v in by_case.items() if t == task]
-        ablations = [v for v in VARIANTS if v != "full" and all(v in case for case in cases)]
-        for variant in ablations if cases and all("full" in case for case in cases) else []:
+        ablations = [
+            v
+            for v in VARIANTS
+            if v != "full" and cases and all(v in case and baseline(v) in case for case in cases)
+        ]
+        for variant in ablations:
             for name in KEY_METRICS[task]:
-                diffs = [case[variant][name] - case["full"][name] for case in cases]
+                diffs = [case[variant][name] - case[baseline(variant)][name] for case in cases]
                 cell = out.setdefault(task, {}).setdefault(variant, {})
                 cell[name] = paired_interval(diffs)
     return out
@@ -467,7 +561,8 @@ def markdown(report: dict) -> str:
         f"scenes per task{overrides_note(report.get('overrides'))}, "
         f"{report['steps']} steps, seed {report['seed']}, "
         f"{report['processes']} processes of one thread, "
-        f"{report['seconds'] / 60:.1f} min. Each cell is the mean (median) over the scenes; "
+        f"{report.get('edit_seconds', report['seconds']) / 60:.1f} thread-minutes of edits. "
+        "Each cell is the mean (median) over the scenes; "
         "higher ↑ / lower ↓ is better. The IoU leaves out a 1 px band around the true outline "
         "and pixels whose true background or neighbour has the object's colour. The ceiling "
         "rows score the exact truth and its round trip through the model's VAE.",
@@ -494,8 +589,8 @@ def markdown(report: dict) -> str:
         if differences:
             metrics = KEY_METRICS[task]
             lines += [
-                "Paired difference from full (mean [95% bootstrap interval]); * where the "
-                "interval excludes zero:",
+                "Paired difference from full, or from the row named after ←, (mean [95% "
+                "bootstrap interval]); * where the interval excludes zero:",
                 "",
                 "| ablation | " + " | ".join(f"Δ {UNITS[n]}" for n in metrics) + " |",
                 "|---" * (len(metrics) + 1) + "|",
@@ -506,7 +601,8 @@ def markdown(report: dict) -> str:
                     mean, low, high = cell[n]
                     star = "*" if low > 0 or high < 0 else ""
                     parts.append(f"{mean:+.3f} [{low:+.3f}, {high:+.3f}]{star}")
-                lines.append(f"| {variant} | " + " | ".join(parts) + " |")
+                against = f" ← {baseline(variant)}" if baseline(variant) != "full" else ""
+                lines.append(f"| {variant}{against} | " + " | ".join(parts) + " |")
             lines.append("")
     return "\n".join(lines)
 
@@ -538,6 +634,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=None, help="OUT.md and OUT.json")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="processes")
     parser.add_argument("--render", type=Path, default=None, help="rewrite OUT.md of OUT.json")
+    parser.add_argument(
+        "--store",
+        type=Path,
+        default=None,
+        help="folder of the edited images (default build/quality/OUT): a run resumes from it",
+    )
+    parser.add_argument("--fresh", action="store_true", help="empty the store first")
     args = parser.parse_args(argv)
     if args.render is not None:
         report = json.loads(args.render.read_text())
@@ -554,8 +657,22 @@ def main(argv: list[str] | None = None) -> int:
     unknown = set(variants) - {*VARIANTS, *REFERENCE_ROWS}
     if unknown:
         parser.error(f"unknown variants: {', '.join(sorted(unknown))}")
+    store = args.store or REPO / "build" / "quality" / out.name
+    made_by = {
+        "model": fingerprint(Path(args.model)),
+        "steps": args.steps,
+        "split": args.split,
+        "overrides": args.overrides,
+    }
+    if args.fresh and store.exists():
+        shutil.rmtree(store)
+    store.mkdir(parents=True, exist_ok=True)
+    stamp = store / "run.json"
+    if stamp.exists() and json.loads(stamp.read_text()) != made_by:
+        parser.error(f"{store} holds images of another model or settings: add --fresh")
+    stamp.write_text(json.dumps(made_by) + "\n")
     items = [
-        (task, i, count, args.steps, variants, args.split, args.overrides)
+        Job(task, i, count, args.steps, variants, args.split, args.overrides, store)
         for task in tasks
         for i in range(count)
     ]
@@ -587,6 +704,7 @@ def main(argv: list[str] | None = None) -> int:
         "machine": platform.machine(),
         "date": time.strftime("%Y-%m-%d"),
         "seconds": time.perf_counter() - started,
+        "edit_seconds": sum(row["seconds"] for row in rows),
         "seconds_per_edit": timing,
         "table": summarise(rows),
         "paired": paired(rows),

@@ -1,11 +1,14 @@
 """Edit-quality metrics against an exact ground-truth render (issues 6 and 12).
 
-Objects are found in an edited image by colour: toy objects are flat colours, so the pixels
-within `SEGMENT_DELTA_E` of the object's colour are the object. An object left behind by a
-failed move therefore lowers the IoU, as it should. The IoU is read only where the colour
-test can tell (`scored_region`): off the object's anti-aliased outline, and away from true
-background pixels and other objects whose colour is within the threshold of the object's
-(white on beige is ΔE 15.7). Scored so, the exact truth itself gets an IoU of 1.
+Objects are found in an edited image by colour: toy objects are flat colours, so a pixel
+within `SEGMENT_DELTA_E` of the object's colour, and nearer to it than to what the truth
+shows there without the object, is the object (`object_pixels`). An object left behind by a
+failed move therefore lowers the IoU, as it should, while a pale background that a VAE
+lightens by a few ΔE does not turn into a white object (white is ΔE 20.1 from pink and
+mint). The IoU is read only where the colour test can tell (`scored_region`): off the
+object's anti-aliased outline, and away from true background pixels and other objects whose
+colour is within the threshold of the object's (white on beige is ΔE 15.7). Scored so, the
+exact truth itself gets an IoU of 1.
 """
 
 from __future__ import annotations
@@ -137,6 +140,15 @@ def colour_segment(
     """Pixels of `colour` (within SEGMENT_DELTA_E), minus `exclude`."""
     found = delta_e2000(srgb_to_lab(rgb), srgb_to_lab(np.array(colour))) < SEGMENT_DELTA_E
     return found & ~exclude if exclude is not None else found
+
+
+def object_pixels(rgb: np.ndarray, colour: tuple[int, int, int], without: np.ndarray) -> np.ndarray:
+    """Pixels of `colour` (within SEGMENT_DELTA_E) that are nearer to it than to `without`,
+    the image the truth would be without the object: a fixed threshold alone takes a
+    background just past it for the object as soon as the background drifts its way."""
+    lab = srgb_to_lab(rgb)
+    to_object = delta_e2000(lab, srgb_to_lab(np.array(colour)))
+    return (to_object < SEGMENT_DELTA_E) & (to_object < delta_e2000(lab, srgb_to_lab(without)))
 
 
 def colour_error(rgb: np.ndarray, mask: np.ndarray, colour: tuple[int, int, int]) -> float:

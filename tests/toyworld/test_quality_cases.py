@@ -5,6 +5,7 @@ import itertools
 import math
 
 import pytest
+import quality
 from metrics import dilate, iou
 from quality import (
     DRAG_HANDLES,
@@ -16,7 +17,12 @@ from quality import (
     SCALE_RANGE,
     TASKS,
     VARIANTS,
+    Job,
+    baseline,
     cases_for,
+    evaluate,
+    fingerprint,
+    load_outputs,
     measure,
     naive,
     paired,
@@ -105,10 +111,12 @@ def test_paired_differences_cover_every_ablation_and_key_metric():
         rows.append({"task": "drag", "variant": EXACT, "index": index, "metrics": metrics})
     table = paired(rows)["drag"]
     assert set(table) == set(VARIANTS) - {"full"}
-    for cell in table.values():
+    for variant, cell in table.items():
+        expected = -0.1 if baseline(variant) == "full" else 0.0  # both 0.1 below full
         for mean, low, high in cell.values():
-            assert mean == pytest.approx(-0.1) and low == pytest.approx(-0.1)
-            assert high == pytest.approx(-0.1)
+            assert mean == pytest.approx(expected) and low == pytest.approx(expected)
+            assert high == pytest.approx(expected)
+    assert baseline("no prompts at all") == "no text prompts"
 
 
 def test_every_ablation_is_a_valid_request_change():
@@ -124,3 +132,38 @@ def test_the_table_gives_mean_and_median_and_skips_empty_regions():
     cell = summarise(rows)["move"]["full"]
     assert cell["n"] == 4
     assert cell["iou"] == pytest.approx(0.6) and cell["iou_median"] == pytest.approx(0.8)
+
+
+def test_a_run_keeps_every_image_and_resumes_without_editing_again(tmp_path, monkeypatch):
+    store = tmp_path / "store"
+    store.mkdir()
+    variants = (EXACT, NAIVE, "no text prompts")  # the last is for two-image tasks only
+    job = Job("move", 0, 1, 50, variants, "test", {}, store)
+    first = evaluate(job)
+    assert [row["variant"] for row in first] == [EXACT, NAIVE]
+    assert first[0]["metrics"]["iou"] == 1.0
+    stored = load_outputs(store / "move-000.npz")
+    assert set(stored) == {EXACT, NAIVE}
+
+    def edited_again(case, variant):
+        raise AssertionError(f"{variant} ran again")
+
+    monkeypatch.setattr(quality, "run_case", edited_again)
+    assert evaluate(job) == first  # everything re-scored from the stored images
+
+
+def test_the_store_belongs_to_one_model_and_setting(tmp_path):
+    model = tmp_path / "model"
+    (model / "unet").mkdir(parents=True)
+    (model / "unet" / "weights").write_bytes(b"one")
+    before = fingerprint(model)
+    (model / "unet" / "weights").write_bytes(b"two")
+    assert fingerprint(model) != before
+    out, store = tmp_path / "q", tmp_path / "store"
+    args = ["--scenes", "1", "--tasks", "move", "--variants", EXACT, "--model", str(model)]
+    assert quality.main([*args, "--out", str(out), "--store", str(store), "--jobs", "1"]) == 0
+    assert "ceiling: exact truth | 1.000 (1.000)" in out.with_suffix(".md").read_text()
+    with pytest.raises(SystemExit):  # other steps: the stored images do not belong to them
+        quality.main([*args, "--steps", "10", "--out", str(out), "--store", str(store)])
+    assert quality.main([*args, "--steps", "10", "--out", str(out), "--store", str(store),
+                         "--fresh", "--jobs", "1"]) == 0  # fmt: skip

@@ -9,6 +9,7 @@ from metrics import (
     dilate,
     erode,
     iou,
+    object_pixels,
     paired_interval,
     psnr,
     region_iou,
@@ -82,6 +83,20 @@ def test_colour_segment_and_colour_error():
     assert not colour_segment(rgb, (215, 40, 40), exclude=dilate(red, 1)).any()
     assert colour_error(rgb, red, (215, 40, 40)) == pytest.approx(0.0, abs=1e-9)
     assert colour_error(rgb, blue, (215, 40, 40)) > 40
+
+
+def test_object_pixels_are_nearer_the_object_than_the_background_they_replace():
+    mint, white = (180, 230, 200), (248, 248, 248)  # ΔE2000 20.1 apart
+    without = np.full((16, 16, 3), mint, dtype=np.uint8)
+    drifted = without.copy()
+    drifted[:, :8] = (192, 236, 210)  # the mint a few ΔE towards white, as a VAE leaves it
+    object_ = square(10, 10, side=4)
+    drifted[object_] = white
+    assert colour_segment(drifted, white)[:, :8].all()  # the fixed threshold alone is fooled
+    assert np.array_equal(object_pixels(drifted, white, without), object_)
+    left_behind = drifted.copy()
+    left_behind[square(2, 2, side=3)] = (240, 244, 240)  # a faded object left where it was
+    assert object_pixels(left_behind, white, without)[square(2, 2, side=3)].all()
 
 
 def test_scored_region_leaves_out_the_outline_and_lookalike_background():
