@@ -464,10 +464,15 @@ class SettingsStore(QObject):
         """
         self._update({key: setting(key).validate(value)})
 
+    def set_all(self, values: dict[str, Any]) -> None:
+        """`set` for several keys in one write: all of them change, or none."""
+        self._update({key: setting(key).validate(value) for key, value in values.items()})
+
     def remember(self, key: str, value: Any) -> None:
-        """Keep what the app notes on its own (the last task, the window's place), not what
-        the user chose: when the file cannot be written the value is logged and dropped,
-        never raised into the task switch or the quit that noted it."""
+        """Keep what the app notes on its own (the last task, the window's place, the recent
+        files, a tool's size), not what the user chose in a dialog: when the file cannot be
+        written the value is logged and dropped, never raised into the task switch, the
+        slider or the quit that noted it."""
         try:
             self.set(key, value)
         except OSError as error:
@@ -483,12 +488,12 @@ class SettingsStore(QObject):
         """Put `path` first in the recent files, once, keeping at most RECENT_LIMIT."""
         entry = os.path.abspath(os.fspath(path))
         recent = [p for p in self._values["recent_files"] if p != entry]
-        self.set("recent_files", [entry, *recent][:RECENT_LIMIT])
+        self.remember("recent_files", [entry, *recent][:RECENT_LIMIT])
 
     def remove_recent(self, path: str | os.PathLike[str]) -> None:
         """Forget one recent file (say, one that no longer exists)."""
         entry = os.path.abspath(os.fspath(path))
-        self.set("recent_files", [p for p in self._values["recent_files"] if p != entry])
+        self.remember("recent_files", [p for p in self._values["recent_files"] if p != entry])
 
     def _update(self, new: dict[str, Any]) -> None:
         keys = [key for key, value in new.items() if self._values[key] != value]

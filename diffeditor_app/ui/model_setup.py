@@ -152,8 +152,8 @@ class SourceRow:
         if problem is not None:
             QMessageBox.warning(self.dialog, "Not usable", problem)
             return
-        self.dialog.settings.set(self.source.setting, chosen)
-        self.dialog.refresh()
+        if self.dialog.store(self.source.setting, chosen):
+            self.dialog.refresh()
 
 
 class ModelSetupDialog(QDialog):
@@ -189,8 +189,17 @@ class ModelSetupDialog(QDialog):
         self.refresh()
 
     def use_toy_model(self) -> None:
-        self.settings.set("model_source", str(TOY_MODEL))
-        self.accept()
+        if self.store("model_source", str(TOY_MODEL)):
+            self.accept()
+
+    def store(self, key: str, value: str) -> bool:
+        """Save a choice, or say why it could not be saved (and change nothing)."""
+        try:
+            self.settings.set(key, value)
+        except OSError as error:
+            QMessageBox.warning(self, "Cannot save the choice", f"The settings file: {error}")
+            return False
+        return True
 
     def refresh(self) -> None:
         found = status(self.settings)

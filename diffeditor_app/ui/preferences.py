@@ -112,9 +112,9 @@ class PreferencesDialog(QDialog):
         layout.addWidget(buttons)
 
     def restore_defaults(self) -> None:
-        for field in self.fields:
-            self.settings.reset(field.setting.key)
-        self.reject()
+        defaults = {field.setting.key: field.setting.default for field in self.fields}
+        if self._save(defaults):
+            self.reject()
 
     def accept(self) -> None:
         """Apply every field; a bad value keeps the dialog open with the reason."""
@@ -123,9 +123,21 @@ class PreferencesDialog(QDialog):
                 field.setting.key: field.setting.validate(field.value()) for field in self.fields
             }
         except ValueError as error:
-            self.error.setText(str(error))
-            self.error.setVisible(True)
+            self._show_error(str(error))
             return
-        for key, value in values.items():
-            self.settings.set(key, value)
-        super().accept()
+        if self._save(values):
+            super().accept()
+
+    def _save(self, values: dict) -> bool:
+        """Write all values at once; when the file cannot be written nothing changes and
+        the dialog stays open with the reason."""
+        try:
+            self.settings.set_all(values)
+        except OSError as error:
+            self._show_error(f"Cannot save the preferences: {error}")
+            return False
+        return True
+
+    def _show_error(self, text: str) -> None:
+        self.error.setText(text)
+        self.error.setVisible(True)

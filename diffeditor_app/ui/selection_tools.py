@@ -470,9 +470,9 @@ class SelectionController(QObject):
         ):
             bar.addWidget(widget)
         self._show_options()
-        self.tolerance.valueChanged.connect(lambda v: self.settings.set("wand_tolerance", v))
-        self.contiguous.toggled.connect(lambda v: self.settings.set("wand_contiguous", v))
-        self.radius.valueChanged.connect(lambda v: self.settings.set("refine_radius", v))
+        self.tolerance.valueChanged.connect(lambda v: self.settings.remember("wand_tolerance", v))
+        self.contiguous.toggled.connect(lambda v: self.settings.remember("wand_contiguous", v))
+        self.radius.valueChanged.connect(lambda v: self.settings.remember("refine_radius", v))
         self.settings.changed.connect(self._show_options)
         return bar
 

@@ -7,6 +7,7 @@ canvas and panels, and changes it only through undo commands.
 from __future__ import annotations
 
 import logging
+from functools import partial
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QEvent, QObject, Qt, Slot
@@ -299,7 +300,7 @@ class MainWindow(QMainWindow):
         refresh()
         self.settings.changed.connect(refresh)
         for canvas in (self.canvas, self.reference_canvas):
-            canvas.brush_size_changed.connect(lambda size: self.settings.set("brush_size", size))
+            canvas.brush_size_changed.connect(partial(self.settings.remember, "brush_size"))
 
     def _follow_cache_folder(self, key: str = "cache_folder") -> None:
         from diffeditor_app.runtime.weights import apply_cache_folder

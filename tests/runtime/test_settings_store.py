@@ -400,3 +400,22 @@ def test_default_path_follows_the_real_platformdirs(monkeypatch, tmp_path):
     if sys.platform.startswith("linux"):
         assert path == tmp_path / "DiffEditor" / "settings.json"
     assert not path.exists()  # asking for the path creates nothing
+
+
+def test_recent_files_are_remembered_and_several_keys_change_together(store, path, monkeypatch):
+    store.set_all({"device": "cpu", "brush_size": 12})
+    assert store.get("device") == "cpu" and store.get("brush_size") == 12
+    before = path.read_bytes()
+
+    def broken_replace(src, dst):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(settings_module.os, "replace", broken_replace)
+    store.add_recent("cat.png")  # an open or a save that worked does not fail over its list
+    store.remove_recent("cat.png")
+    with pytest.raises(OSError, match="Permission denied"):
+        store.set_all({"device": "cuda", "brush_size": 20})
+    assert path.read_bytes() == before  # all or nothing
+    assert store.get("device") == "cpu" and store.get("brush_size") == 12
+    with pytest.raises(ValueError, match="brush_size"):
+        store.set_all({"device": "cuda", "brush_size": -1})

@@ -102,3 +102,22 @@ def test_a_segment_anything_folder_can_be_chosen(qtbot, settings, monkeypatch, t
     sam_row.pick()
     assert settings.get("sam_model") == str(folder)
     assert sam_row.state.text().startswith("chosen:")
+
+
+def test_an_unwritable_settings_file_is_said_and_the_dialog_stays(qtbot, settings, monkeypatch):
+    import os
+
+    dialog = ModelSetupDialog(settings)
+    qtbot.addWidget(dialog)
+    warnings = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda *args: warnings.append(args[1:]))
+
+    def broken_replace(src, dst):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(os, "replace", broken_replace)
+    dialog.show()
+    dialog.toy.click()
+    assert dialog.isVisible() and dialog.result() != dialog.DialogCode.Accepted
+    assert warnings and "Permission denied" in warnings[0][1]
+    assert needs_setup(settings)

@@ -72,3 +72,33 @@ def test_the_device_is_a_list_of_what_torch_finds(qtbot, tmp_path, monkeypatch):
     device.setCurrentText("cuda:1")
     dialog.accept()
     assert store.get("device") == "cuda:1"
+
+
+def test_an_unwritable_settings_file_keeps_the_dialog_open_with_the_reason(
+    qtbot, tmp_path, monkeypatch
+):
+    import os
+
+    store = SettingsStore(tmp_path / "settings.json")
+    store.set("device", "cpu")
+    dialog = PreferencesDialog(store)
+    qtbot.addWidget(dialog)
+    field(dialog, "precision").widget.setCurrentText("fp32")
+
+    def broken_replace(src, dst):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(os, "replace", broken_replace)
+    dialog.show()
+    dialog.accept()
+    assert dialog.isVisible() and dialog.result() != dialog.DialogCode.Accepted
+    assert "Cannot save the preferences" in dialog.error.text()
+    assert "Permission denied" in dialog.error.text()
+    assert store.get("precision") == "auto"
+    dialog.error.clear()
+    dialog.restore_defaults()  # the same for Restore Defaults: it says why, and stays
+    assert dialog.isVisible() and "Permission denied" in dialog.error.text()
+    assert store.get("device") == "cpu"
+    monkeypatch.undo()
+    dialog.accept()
+    assert store.get("precision") == "fp32" and not dialog.isVisible()

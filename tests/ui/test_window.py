@@ -366,6 +366,7 @@ def test_quitting_with_unwritable_settings_still_stops_the_worker(window, monkey
         raise PermissionError(13, "Permission denied")
 
     monkeypatch.setattr(os, "replace", broken_replace)
+    window.canvas.brush_size_changed.emit(7)  # what the app notes by itself never raises
     window.close()  # saving the window's place fails: the quit goes on
     assert not window.worker.thread.isRunning()
 
