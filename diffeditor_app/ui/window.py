@@ -174,10 +174,11 @@ class MainWindow(QMainWindow):
             button.clicked.connect(self.focus_canvas)  # keys go back to the canvas
         self.edit_panel.typing_done.connect(self.focus_canvas)
 
-    def _action(self, menu, text: str, slot, shortcut=None) -> QAction:
+    def _action(self, menu, text: str, slot, *shortcuts) -> QAction:
+        """A menu entry; its shortcuts are written out, because several standard keys are
+        empty outside KDE and GNOME (Quit has none on Windows or a bare X server)."""
         action = QAction(text, self)
-        if shortcut is not None:
-            action.setShortcut(QKeySequence(shortcut))
+        action.setShortcuts([QKeySequence(shortcut) for shortcut in shortcuts])
         action.triggered.connect(slot)
         menu.addAction(action)
         return action
@@ -185,21 +186,21 @@ class MainWindow(QMainWindow):
     def _actions(self) -> None:
         bar = self.menuBar()
         file = bar.addMenu("&File")
-        self._action(file, "&New (close the image)", self.new_session, QKeySequence.StandardKey.New)
-        self._action(file, "&Open image…", self.choose_image, QKeySequence.StandardKey.Open)
+        self._action(file, "&New (close the image)", self.new_session, "Ctrl+N")
+        self._action(file, "&Open image…", self.choose_image, "Ctrl+O")
         self.recent_menu = file.addMenu("Open &recent")
         self.recent_menu.aboutToShow.connect(self._fill_recent)
         self._action(file, "Open &project…", self.choose_project, "Ctrl+Shift+O")
         file.addSeparator()
-        self._action(file, "&Save project", self.save_project, QKeySequence.StandardKey.Save)
+        self._action(file, "&Save project", self.save_project, "Ctrl+S")
         self._action(file, "Save project &as…", self.save_project_as, "Ctrl+Shift+S")
         self._action(file, "&Export image as…", self.export_image, "Ctrl+E")
         file.addSeparator()
-        self._action(file, "&Quit", self.close, QKeySequence.StandardKey.Quit)
+        self.quit_action = self._action(file, "&Quit", self.close, "Ctrl+Q")
 
         edit = bar.addMenu("&Edit")
-        self.undo_action = self._action(edit, "&Undo", self.undo, QKeySequence.StandardKey.Undo)
-        self.redo_action = self._action(edit, "&Redo", self.redo, "Ctrl+Shift+Z")
+        self.undo_action = self._action(edit, "&Undo", self.undo, "Ctrl+Z")
+        self.redo_action = self._action(edit, "&Redo", self.redo, "Ctrl+Shift+Z", "Ctrl+Y")
         edit.addSeparator()
         self._action(edit, "&Clear mask", self.clear_mask, "Ctrl+Backspace")
         self._action(edit, "&Invert mask", self.invert_mask, "Ctrl+I")

@@ -172,3 +172,23 @@ def test_the_toy_model_says_when_an_image_is_not_a_toy_scene(qtbot, tmp_path):
     toy.open_image(scene)
     assert toy.statusBar().currentMessage() == ""
     toy.worker.shutdown()
+
+
+def test_ctrl_q_quits_and_ctrl_y_redoes_on_every_platform(window, qtbot):
+    """Qt's standard Quit key is empty on Windows and a bare X server: the menu's own."""
+    quits = []
+    window.quit_action.triggered.disconnect()
+    window.quit_action.triggered.connect(lambda: quits.append(True))
+    try:
+        window.canvas.setFocus()
+        press(qtbot, Qt.Key.Key_Q, Qt.KeyboardModifier.ControlModifier)
+        assert quits == [True]
+    finally:
+        window.quit_action.triggered.disconnect()
+        window.quit_action.triggered.connect(window.close)
+    before = window.session.state.box
+    commands.set_box(window.session, MoveBox(dx=20))
+    window.undo_action.trigger()
+    assert window.session.state.box == before
+    press(qtbot, Qt.Key.Key_Y, Qt.KeyboardModifier.ControlModifier)
+    assert window.session.state.box == MoveBox(dx=20)
