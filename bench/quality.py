@@ -33,20 +33,22 @@ sys.path.insert(0, str(Path(__file__).resolve().parent / "toyworld"))
 from metrics import (
     BACKGROUND_MARGIN,
     SEGMENT_DELTA_E,
+    SHRINK,
+    Colours,
     centroid_error,
     colour_error,
     colour_segment,
-    delta_e2000,
     dilate,
+    erode,
+    nearest_distance,
     object_pixels,
     paired_interval,
     psnr,
     region_iou,
     scored_region,
-    srgb_to_lab,
     track,
 )
-from scenes import OBJECT_COLOURS, Scene, random_object, random_scene
+from scenes import Scene, random_object, random_scene
 
 from diffeditor_app.engine import (
     AppearanceEdit,
@@ -124,7 +126,7 @@ class Case:
     truth: Scene
     target: int
     request: EditRequest
-    colour: tuple[int, int, int]  # the colour the edited object must have afterwards
+    colours: Colours  # the colours the edited object must show afterwards
     lookalikes: np.ndarray = field(repr=False)  # other objects of a similar colour in the truth
     source_mask: np.ndarray = field(repr=False)  # where the edited object was (or nothing)
     background: np.ndarray = field(repr=False)  # the truth without the edited object
@@ -143,25 +145,24 @@ def fits(scene: Scene, moved: Scene, target: int) -> bool:
 
 
 def lookalikes(truth: Scene, target: int) -> np.ndarray:
-    """Other objects whose colour the segmentation would take for the target's."""
+    """Other objects with a colour the segmentation would take for one of the target's."""
     render = truth.render()
-    lab = srgb_to_lab(np.array(OBJECT_COLOURS[truth.objects[target].colour]))
+    colours = truth.objects[target].colours()
     masks = [
         m
         for i, m in enumerate(render.masks)
         if i != target
-        and delta_e2000(lab, srgb_to_lab(np.array(OBJECT_COLOURS[truth.objects[i].colour])))
-        < SEGMENT_DELTA_E
+        and nearest_distance(np.array(truth.objects[i].colours()), colours).min() < SEGMENT_DELTA_E
     ]
     return dilate(np.logical_or.reduce(masks), 1) if masks else np.zeros_like(render.masks[0])
 
 
-def stands_out(scene: Scene, colour: tuple[int, int, int]) -> bool:
+def stands_out(scene: Scene, colours: Colours) -> bool:
     """Whether no pixel of the scene's background is within the segmentation threshold of
-    `colour`: only then can the colour test find the object (white on beige cannot be)."""
+    the `colours`: only then can the colour test find the object (white on beige cannot
+    be)."""
     pixels = np.unique(scene.background.draw(scene.side).reshape(-1, 3).round(), axis=0)
-    distance = delta_e2000(srgb_to_lab(pixels), srgb_to_lab(np.array(colour)))
-    return bool(distance.min() >= SEGMENT_DELTA_E)
+    return bool(nearest_distance(pixels, colours).min() >= SEGMENT_DELTA_E)
 
 
 def spread_handles(obj, rng: np.random.Generator) -> list[tuple[int, int]]:
@@ -182,17 +183,19 @@ def image_of(scene: Scene, name: str) -> SourceImage:
     return SourceImage(scene.render().rgb, name=name)
 
 
-def draw_case(task: str, index: int, rng: np.random.Generator, split: str = "test") -> Case | None:
+def draw_case(
+    task: str, index: int, rng: np.random.Generator, split: str = "test", patterned: bool = False
+) -> Case | None:
     """A case for the scene, or None when no draw of the rules fits it."""
-    scene = random_scene(split, SPLIT_START[split] + index)
+    scene = random_scene(split, SPLIT_START[split] + index, patterned=patterned)
     render = scene.render()
     image = image_of(scene, f"test-{index}")
     for _ in range(CASE_TRIES):
         target = int(rng.integers(len(scene.objects)))
         obj = scene.objects[target]
         mask = dilate(render.masks[target], MASK_GROW)
-        colour = OBJECT_COLOURS[obj.colour]
-        if not stands_out(scene, colour):
+        colours = obj.colours()
+        if not stands_out(scene, colours):
             continue
         if task in ("move", "drag"):
             low, high = MOVE_RANGE if task == "move" else DRAG_RANGE
@@ -221,18 +224,20 @@ def draw_case(task: str, index: int, rng: np.random.Generator, split: str = "tes
                 continue
             request = MoveEdit(image=image, mask=mask, scale=factor, prompt=scene.caption)
         else:
-            reference = random_scene(split, SPLIT_START[split] + index + TASK_SEED_STRIDE // 2)
+            reference = random_scene(
+                split, SPLIT_START[split] + index + TASK_SEED_STRIDE // 2, patterned=patterned
+            )
             ref_target = int(rng.integers(len(reference.objects)))
             ref_obj = reference.objects[ref_target]
             ref_mask = dilate(reference.render().masks[ref_target], MASK_GROW)
             ref_image = image_of(reference, f"reference-{index}")
-            colour = OBJECT_COLOURS[ref_obj.colour]
-            if not stands_out(scene, colour):
+            colours = ref_obj.colours()
+            if not stands_out(scene, colours):
                 continue
             if task == "appearance":
-                if ref_obj.colour == obj.colour:
+                if ref_obj.colours() == obj.colours():
                     continue
-                truth = scene.recoloured(target, ref_obj.colour)
+                truth = scene.recoloured(target, ref_obj.colour, ref_obj.pattern)
                 # prompts as a user types them: the result's caption, the reference's own
                 request = AppearanceEdit(
                     image=image,
@@ -264,21 +269,21 @@ def draw_case(task: str, index: int, rng: np.random.Generator, split: str = "tes
                 )
                 mask = np.zeros_like(mask)
         return Case(
-            task, index, scene, truth, target, request, colour,
+            task, index, scene, truth, target, request, colours,
             lookalikes(truth, target), render.masks[target] if task != "paste" else mask,
             truth.removed(target).render().rgb,
         )  # fmt: skip
     return None
 
 
-def cases_for(task: str, count: int, split: str = "test") -> list[Case]:
+def cases_for(task: str, count: int, split: str = "test", patterned: bool = False) -> list[Case]:
     """The first `count` cases of a task: held-out scenes for the table, or training-split
     scenes (for choosing a model's settings without looking at the held-out ones)."""
     rng = np.random.default_rng([TASKS.index(task), 2024])
     found: list[Case] = []
     index = TASKS.index(task) * TASK_SEED_STRIDE
     while len(found) < count:
-        case = draw_case(task, index, rng, split)
+        case = draw_case(task, index, rng, split, patterned)
         if case is not None:
             found.append(case)
         index += 1
@@ -335,9 +340,11 @@ def naive(case: Case) -> np.ndarray:
 def measure(case: Case, out: np.ndarray) -> dict[str, float]:
     truth = case.truth.render()
     expected = truth.masks[case.target]
-    found = object_pixels(out, case.colour, case.background)
-    region = scored_region(expected, case.background, case.colour, case.lookalikes)
+    found = object_pixels(out, case.colours, case.background)
+    region = scored_region(expected, case.background, case.colours, case.lookalikes)
     row = {"iou": region_iou(found, expected, region)}
+    if case.task != "appearance":  # an appearance's stripes may lie anywhere: its ΔE says
+        row["psnr_object"] = psnr(out, truth.rgb, erode(expected, SHRINK))
     if case.task in ("move", "resize", "drag"):
         row["centroid_px"] = centroid_error(found & region, expected & region)
     if case.task in ("move", "resize"):
@@ -350,7 +357,7 @@ def measure(case: Case, out: np.ndarray) -> dict[str, float]:
     if case.task == "drag":
         row["track_px"] = handle_error(case, found)
     if case.task in ("appearance", "paste"):
-        row["delta_e"] = colour_error(out, expected, case.colour)
+        row["delta_e"] = colour_error(out, expected, truth.rgb)
     return row
 
 
@@ -455,6 +462,7 @@ class Job:
     split: str
     overrides: dict
     store: Path
+    patterned: bool = False
 
 
 def evaluate(job: Job) -> list[dict]:
@@ -462,7 +470,7 @@ def evaluate(job: Job) -> list[dict]:
     image is kept in the store, so a cut run resumes where it stopped and a changed metric
     re-scores every image without editing again. Variants run inner, so the prepared scene
     stays cached."""
-    case = cases_for(job.task, job.count, job.split)[job.position]
+    case = cases_for(job.task, job.count, job.split, job.patterned)[job.position]
     case = replace(case, request=replace(case.request, steps=job.steps, overrides=job.overrides))
     path = job.store / f"{job.task}-{job.position:03d}.npz"
     outputs = load_outputs(path)
@@ -506,6 +514,7 @@ UNITS = {
     "iou": "IoU ↑",
     "centroid_px": "centroid err px ↓",
     "track_px": "handle tracking px ↓",
+    "psnr_object": "PSNR object dB ↑",
     "psnr_vacated": "PSNR vacated dB ↑",
     "psnr_vacated_textured": "… on striped / gradient ↑",
     "psnr_background": "PSNR background dB ↑",
@@ -542,9 +551,14 @@ def paired(rows: list[dict]) -> dict[str, dict[str, dict[str, tuple[float, float
 
 def command_options(report: dict) -> str:
     """The options of the command that made the report, as typed."""
-    if report["quick"]:
-        return " --quick"
-    return "" if report["scenes"] == FULL_SCENES else f" --scenes {report['scenes']}"
+    options = " --quick" if report["quick"] else ""
+    if not report["quick"] and report["scenes"] != FULL_SCENES:
+        options += f" --scenes {report['scenes']}"
+    if report.get("split", "test") != "test":
+        options += f" --split {report['split']}"
+    if report.get("patterned"):
+        options += " --patterned"
+    return options
 
 
 def overrides_note(overrides: dict | None) -> str:
@@ -558,6 +572,7 @@ def markdown(report: dict) -> str:
         f"`python bench/quality.py{command_options(report)}` on {report['date']}: "
         f"model `{report['model']}`, {report['scenes']} "
         f"{'held-out' if report.get('split', 'test') == 'test' else 'training-split'} "
+        f"{'patterned ' if report.get('patterned') else ''}"
         f"scenes per task{overrides_note(report.get('overrides'))}, "
         f"{report['steps']} steps, seed {report['seed']}, "
         f"{report['processes']} processes of one thread, "
@@ -641,6 +656,9 @@ def main(argv: list[str] | None = None) -> int:
         help="folder of the edited images (default build/quality/OUT): a run resumes from it",
     )
     parser.add_argument("--fresh", action="store_true", help="empty the store first")
+    parser.add_argument(
+        "--patterned", action="store_true", help="scenes with striped objects (scenes.py)"
+    )
     args = parser.parse_args(argv)
     if args.render is not None:
         report = json.loads(args.render.read_text())
@@ -663,6 +681,7 @@ def main(argv: list[str] | None = None) -> int:
         "steps": args.steps,
         "split": args.split,
         "overrides": args.overrides,
+        "patterned": args.patterned,
     }
     if args.fresh and store.exists():
         shutil.rmtree(store)
@@ -672,7 +691,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"{store} holds images of another model or settings: add --fresh")
     stamp.write_text(json.dumps(made_by) + "\n")
     items = [
-        Job(task, i, count, args.steps, variants, args.split, args.overrides, store)
+        Job(task, i, count, args.steps, variants, args.split, args.overrides, store, args.patterned)
         for task in tasks
         for i in range(count)
     ]
@@ -698,6 +717,7 @@ def main(argv: list[str] | None = None) -> int:
         "steps": args.steps,
         "split": args.split,
         "overrides": args.overrides,
+        "patterned": args.patterned,
         "seed": MoveEdit.seed,
         "processes": args.jobs,
         "torch": torch.__version__,

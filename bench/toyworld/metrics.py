@@ -142,36 +142,46 @@ def colour_segment(
     return found & ~exclude if exclude is not None else found
 
 
-def object_pixels(rgb: np.ndarray, colour: tuple[int, int, int], without: np.ndarray) -> np.ndarray:
-    """Pixels of `colour` (within SEGMENT_DELTA_E) that are nearer to it than to `without`,
-    the image the truth would be without the object: a fixed threshold alone takes a
-    background just past it for the object as soon as the background drifts its way."""
+Colours = tuple[tuple[int, int, int], ...]  # what an object shows: its colour (and shade)
+
+
+def nearest_distance(rgb: np.ndarray, colours: Colours) -> np.ndarray:
+    """Per pixel, the CIEDE2000 distance to the nearest of `colours`."""
     lab = srgb_to_lab(rgb)
-    to_object = delta_e2000(lab, srgb_to_lab(np.array(colour)))
-    return (to_object < SEGMENT_DELTA_E) & (to_object < delta_e2000(lab, srgb_to_lab(without)))
+    return np.min([delta_e2000(lab, srgb_to_lab(np.array(c))) for c in colours], axis=0)
 
 
-def colour_error(rgb: np.ndarray, mask: np.ndarray, colour: tuple[int, int, int]) -> float:
-    """CIEDE2000 between the mean Lab colour inside the (eroded) mask and `colour`."""
+def object_pixels(rgb: np.ndarray, colours: Colours, without: np.ndarray) -> np.ndarray:
+    """Pixels within SEGMENT_DELTA_E of one of the object's `colours` and nearer to it than
+    to `without`, the image the truth would be without the object: a fixed threshold alone
+    takes a background just past it for the object as soon as the background drifts its
+    way."""
+    to_object = nearest_distance(rgb, colours)
+    to_without = delta_e2000(srgb_to_lab(rgb), srgb_to_lab(without))
+    return (to_object < SEGMENT_DELTA_E) & (to_object < to_without)
+
+
+def colour_error(rgb: np.ndarray, mask: np.ndarray, truth: np.ndarray) -> float:
+    """CIEDE2000 between the mean Lab colours of `rgb` and of the `truth` render inside the
+    (eroded) mask: the object's colour, or the mix of its stripes."""
     inner = erode(mask, SHRINK)
     inner = inner if inner.any() else mask
     if not inner.any():
         return float("nan")
     mean = srgb_to_lab(rgb[inner]).mean(axis=0)
-    return float(delta_e2000(mean, srgb_to_lab(np.array(colour))))
+    return float(delta_e2000(mean, srgb_to_lab(truth[inner]).mean(axis=0)))
 
 
 def scored_region(
-    expected: np.ndarray,
-    background: np.ndarray,
-    colour: tuple[int, int, int],
-    lookalikes: np.ndarray,
+    expected: np.ndarray, background: np.ndarray, colours: Colours, lookalikes: np.ndarray
 ) -> np.ndarray:
     """Where the colour test can tell the object from the rest: not within EDGE_BAND of its
     true outline, not where the true background (the scene without the object) already has
-    the object's colour, and not on `lookalikes` (other objects of a similar colour)."""
+    one of the object's colours, and not on `lookalikes` (other objects of a similar
+    colour)."""
     band = dilate(expected, EDGE_BAND) & ~erode(expected, EDGE_BAND)
-    return ~band & ~colour_segment(background, colour) & ~lookalikes
+    alike = nearest_distance(background, colours) < SEGMENT_DELTA_E
+    return ~band & ~alike & ~lookalikes
 
 
 def region_iou(found: np.ndarray, expected: np.ndarray, region: np.ndarray) -> float:

@@ -23,6 +23,12 @@ GAP = 2.0  # pixels between the bounding circles of two objects
 SMALL_BELOW, LARGE_FROM = 7.5, 11.5  # radii that make the caption say "small" / "large"
 STRIPE_RANGE = (3, 7)  # stripe width in pixels, inclusive
 STRIPE_CONTRAST = 0.78  # the darker stripes are the background colour times this
+PATTERN_SHARE = 0.5  # share of striped objects in a patterned world (`random_scene`)
+PATTERN_WIDTH = (3.0, 4.5)  # stripe width of a striped object, pixels (a latent cell is 4)
+PATTERN_ANGLES = (0.0, 45.0, 90.0, 135.0)  # stripe directions, degrees
+PATTERN_STREAM = 7  # the third word of the seed that draws patterns: the scenes stay as they are
+SHADE_SHIFT = 0.4  # a striped object's second colour: this far towards black (or white if dark)
+SHADE_DARK_BELOW = 110  # mean RGB under which a colour's shade goes towards white
 
 OBJECT_COLOURS: dict[str, tuple[int, int, int]] = {
     "red": (215, 40, 40),
@@ -67,6 +73,29 @@ def _inside(shape: str, u: np.ndarray, v: np.ndarray) -> np.ndarray:
     raise ValueError(f"unknown shape {shape!r}")
 
 
+def shade(colour: tuple[int, int, int]) -> tuple[int, int, int]:
+    """The second colour of a striped object: darker, or lighter for a dark colour."""
+    rgb = np.array(colour, dtype=np.float64)
+    target = 255.0 if rgb.mean() < SHADE_DARK_BELOW else 0.0
+    return tuple(int(c) for c in np.rint(rgb + (target - rgb) * SHADE_SHIFT))
+
+
+@dataclass(frozen=True)
+class Stripes:
+    """Stripes of an object's colour and its shade, anchored at the object's centre: they
+    move with it, and scale with it."""
+
+    width: float  # pixels
+    angle: float  # degrees of the stripes' normal from the x axis
+    phase: float  # 0..1: where the centre falls in a period of two stripes
+
+    def dark(self, dx: np.ndarray, dy: np.ndarray) -> np.ndarray:
+        """Whether points (dx, dy) pixels from the centre lie on a shade stripe."""
+        theta = np.radians(self.angle)
+        along = (dx * np.cos(theta) + dy * np.sin(theta)) / self.width + 2 * self.phase
+        return np.floor(along) % 2 == 1
+
+
 @dataclass(frozen=True)
 class SceneObject:
     shape: str
@@ -74,12 +103,19 @@ class SceneObject:
     x: float  # centre, pixels from the left edge
     y: float  # centre, pixels from the top edge
     radius: float  # half the object's extent, pixels
+    pattern: Stripes | None = None  # None: a flat colour
 
     def words(self) -> str:
         size = (
             "small " if self.radius < SMALL_BELOW else "large " if self.radius >= LARGE_FROM else ""
         )
-        return f"a {size}{self.colour} {self.shape}"
+        striped = "striped " if self.pattern is not None else ""
+        return f"a {size}{striped}{self.colour} {self.shape}"
+
+    def colours(self) -> tuple[tuple[int, int, int], ...]:
+        """The colours the object shows: its own, and its shade when striped."""
+        own = OBJECT_COLOURS[self.colour]
+        return (own,) if self.pattern is None else (own, shade(own))
 
 
 @dataclass(frozen=True)
@@ -131,16 +167,20 @@ class Scene:
         return f"{things} on {self.background.words()}"
 
     def render(self) -> Render:
-        """Objects are painted in order over the background, each with its coverage."""
+        """Objects are painted in order over the background, each with its coverage (and
+        the part of it on shade stripes)."""
         rgb = self.background.draw(self.side)
-        covers = [coverage(o, self.side) for o in self.objects]
-        for obj, cover in zip(self.objects, covers, strict=True):
-            colour = np.array(OBJECT_COLOURS[obj.colour], dtype=np.float64)
-            rgb = rgb * (1 - cover[..., None]) + colour * cover[..., None]
+        covers = []
+        for obj in self.objects:
+            cover, dark = coverage(obj, self.side)
+            colours = [np.array(c, dtype=np.float64) for c in obj.colours()]
+            paint = colours[0] * (cover - dark)[..., None] + colours[-1] * dark[..., None]
+            rgb = rgb * (1 - cover[..., None]) + paint
+            covers.append(cover)
         pixels = np.clip(np.rint(rgb), 0, 255).astype(np.uint8)
         return Render(pixels, [c >= MASK_COVERAGE for c in covers], covers)
 
-    def _with(self, index: int, **changes: float | str) -> Scene:
+    def _with(self, index: int, **changes: float | str | Stripes | None) -> Scene:
         objects = list(self.objects)
         objects[index] = replace(objects[index], **changes)
         return replace(self, objects=tuple(objects))
@@ -150,10 +190,13 @@ class Scene:
         return self._with(index, x=obj.x + dx, y=obj.y + dy)
 
     def scaled(self, index: int, factor: float) -> Scene:
-        return self._with(index, radius=self.objects[index].radius * factor)
+        obj = self.objects[index]
+        pattern = obj.pattern and replace(obj.pattern, width=obj.pattern.width * factor)
+        return self._with(index, radius=obj.radius * factor, pattern=pattern)
 
-    def recoloured(self, index: int, colour: str) -> Scene:
-        return self._with(index, colour=colour)
+    def recoloured(self, index: int, colour: str, pattern: Stripes | None = None) -> Scene:
+        """The object with another colour (and pattern: an appearance is both)."""
+        return self._with(index, colour=colour, pattern=pattern)
 
     def removed(self, index: int) -> Scene:
         return replace(self, objects=self.objects[:index] + self.objects[index + 1 :])
@@ -162,15 +205,20 @@ class Scene:
         return replace(self, objects=(*self.objects, obj))
 
 
-def coverage(obj: SceneObject, side: int) -> np.ndarray:
-    """The fraction of each pixel the object covers, from SUPERSAMPLE^2 samples per pixel."""
+def coverage(obj: SceneObject, side: int) -> tuple[np.ndarray, np.ndarray]:
+    """The fraction of each pixel the object covers, and the fraction it covers with shade
+    stripes, from SUPERSAMPLE^2 samples per pixel."""
     n = SUPERSAMPLE
     offsets = (np.arange(n) + 0.5) / n
     coords = (np.arange(side)[:, None] + offsets[None, :]).ravel()  # [side * n]
-    u = (coords[None, :] - obj.x) / obj.radius
-    v = (coords[:, None] - obj.y) / obj.radius
-    inside = _inside(obj.shape, u, v).astype(np.float64)
-    return inside.reshape(side, n, side, n).mean(axis=(1, 3))
+    dx, dy = coords[None, :] - obj.x, coords[:, None] - obj.y
+    inside = _inside(obj.shape, dx / obj.radius, dy / obj.radius)
+    dark = inside & obj.pattern.dark(dx, dy) if obj.pattern is not None else np.zeros_like(inside)
+    per_pixel = (side, n, side, n)
+    return (
+        inside.astype(np.float64).reshape(per_pixel).mean(axis=(1, 3)),
+        dark.astype(np.float64).reshape(per_pixel).mean(axis=(1, 3)),
+    )
 
 
 def scene_rng(split: str, index: int) -> np.random.Generator:
@@ -205,8 +253,20 @@ def random_background(rng: np.random.Generator) -> Background:
     )
 
 
-def random_scene(split: str, index: int, side: int = SIDE, max_objects: int = 3) -> Scene:
-    """Scene `index` of a split: 1 to `max_objects` non-overlapping objects."""
+def random_pattern(rng: np.random.Generator) -> Stripes | None:
+    """Stripes for PATTERN_SHARE of the objects, else None."""
+    if rng.uniform() >= PATTERN_SHARE:
+        return None
+    angle = PATTERN_ANGLES[rng.integers(len(PATTERN_ANGLES))]
+    return Stripes(float(rng.uniform(*PATTERN_WIDTH)), float(angle), float(rng.uniform()))
+
+
+def random_scene(
+    split: str, index: int, side: int = SIDE, max_objects: int = 3, patterned: bool = False
+) -> Scene:
+    """Scene `index` of a split: 1 to `max_objects` non-overlapping objects. A patterned
+    world stripes some of them, drawn from a stream of their own, so the scene is otherwise
+    the same as in the flat world."""
     rng = scene_rng(split, index)
     background = random_background(rng)
     objects: tuple[SceneObject, ...] = ()
@@ -214,6 +274,9 @@ def random_scene(split: str, index: int, side: int = SIDE, max_objects: int = 3)
         obj = random_object(rng, side, objects)
         if obj is not None:
             objects = (*objects, obj)
+    if patterned:
+        patterns = np.random.default_rng([SPLITS[split], index, PATTERN_STREAM])
+        objects = tuple(replace(o, pattern=random_pattern(patterns)) for o in objects)
     return Scene(background, objects, side)
 
 

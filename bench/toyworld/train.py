@@ -126,6 +126,7 @@ class Plan:
     validate_every: int = 250
     validation: int = 64  # held-out scenes of the validation loss
     init: str = ""  # a model folder whose VAE, UNet, text encoder and tokenizer start training
+    patterned: bool = False  # scenes with striped objects (scenes.random_scene)
     extra: dict = field(default_factory=dict)
 
 
@@ -178,7 +179,10 @@ def build_pool(work: Path, plan: Plan) -> tuple[np.ndarray, list[str]]:
     if not path.exists():
         from tqdm.auto import tqdm
 
-        scenes = [random_scene("train", i) for i in tqdm(range(plan.pool), desc="pool")]
+        scenes = [
+            random_scene("train", i, patterned=plan.patterned)
+            for i in tqdm(range(plan.pool), desc="pool")
+        ]
         images = np.stack([s.render().rgb for s in scenes])
         np.savez(
             work / "pool.tmp.npz", images=images, captions=np.array([s.caption for s in scenes])
@@ -318,15 +322,16 @@ def encode_pool(work: Path, images: np.ndarray) -> tuple[torch.Tensor, float]:
     return latents, round(1.0 / latents.std().item(), 5)
 
 
-def vae_psnr(work: Path) -> float:
+def vae_psnr(work: Path, patterned: bool = False) -> float:
     """Held-out reconstruction PSNR (dB) of the VAE checkpointed under `work`."""
-    return vae_psnr_of(load_vae(work))
+    return vae_psnr_of(load_vae(work), patterned=patterned)
 
 
 @torch.no_grad()
-def vae_psnr_of(vae, count: int = 64) -> float:
+def vae_psnr_of(vae, count: int = 64, patterned: bool = False) -> float:
     """Held-out reconstruction PSNR (dB) of a VAE: `count` test-split scenes through it."""
-    images = np.stack([random_scene("test", i).render().rgb for i in range(count)])
+    scenes = [random_scene("test", i, patterned=patterned) for i in range(count)]
+    images = np.stack([s.render().rgb for s in scenes])
     batch = pixels(images)
     decoded = vae.decode(vae.encode(batch).latent_dist.mean).sample.clamp(-1, 1)
     mse = ((decoded - batch) / 2).pow(2).mean().item()
@@ -445,7 +450,7 @@ def train_unet(
 def validation_batch(work: Path, plan: Plan, tokenizer, scale: float) -> tuple[torch.Tensor, ...]:
     """Held-out scenes with fixed noise and timesteps: a loss that only the model changes."""
     vae = load_vae(work)
-    scenes = [random_scene("test", i) for i in range(plan.validation)]
+    scenes = [random_scene("test", i, patterned=plan.patterned) for i in range(plan.validation)]
     with torch.no_grad():
         z0 = vae.encode(pixels(np.stack([s.render().rgb for s in scenes]))).latent_dist.mean * scale
     generator = torch.Generator().manual_seed(1234)
@@ -503,6 +508,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--vae-lr", type=float, default=Plan.vae_lr)
     parser.add_argument("--unet-lr", type=float, default=Plan.unet_lr)
     parser.add_argument("--init", default="", help="a model folder to start training from")
+    parser.add_argument("--patterned", action="store_true", help="striped objects in the scenes")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--export-only", action="store_true", help="ship the last checkpoint")
     args = parser.parse_args(argv)
@@ -514,6 +520,7 @@ def main(argv: list[str] | None = None) -> int:
         vae_lr=args.vae_lr,
         unet_lr=args.unet_lr,
         init=args.init,
+        patterned=args.patterned,
     )
     work = args.work
     work.mkdir(parents=True, exist_ok=True)
@@ -528,7 +535,8 @@ def main(argv: list[str] | None = None) -> int:
     if not args.export_only:
         train_vae(work, plan, images)
     latents, scale = encode_pool(work, images)
-    print(f"vae: held-out PSNR {vae_psnr(work):.2f} dB, scaling factor {scale}", flush=True)
+    psnr = vae_psnr(work, plan.patterned)
+    print(f"vae: held-out PSNR {psnr:.2f} dB, scaling factor {scale}", flush=True)
     if not args.export_only:
         train_unet(work, plan, latents, captions, scale)
     export(work, args.out, scale)

@@ -6,7 +6,7 @@ import math
 
 import pytest
 import quality
-from metrics import dilate, iou
+from metrics import PSNR_CAP, dilate, iou
 from quality import (
     DRAG_HANDLES,
     DRAG_RANGE,
@@ -66,12 +66,18 @@ def test_cases_are_seeded_and_their_truth_matches_the_request(task):
             assert request.reference_prompt and request.reference_prompt != request.prompt
 
 
+@pytest.mark.parametrize("patterned", [False, True], ids=["flat", "patterned"])
 @pytest.mark.parametrize("task", TASKS)
-def test_the_exact_truth_scores_perfectly(task):
+def test_the_exact_truth_scores_perfectly(task, patterned):
     """A benchmark that a perfect answer passes (issue 12: at least 0.97)."""
-    for case in cases_for(task, 6):
+    cases = cases_for(task, 10 if patterned else 6, patterned=patterned)
+    if patterned:
+        assert any(case.truth.objects[case.target].pattern is not None for case in cases)
+    for case in cases:
         metrics = measure(case, case.truth.render().rgb)
         assert metrics["iou"] >= 0.97
+        if "psnr_object" in metrics:
+            assert metrics["psnr_object"] == PSNR_CAP
         if "centroid_px" in metrics:
             assert metrics["centroid_px"] < 0.5
         if "track_px" in metrics:
@@ -80,9 +86,10 @@ def test_the_exact_truth_scores_perfectly(task):
             assert metrics["delta_e"] < 1.0
 
 
+@pytest.mark.parametrize("patterned", [False, True], ids=["flat", "patterned"])
 @pytest.mark.parametrize("task", ["move", "resize", "drag", "appearance", "paste"])
-def test_naive_cut_and_paste_scores_near_the_truth(task):
-    for case in cases_for(task, 2):
+def test_naive_cut_and_paste_scores_near_the_truth(task, patterned):
+    for case in cases_for(task, 2, patterned=patterned):
         metrics = measure(case, naive(case))
         assert metrics["iou"] > 0.6
         if "centroid_px" in metrics:

@@ -81,8 +81,10 @@ def test_colour_segment_and_colour_error():
     rgb[blue] = (40, 80, 215)
     assert np.array_equal(colour_segment(rgb, (220, 35, 45)), red)
     assert not colour_segment(rgb, (215, 40, 40), exclude=dilate(red, 1)).any()
-    assert colour_error(rgb, red, (215, 40, 40)) == pytest.approx(0.0, abs=1e-9)
-    assert colour_error(rgb, blue, (215, 40, 40)) > 40
+    truth = rgb.copy()
+    assert colour_error(rgb, red, truth) == pytest.approx(0.0, abs=1e-9)
+    truth[blue] = (215, 40, 40)  # the truth has a red object where the edit left blue
+    assert colour_error(rgb, blue, truth) > 40
 
 
 def test_object_pixels_are_nearer_the_object_than_the_background_they_replace():
@@ -93,17 +95,23 @@ def test_object_pixels_are_nearer_the_object_than_the_background_they_replace():
     object_ = square(10, 10, side=4)
     drifted[object_] = white
     assert colour_segment(drifted, white)[:, :8].all()  # the fixed threshold alone is fooled
-    assert np.array_equal(object_pixels(drifted, white, without), object_)
+    assert np.array_equal(object_pixels(drifted, (white,), without), object_)
     left_behind = drifted.copy()
     left_behind[square(2, 2, side=3)] = (240, 244, 240)  # a faded object left where it was
-    assert object_pixels(left_behind, white, without)[square(2, 2, side=3)].all()
+    assert object_pixels(left_behind, (white,), without)[square(2, 2, side=3)].all()
+    striped = without.copy()
+    striped[object_] = white
+    striped[10:14:2, 10:14] = (149, 149, 149)  # stripes of the white object's shade
+    found = object_pixels(striped, ((248, 248, 248), (149, 149, 149)), without)
+    assert np.array_equal(found, object_)
+    assert not object_pixels(striped, (white,), without)[10:14:2, 10:14].any()
 
 
 def test_scored_region_leaves_out_the_outline_and_lookalike_background():
     expected = square(4, 4, side=6)
     background = np.zeros((16, 16, 3), np.uint8)
     background[:, 12:] = (215, 40, 40)  # a red stripe: the object's own colour
-    region = scored_region(expected, background, (215, 40, 40), np.zeros((16, 16), bool))
+    region = scored_region(expected, background, ((215, 40, 40),), np.zeros((16, 16), bool))
     assert not region[4, 4] and not region[3, 4] and not region[9, 9]  # the outline band
     assert region[6, 6] and region[0, 0]  # the object's inside and plain background
     assert not region[:, 12:].any()  # background that looks like the object

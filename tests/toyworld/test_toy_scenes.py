@@ -1,14 +1,18 @@
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
 from scenes import (
     OBJECT_COLOURS,
+    PATTERN_SHARE,
     SIDE,
     Background,
     Scene,
     SceneObject,
+    Stripes,
     random_scene,
+    shade,
     vocabulary,
 )
 
@@ -90,3 +94,31 @@ def test_backgrounds_render_their_kind():
     assert (gradient[:, 0] == (225, 210, 175)).all() and (gradient[:, -1] == (170, 205, 240)).all()
     striped = Background("striped", "beige", "sky", vertical=True, stripe=5).draw(SIDE)
     assert (striped[0] == striped[4]).all() and not (striped[4] == striped[5]).all()
+
+
+def test_a_patterned_world_stripes_some_objects_and_keeps_the_flat_scenes():
+    flat = [random_scene("train", i) for i in range(40)]
+    patterned = [random_scene("train", i, patterned=True) for i in range(40)]
+    for a, b in zip(flat, patterned, strict=True):
+        assert a.background == b.background and all(o.pattern is None for o in a.objects)
+        assert [replace(o, pattern=None) for o in b.objects] == list(a.objects)
+    objects = [o for scene in patterned for o in scene.objects]
+    share = sum(o.pattern is not None for o in objects) / len(objects)
+    assert abs(share - PATTERN_SHARE) < 0.2
+    assert any(" striped " in scene.caption.split(" on ")[0] for scene in patterned)
+    assert "striped" in vocabulary()
+
+
+def test_stripes_show_both_colours_and_move_and_scale_with_the_object():
+    square = SceneObject("square", "red", 24.0, 30.0, 12.0, Stripes(4.0, 90.0, 0.0))
+    scene = Scene(PLAIN, (square,))
+    base = scene.render()
+    red = OBJECT_COLOURS["red"]
+    assert square.colours() == (red, shade(red)) and shade(red) != red
+    assert {tuple(c) for c in base.rgb[base.coverage[0] == 1.0]} == {red, shade(red)}
+    assert "striped red square" in scene.caption
+    moved = scene.moved(0, 10, -6).render()
+    assert np.array_equal(moved.rgb[moved.masks[0]], base.rgb[base.masks[0]])  # moved along
+    assert scene.scaled(0, 1.5).objects[0].pattern.width == pytest.approx(6.0)
+    flat = scene.recoloured(0, "blue").render()
+    assert (flat.rgb[flat.coverage[0] == 1.0] == OBJECT_COLOURS["blue"]).all()

@@ -7,7 +7,7 @@ import numpy as np
 import torch
 from diffusers import UNet2DConditionModel
 from safetensors.torch import load_file
-from train import UNET_CONFIG, Denoiser, Plan, gradient_l1, train_vae
+from train import UNET_CONFIG, Denoiser, Plan, build_pool, gradient_l1, train_vae
 from train import main as train_main
 from transformers import CLIPTokenizer
 
@@ -84,3 +84,12 @@ def test_the_edge_loss_sees_only_blurred_or_moved_edges():
     edge[..., 4:] = 1.0
     assert gradient_l1(flat, flat) == 0 and gradient_l1(edge, edge) == 0
     assert gradient_l1(flat, edge) > 0 and gradient_l1(edge + 0.5, edge) == 0
+
+
+def test_a_patterned_plan_trains_on_striped_objects(tmp_path):
+    images, captions = build_pool(tmp_path, Plan(pool=24, patterned=True))
+    assert any("striped" in caption.split(" on ")[0] for caption in captions)
+    (tmp_path / "flat").mkdir()
+    flat_images, flat_captions = build_pool(tmp_path / "flat", Plan(pool=24))
+    assert not any("striped" in caption.split(" on ")[0] for caption in flat_captions)
+    assert not np.array_equal(images, flat_images)
