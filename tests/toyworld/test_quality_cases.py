@@ -20,6 +20,7 @@ from quality import (
     Job,
     baseline,
     cases_for,
+    command_options,
     evaluate,
     fingerprint,
     load_outputs,
@@ -174,3 +175,13 @@ def test_the_store_belongs_to_one_model_and_setting(tmp_path):
         quality.main([*args, "--steps", "10", "--out", str(out), "--store", str(store)])
     assert quality.main([*args, "--steps", "10", "--out", str(out), "--store", str(store),
                          "--fresh", "--jobs", "1"]) == 0  # fmt: skip
+
+
+def test_the_report_names_the_command_that_made_it():
+    report = {"quick": False, "scenes": 40, "split": "test"}
+    assert command_options(report) == ""
+    assert command_options({**report, "scenes": 24}) == " --scenes 24"
+    assert command_options({**report, "split": "train", "patterned": True}) == (
+        " --split train --patterned"
+    )
+    assert command_options({**report, "quick": True, "scenes": 8}) == " --quick"
