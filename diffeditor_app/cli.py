@@ -122,6 +122,9 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["move", "drag", "appearance", "paste"],
         help="task shown by --screenshot",
     )
+    parser.add_argument(
+        "--edit", action="store_true", help="with --screenshot: run the edit and show its result"
+    )
     commands = parser.add_subparsers(dest="command")
 
     common = _Parser(add_help=False)
@@ -598,7 +601,7 @@ def run_gui(args: argparse.Namespace) -> int:
     from diffeditor_app.ui.app import run, screenshot
 
     if args.screenshot is not None:
-        return screenshot(args.screenshot, args.task, args.image, args.demo)
+        return screenshot(args.screenshot, args.task, args.image, args.demo, args.edit)
     return run(demo=args.demo, model=args.model, image=args.image)
 
 

@@ -17,6 +17,7 @@ DEMO_REFERENCE = SAMPLES / "toy_reference.png"
 DEMO_REFERENCE_MASK = SAMPLES / "toy_reference_mask.png"
 DEMO_MODEL = "toy"  # models/toy: trained on toy scenes, shipped with the app
 DEMO_MOVE = (26, -4)  # pixels: the sample circle's move (also the README's and CI's)
+SCREENSHOT_EDIT_MS = 600_000  # how long `screenshot(edit=True)` waits for the edit
 
 
 def data_dir() -> Path:
@@ -127,11 +128,50 @@ def run(demo: bool = False, model: str | None = None, image: Path | None = None)
     return 0
 
 
-def screenshot(out: Path, task: str = "move", image: Path | None = None, demo: bool = False) -> int:
-    """Render the main window offscreen after loading an image and choosing a task."""
+def run_edit_and_wait(window, timeout_ms: int = SCREENSHOT_EDIT_MS) -> str | None:
+    """Run the window's edit as the Edit button does and wait until it ends: None when its
+    result is shown below the canvas, else the sentence the window would have shown."""
+    from PySide6.QtCore import QEventLoop, QTimer
+
+    loop = QEventLoop()
+    outcome: list[str | None] = []
+    worker, edits = window.worker, window.edits
+
+    def end(why: str | None) -> None:
+        outcome.append(why)
+        loop.quit()
+
+    def problem(title: str, message: str) -> None:
+        end(f"{title}: {message}")
+
+    edits.problem.disconnect(window.complain)  # no one is there to read a dialog
+    edits.problem.connect(problem)
+    worker.finished.connect(lambda job, result: end(None))  # after the window's own slot
+    worker.cancelled.connect(lambda job: end("The edit was cancelled."))
+    try:
+        edits.run()
+        if not outcome:
+            QTimer.singleShot(timeout_ms, lambda: end(f"No result within {timeout_ms // 1000} s"))
+            loop.exec()
+    finally:
+        edits.problem.disconnect(problem)
+        edits.problem.connect(window.complain)
+    return outcome[0]
+
+
+def screenshot(
+    out: Path,
+    task: str = "move",
+    image: Path | None = None,
+    demo: bool = False,
+    edit: bool = False,
+) -> int:
+    """Render the main window offscreen after loading an image and choosing a task (and,
+    with `edit`, running its edit: the result shows below the canvas)."""
     import os
     import tempfile
 
+    from diffeditor_app.engine.errors import InvalidInput
     from diffeditor_app.engine.settings import Task
 
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -153,6 +193,9 @@ def screenshot(out: Path, task: str = "move", image: Path | None = None, demo: b
                 window.open_path(Path(image))
             window.set_task(Task(task))
             window.canvas.fit()
+            problem = run_edit_and_wait(window) if edit else None
+            if problem is not None:
+                raise InvalidInput(problem)  # as a file that does not open: exit 2, said
             application().processEvents()
             saved = window.grab().save(str(out))
         finally:

@@ -91,7 +91,8 @@ class MainWindow(QMainWindow):
         autosave_name: str = AUTOSAVE_NAME,
         interactive: bool = True,
     ) -> None:
-        """`interactive=False` (a screenshot): problems raise InvalidInput, never a dialog."""
+        """`interactive=False` (a screenshot): problems raise InvalidInput, never a dialog,
+        and closing asks nothing."""
         super().__init__()
         self.interactive = interactive
         self.settings = settings
@@ -400,8 +401,9 @@ class MainWindow(QMainWindow):
         self.setWindowModified(self.is_modified())
 
     def confirm_discard(self, doing: str) -> bool:
-        """Ask Save / Discard / Cancel when there is unsaved work; True to go on."""
-        if not self.is_modified():
+        """Ask Save / Discard / Cancel when there is unsaved work; True to go on. A window
+        without a user (a screenshot's) has no one to ask and no work of the user's."""
+        if not self.is_modified() or not self.interactive:
             return True
         buttons = QMessageBox.StandardButton
         answer = QMessageBox.question(

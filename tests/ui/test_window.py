@@ -327,6 +327,27 @@ def test_screenshot_of_a_crafted_project_exits_2(tmp_path, qapp, capsys, message
     assert "box.dx" in err and len(err.strip().splitlines()) == 1
 
 
+def test_screenshot_after_the_edit_shows_its_result(tmp_path, qapp):
+    from diffeditor_app.ui.app import screenshot
+
+    before, after = tmp_path / "before.png", tmp_path / "after.png"
+    assert screenshot(before, "move", demo=True) == 0
+    assert screenshot(after, "move", demo=True, edit=True) == 0  # the toy model, 50 steps
+    assert not np.array_equal(np.asarray(Image.open(before)), np.asarray(Image.open(after)))
+
+
+def test_screenshot_of_an_edit_that_cannot_run_exits_2(tmp_path, qapp, capsys, messages):
+    from diffeditor_app.cli import main
+
+    image = tmp_path / "plain.png"
+    Image.new("RGB", (64, 64), (120, 140, 160)).save(image)
+    out = tmp_path / "shot.png"
+    code = main(["--screenshot", str(out), "--image", str(image), "--edit"])  # nothing painted
+    err = capsys.readouterr().err
+    assert code == 2 and messages == [] and not out.exists()
+    assert "Cannot run the edit" in err and len(err.strip().splitlines()) == 1, err
+
+
 # -- preferences the window keeps ----------------------------------------------------------------
 
 
