@@ -578,9 +578,12 @@ def markdown(report: dict) -> str:
         f"{report['processes']} processes of one thread, "
         f"{report.get('edit_seconds', report['seconds']) / 60:.1f} thread-minutes of edits. "
         "Each cell is the mean (median) over the scenes; "
-        "higher ↑ / lower ↓ is better. The IoU leaves out a 1 px band around the true outline "
-        "and pixels whose true background or neighbour has the object's colour. The ceiling "
-        "rows score the exact truth and its round trip through the model's VAE.",
+        "higher ↑ / lower ↓ is better. A pixel is the object when its colour is within "
+        "ΔE2000 20 of the object's and nearer to it than to what the truth shows there without "
+        "the object. The IoU leaves out a 1 px band around the true outline and pixels whose "
+        "true background or neighbour has the object's colour. PSNR object is read inside the "
+        "object, off its outline. The ceiling rows score the exact truth and its round trip "
+        "through the model's VAE.",
         "",
     ]
     for task, variants in report["table"].items():
