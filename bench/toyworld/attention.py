@@ -86,11 +86,16 @@ def selectivity(model_dir: str, scenes: int) -> dict[str, dict[str, float]]:
     return report
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def model_and_scenes(doc: str, argv: list[str] | None) -> argparse.Namespace:
+    """The options of a measurement over held-out scenes: --model and --scenes."""
+    parser = argparse.ArgumentParser(description=doc.split("\n")[0])
     parser.add_argument("--model", default=str(REPO / "models" / "toy"))
     parser.add_argument("--scenes", type=int, default=16)
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = model_and_scenes(__doc__, argv)
     report = selectivity(args.model, args.scenes)
     for name, row in report.items():
         print(

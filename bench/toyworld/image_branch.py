@@ -11,7 +11,6 @@ report is the relative change ||eps_on - eps_off|| / ||eps_off||.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
@@ -19,14 +18,13 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from attention import TIMESTEPS
+from attention import TIMESTEPS, model_and_scenes
 from scenes import random_scene
 
 from diffeditor_app.engine import ModelSpec, load_model
 from diffeditor_app.engine.method.inversion import encode_image, encode_prompt
 from diffeditor_app.engine.settings import DEFAULTS, Task
 
-REPO = Path(__file__).resolve().parents[2]
 SCALES = (DEFAULTS[Task.MOVE].ip_scale, 1.0)  # the method's gamma, and the branch at full weight
 
 
@@ -61,10 +59,7 @@ def image_branch_effect(model_dir: str, scenes: int) -> dict[str, float]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--model", default=str(REPO / "models" / "toy"))
-    parser.add_argument("--scenes", type=int, default=16)
-    args = parser.parse_args(argv)
+    args = model_and_scenes(__doc__, argv)
     report = image_branch_effect(args.model, args.scenes)
     for key, change in report.items():
         print(f"{key:<28} eps moves by {100 * change:.2f}%")
