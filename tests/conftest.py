@@ -20,6 +20,18 @@ def tiny_model_dir(tmp_path_factory):
     return write_tiny_model(tmp_path_factory.mktemp("tiny"))
 
 
+@pytest.fixture
+def break_file_writes(monkeypatch):
+    """Call it to make every atomic write fail from then on, as on a read-only disk (the
+    final rename raises); the test's `monkeypatch.undo()` mends it."""
+    import os
+
+    def broken_replace(src, dst):
+        raise PermissionError(13, "Permission denied")
+
+    return lambda: monkeypatch.setattr(os, "replace", broken_replace)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def collect_qt_garbage_at_the_end():
     """Free every Qt wrapper left in a reference cycle while the QApplication still runs:

@@ -302,28 +302,22 @@ def test_a_failed_write_leaves_the_old_file_and_the_store_unchanged(
     assert os.listdir(path.parent) == ["settings.json"]  # no temporary file left behind
 
 
-def test_a_failed_rename_leaves_the_old_file(store, path, monkeypatch):
+def test_a_failed_rename_leaves_the_old_file(store, path, break_file_writes):
     store.set("device", "cpu")
     before = path.read_bytes()
 
-    def broken_replace(src, dst):
-        raise PermissionError(13, "Permission denied")
-
-    monkeypatch.setattr(settings_module.os, "replace", broken_replace)
+    break_file_writes()
     with pytest.raises(OSError, match="Permission denied"):
         store.set("device", "cuda")
     assert path.read_bytes() == before and store.get("device") == "cpu"
     assert os.listdir(path.parent) == ["settings.json"]
 
 
-def test_what_the_app_remembers_never_raises(store, path, monkeypatch):
+def test_what_the_app_remembers_never_raises(store, path, break_file_writes):
     store.set("last_task", "appearance")
     before = path.read_bytes()
 
-    def broken_replace(src, dst):
-        raise PermissionError(13, "Permission denied")
-
-    monkeypatch.setattr(settings_module.os, "replace", broken_replace)
+    break_file_writes()
     store.remember("last_task", "drag")  # logged, not raised
     assert path.read_bytes() == before and store.get("last_task") == "appearance"
     with pytest.raises(ValueError, match="last_task"):
@@ -402,15 +396,14 @@ def test_default_path_follows_the_real_platformdirs(monkeypatch, tmp_path):
     assert not path.exists()  # asking for the path creates nothing
 
 
-def test_recent_files_are_remembered_and_several_keys_change_together(store, path, monkeypatch):
+def test_recent_files_are_remembered_and_several_keys_change_together(
+    store, path, break_file_writes
+):
     store.set_all({"device": "cpu", "brush_size": 12})
     assert store.get("device") == "cpu" and store.get("brush_size") == 12
     before = path.read_bytes()
 
-    def broken_replace(src, dst):
-        raise PermissionError(13, "Permission denied")
-
-    monkeypatch.setattr(settings_module.os, "replace", broken_replace)
+    break_file_writes()
     store.add_recent("cat.png")  # an open or a save that worked does not fail over its list
     store.remove_recent("cat.png")
     with pytest.raises(OSError, match="Permission denied"):

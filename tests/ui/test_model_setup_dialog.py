@@ -104,18 +104,15 @@ def test_a_segment_anything_folder_can_be_chosen(qtbot, settings, monkeypatch, t
     assert sam_row.state.text().startswith("chosen:")
 
 
-def test_an_unwritable_settings_file_is_said_and_the_dialog_stays(qtbot, settings, monkeypatch):
-    import os
-
+def test_an_unwritable_settings_file_is_said_and_the_dialog_stays(
+    qtbot, settings, monkeypatch, break_file_writes
+):
     dialog = ModelSetupDialog(settings)
     qtbot.addWidget(dialog)
     warnings = []
     monkeypatch.setattr(QMessageBox, "warning", lambda *args: warnings.append(args[1:]))
 
-    def broken_replace(src, dst):
-        raise PermissionError(13, "Permission denied")
-
-    monkeypatch.setattr(os, "replace", broken_replace)
+    break_file_writes()
     dialog.show()
     dialog.toy.click()
     assert dialog.isVisible() and dialog.result() != dialog.DialogCode.Accepted

@@ -75,20 +75,15 @@ def test_the_device_is_a_list_of_what_torch_finds(qtbot, tmp_path, monkeypatch):
 
 
 def test_an_unwritable_settings_file_keeps_the_dialog_open_with_the_reason(
-    qtbot, tmp_path, monkeypatch
+    qtbot, tmp_path, monkeypatch, break_file_writes
 ):
-    import os
-
     store = SettingsStore(tmp_path / "settings.json")
     store.set("device", "cpu")
     dialog = PreferencesDialog(store)
     qtbot.addWidget(dialog)
     field(dialog, "precision").widget.setCurrentText("fp32")
 
-    def broken_replace(src, dst):
-        raise PermissionError(13, "Permission denied")
-
-    monkeypatch.setattr(os, "replace", broken_replace)
+    break_file_writes()
     dialog.show()
     dialog.accept()
     assert dialog.isVisible() and dialog.result() != dialog.DialogCode.Accepted

@@ -380,13 +380,8 @@ def test_the_window_comes_back_where_it_was_closed(tmp_path, qtbot, tiny_model_d
     second.worker.shutdown()
 
 
-def test_quitting_with_unwritable_settings_still_stops_the_worker(window, monkeypatch):
-    import os
-
-    def broken_replace(src, dst):
-        raise PermissionError(13, "Permission denied")
-
-    monkeypatch.setattr(os, "replace", broken_replace)
+def test_quitting_with_unwritable_settings_still_stops_the_worker(window, break_file_writes):
+    break_file_writes()
     window.canvas.brush_size_changed.emit(7)  # what the app notes by itself never raises
     window.close()  # saving the window's place fails: the quit goes on
     assert not window.worker.thread.isRunning()
