@@ -395,6 +395,7 @@ def run_case(case: Case, variant: str) -> tuple[np.ndarray, float]:
 
 _model: str = ""  # the model path of this worker process
 _editor: Editor | None = None  # ... loaded on its first edit
+_cases: dict[tuple[str, int, str, bool], list[Case]] = {}  # ... and the cases it has drawn
 
 
 def start_worker(model: str) -> None:
@@ -470,7 +471,10 @@ def evaluate(job: Job) -> list[dict]:
     image is kept in the store, so a cut run resumes where it stopped and a changed metric
     re-scores every image without editing again. Variants run inner, so the prepared scene
     stays cached."""
-    case = cases_for(job.task, job.count, job.split, job.patterned)[job.position]
+    key = (job.task, job.count, job.split, job.patterned)
+    if key not in _cases:  # drawn once per worker, not once per case
+        _cases[key] = cases_for(*key)
+    case = _cases[key][job.position]
     case = replace(case, request=replace(case.request, steps=job.steps, overrides=job.overrides))
     path = job.store / f"{job.task}-{job.position:03d}.npz"
     outputs = load_outputs(path)
