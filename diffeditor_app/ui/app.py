@@ -144,16 +144,24 @@ def run_edit_and_wait(window, timeout_ms: int = SCREENSHOT_EDIT_MS) -> str | Non
     def problem(title: str, message: str) -> None:
         end(f"{title}: {message}")
 
+    def finished(job: int, result) -> None:  # after the window's own slot has shown it
+        end(None)
+
+    def cancelled(job: int) -> None:
+        end("The edit was cancelled.")
+
     edits.problem.disconnect(window.complain)  # no one is there to read a dialog
     edits.problem.connect(problem)
-    worker.finished.connect(lambda job, result: end(None))  # after the window's own slot
-    worker.cancelled.connect(lambda job: end("The edit was cancelled."))
+    worker.finished.connect(finished)
+    worker.cancelled.connect(cancelled)
     try:
         edits.run()
         if not outcome:
             QTimer.singleShot(timeout_ms, lambda: end(f"No result within {timeout_ms // 1000} s"))
             loop.exec()
     finally:
+        worker.finished.disconnect(finished)
+        worker.cancelled.disconnect(cancelled)
         edits.problem.disconnect(problem)
         edits.problem.connect(window.complain)
     return outcome[0]
