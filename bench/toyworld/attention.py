@@ -1,7 +1,7 @@
 """How selective the toy UNet's self-attention is: the memory bank can only copy content
 when a query attends to a few keys (issue 12).
 
-    python bench/toyworld/attention.py [--model models/toy] [--scenes 16]
+    python bench/toyworld/attention.py [--model models/toy] [--scenes 16] [--patterned]
 
 For each decoder self-attention layer (the memory bank's layers), held-out scenes are noised
 to a few timesteps of the editing schedule and run through the UNet with their captions;
@@ -41,7 +41,9 @@ def attention_probabilities(attn, hidden: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def selectivity(model_dir: str, scenes: int) -> dict[str, dict[str, float]]:
+def selectivity(
+    model_dir: str, scenes: int, patterned: bool = False
+) -> dict[str, dict[str, float]]:
     model = load_model(ModelSpec(model_dir, device="cpu"))
     unet = model.unet
     layers = {
@@ -62,7 +64,7 @@ def selectivity(model_dir: str, scenes: int) -> dict[str, dict[str, float]]:
     alphas = model.scheduler.alphas_cumprod
     generator = torch.Generator().manual_seed(0)
     for index in range(scenes):
-        scene = random_scene("test", index)
+        scene = random_scene("test", index, patterned=patterned)
         pixels = torch.from_numpy(scene.render().rgb).permute(2, 0, 1)[None].float() / 127.5 - 1
         z0 = encode_image(model.vae, pixels, model.latent_scale)
         text = encode_prompt(model.tokenizer, model.text_encoder, scene.caption, model.device)
@@ -87,16 +89,17 @@ def selectivity(model_dir: str, scenes: int) -> dict[str, dict[str, float]]:
 
 
 def model_and_scenes(doc: str, argv: list[str] | None) -> argparse.Namespace:
-    """The options of a measurement over held-out scenes: --model and --scenes."""
+    """The options of a measurement over held-out scenes: --model, --scenes, --patterned."""
     parser = argparse.ArgumentParser(description=doc.split("\n")[0])
     parser.add_argument("--model", default=str(REPO / "models" / "toy"))
     parser.add_argument("--scenes", type=int, default=16)
+    parser.add_argument("--patterned", action="store_true", help="the patterned toy world")
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = model_and_scenes(__doc__, argv)
-    report = selectivity(args.model, args.scenes)
+    report = selectivity(args.model, args.scenes, args.patterned)
     for name, row in report.items():
         print(
             f"{name:<48} {row['keys']:>4} keys, {row['channels_per_head']:>3} ch/head: entropy "

@@ -1,7 +1,7 @@
 """How much the image prompt moves the toy UNet's noise prediction: the reason an ablation
 of it shows (or does not show) in the quality table (issue 12).
 
-    python bench/toyworld/image_branch.py [--model models/toy] [--scenes 16]
+    python bench/toyworld/image_branch.py [--model models/toy] [--scenes 16] [--patterned]
 
 Held-out scenes are noised to a few timesteps of the editing schedule. The UNet predicts the
 noise with the scene's caption or an empty prompt, with the decoupled image branch off and
@@ -29,7 +29,7 @@ SCALES = (DEFAULTS[Task.MOVE].ip_scale, 1.0)  # the method's gamma, and the bran
 
 
 @torch.no_grad()
-def image_branch_effect(model_dir: str, scenes: int) -> dict[str, float]:
+def image_branch_effect(model_dir: str, scenes: int, patterned: bool = False) -> dict[str, float]:
     model = load_model(ModelSpec(model_dir, device="cpu"))
     if model.image_prompt is None:
         raise SystemExit(f"{model_dir} has no image prompt")
@@ -38,7 +38,7 @@ def image_branch_effect(model_dir: str, scenes: int) -> dict[str, float]:
     generator = torch.Generator().manual_seed(0)
     changes: dict[str, list[float]] = {}
     for index in range(scenes):
-        scene = random_scene("test", index)
+        scene = random_scene("test", index, patterned=patterned)
         rgb = scene.render().rgb
         pixels = torch.from_numpy(rgb).permute(2, 0, 1)[None].float() / 127.5 - 1
         z0 = encode_image(model.vae, pixels, model.latent_scale)
@@ -60,7 +60,7 @@ def image_branch_effect(model_dir: str, scenes: int) -> dict[str, float]:
 
 def main(argv: list[str] | None = None) -> int:
     args = model_and_scenes(__doc__, argv)
-    report = image_branch_effect(args.model, args.scenes)
+    report = image_branch_effect(args.model, args.scenes, args.patterned)
     for key, change in report.items():
         print(f"{key:<28} eps moves by {100 * change:.2f}%")
     print(json.dumps(report))

@@ -125,6 +125,7 @@ def test_paired_differences_cover_every_ablation_and_key_metric():
             assert mean == pytest.approx(expected) and low == pytest.approx(expected)
             assert high == pytest.approx(expected)
     assert baseline("no prompts at all") == "no text prompts"
+    assert baseline("edit energy only, global") == "edit energy only"
 
 
 def test_every_ablation_is_a_valid_request_change():

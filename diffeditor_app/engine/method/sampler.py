@@ -198,7 +198,26 @@ class DiffEditorSampler:
         grid: tuple[int, int],
     ) -> torch.Tensor:
         """lambda S (m_grad dE_edit/dz + (1 - m_grad) dE_content/dz): regional score-based
-        guidance (paper Eq. 8). Two autograd.grad calls share one early-exit forward pass."""
+        guidance (paper Eq. 8)."""
+        edit, content = self.energy_gradients(z, t, i, cond, plan, grid)
+        if self.settings.regional_guidance:
+            mask = plan.grad_mask.to(z.dtype)
+            g = self.settings.guidance_scale * (mask * edit + (1 - mask) * content)
+        else:
+            g = self.settings.guidance_scale * (edit + content)
+        return torch.nan_to_num(g, nan=0.0, posinf=0.0, neginf=0.0)
+
+    def energy_gradients(
+        self,
+        z: torch.Tensor,
+        t: int,
+        i: int,
+        cond: Conditioning,
+        plan: EditPlan,
+        grid: tuple[int, int],
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """dE_edit/dz and dE_content/dz (zeros for an energy the task does not have). The two
+        autograd.grad calls share one early-exit forward pass."""
         with torch.enable_grad():
             latent = z.detach().requires_grad_(True)
             generated = to_grid(self.extractor(latent, t, cond.text), grid)
@@ -210,13 +229,8 @@ class DiffEditorSampler:
                     self.costs.unet_backward += 1
                 else:
                     g = torch.zeros_like(latent)
-                grads.append(g)
-        if self.settings.regional_guidance:
-            mask = plan.grad_mask.to(z.dtype)
-            g = self.settings.guidance_scale * (mask * grads[0] + (1 - mask) * grads[1])
-        else:
-            g = self.settings.guidance_scale * (grads[0] + grads[1])
-        return torch.nan_to_num(g.detach(), nan=0.0, posinf=0.0, neginf=0.0)
+                grads.append(g.detach())
+        return grads[0], grads[1]
 
     def travel_back(
         self,
