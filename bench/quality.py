@@ -94,7 +94,7 @@ VARIANTS: dict[str, dict] = {
     # the paper's own test of regional guidance (its Fig. 11): the content energy removed, so
     # that only where the edit gradient acts tells the background apart
     "edit energy only": {"overrides": EDIT_ENERGY_ONLY},
-    "edit energy only, global": {"overrides": {**EDIT_ENERGY_ONLY, "regional_guidance": False}},
+    "edit energy only (global)": {"overrides": {**EDIT_ENERGY_ONLY, "regional_guidance": False}},
     # the image prompt where no text names the reference's content: a user who types nothing
     "no text prompts": {"prompt": "", "reference_prompt": ""},
     "no prompts at all": {
@@ -109,7 +109,7 @@ VARIANT_TASKS = {  # variants that only some tasks run (the rest run on every ta
 }
 PAIRED_WITH = {
     "no prompts at all": "no text prompts",
-    "edit energy only, global": "edit energy only",
+    "edit energy only (global)": "edit energy only",
 }  # else against "full"
 NAIVE = "naive cut-and-paste"
 EXACT = "ceiling: exact truth"  # the metric on the truth itself

@@ -125,11 +125,12 @@ def test_paired_differences_cover_every_ablation_and_key_metric():
             assert mean == pytest.approx(expected) and low == pytest.approx(expected)
             assert high == pytest.approx(expected)
     assert baseline("no prompts at all") == "no text prompts"
-    assert baseline("edit energy only, global") == "edit energy only"
+    assert baseline("edit energy only (global)") == "edit energy only"
 
 
 def test_every_ablation_is_a_valid_request_change():
     assert NAIVE not in VARIANTS
+    assert not any("," in name for name in VARIANTS)  # --variants is a comma-separated list
     for variant in VARIANTS.values():
         for task in Task:
             DEFAULTS[task].with_overrides(variant.get("overrides", {})).validate()
