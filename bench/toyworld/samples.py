@@ -5,7 +5,8 @@
 Two hand-set scenes, so the demo always opens on the same picture: the image (a red circle
 and a yellow square on a sky-to-mint gradient) with the circle's mask and a drag region
 around the square and where it is dragged, and a reference (a purple triangle on plain
-beige) with its mask.
+beige) with its mask; the captions of the image, the reference and the appearance and paste
+results.
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ REFERENCE = Scene(
     Background("plain", "beige", "grey", vertical=False, stripe=4),
     (SceneObject("triangle", "purple", 32.0, 32.0, 11.0),),
 )
+PASTED = SceneObject("triangle", "purple", 46.0, 16.0, 8.8)  # app.py's paste layer: the
+# reference triangle at (0.72, 0.25) of the image, scaled 0.8
 MASK_GROW = 1  # painted masks reach a pixel past the anti-aliased edge
 DRAG = (0, 10)  # the demo drags the square's centre this far (app.py's handle and target)
 REGION_GROW = 3  # the drag region leaves room around the square, before and after
@@ -51,6 +54,10 @@ def main() -> int:
     save_mask(dilate(reference.masks[0], MASK_GROW), "toy_reference_mask.png")
     (SAMPLES / "toy_scene.txt").write_text(IMAGE.caption + "\n")
     (SAMPLES / "toy_reference.txt").write_text(REFERENCE.caption + "\n")
+    # what the appearance and paste results show: the prompts a user types for them
+    recoloured = IMAGE.recoloured(0, REFERENCE.objects[0].colour, None)
+    (SAMPLES / "toy_appearance.txt").write_text(recoloured.caption + "\n")
+    (SAMPLES / "toy_paste.txt").write_text(IMAGE.added(PASTED).caption + "\n")
     print(f"wrote the toy samples to {SAMPLES}: '{IMAGE.caption}'")
     return 0
 

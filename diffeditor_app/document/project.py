@@ -29,6 +29,7 @@ from diffeditor_app.document.session import (
     MoveBox,
     PasteLayer,
     SessionState,
+    prompt_slot,
 )
 from diffeditor_app.engine.errors import InvalidInput
 from diffeditor_app.engine.imaging.images import MAX_PIXELS, SourceImage, mask_from_pil, open_image
@@ -37,7 +38,7 @@ from diffeditor_app.engine.requests import MAX_SCALE, MIN_SCALE, REACH, SEED_RAN
 from diffeditor_app.engine.settings import Task
 
 FORMAT = "diffedit"
-VERSION = 1
+VERSION = 2  # 2: a prompt per task (1: one prompt, still read)
 MANIFEST = "project.json"
 MAX_MANIFEST_BYTES = 1 << 20  # a manifest is a few KB: prompts, points, numbers
 MAX_MANIFEST_DEPTH = 6  # the schema nests 4 deep (pairs -> pair -> point -> number)
@@ -74,7 +75,7 @@ def save_project(state: SessionState, path: Path) -> None:
         "format": FORMAT,
         "version": VERSION,
         "task": state.task.value,
-        "prompt": state.prompt,
+        "prompts": {task.value: text for task, text in state.prompts.items()},
         "reference_prompt": state.reference_prompt,
         "seed": state.seed,
         "options": asdict(state.options),
@@ -170,6 +171,16 @@ def _text(value, where: str) -> str:
     if not isinstance(value, str) or len(value) > MAX_TEXT_CHARS:
         raise _Invalid(f"{where} must be text of at most {MAX_TEXT_CHARS} characters")
     return value
+
+
+def _prompts(manifest: dict, task: Task) -> dict[Task, str]:
+    """Each task's prompt (see session.prompt_slot). A file from before per-task prompts has
+    one, typed for the task it was saved on."""
+    if "prompts" not in manifest:
+        return {prompt_slot(task): _text(_get(manifest, "prompt", ""), "prompt")}
+    slots = {prompt_slot(t).value for t in Task}
+    record = _record(manifest["prompts"], "prompts", slots)
+    return {Task(key): _text(text, f"prompts.{key}") for key, text in record.items()}
 
 
 def _record(value, where: str, keys: set[str]) -> dict:
@@ -291,7 +302,7 @@ def _read(archive: zipfile.ZipFile, path: Path) -> SessionState:
         ),
         reference=reference,
         task=Task(task),
-        prompt=_text(_get(manifest, "prompt", ""), "prompt"),
+        prompts=_prompts(manifest, Task(task)),
         reference_prompt=_text(_get(manifest, "reference_prompt", ""), "reference_prompt"),
         seed=int(_number(_get(manifest, "seed", ""), "seed", *SEED_RANGE, integer=True)),
         options=_options(_get(manifest, "options", "")),

@@ -93,6 +93,13 @@ class Candidate:
     summary: str  # e.g. "seed 42 · 12.3 s"
 
 
+def prompt_slot(task: Task) -> Task:
+    """The prompt a task reads. Move and drag describe the image itself and share one;
+    appearance and paste each describe their own result, which the image's caption
+    contradicts (it names the old colour, or leaves the pasted object out)."""
+    return Task.MOVE if task is Task.DRAG else task
+
+
 @dataclass(eq=False)
 class SessionState:
     """The session's data, separate from its signals so a project file can carry it."""
@@ -105,11 +112,16 @@ class SessionState:
     paste: PasteLayer = PasteLayer()
     reference: SourceImage | None = None
     task: Task = Task.MOVE
-    prompt: str = ""
+    prompts: dict[Task, str] = field(default_factory=dict)  # by prompt_slot
     reference_prompt: str = ""
     seed: int = DEFAULT_SEED
     options: EditOptions = EditOptions()
     kept: list[SourceImage] = field(default_factory=list)  # every result kept, in order
+
+    @property
+    def prompt(self) -> str:
+        """The current task's prompt."""
+        return self.prompts.get(prompt_slot(self.task), "")
 
     @classmethod
     def for_image(cls, image: SourceImage) -> SessionState:
@@ -163,15 +175,25 @@ class EditSession(QObject):
             self.task_changed.emit(task.value)
 
     def set_text(self, **changes) -> None:
-        """Prompt, reference_prompt, seed or options; emits once if anything changed."""
+        """Prompt (the current task's), reference_prompt, seed or options; emits once if
+        anything changed."""
         updated = False
         for key, value in changes.items():
             if key not in {"prompt", "reference_prompt", "seed", "options"}:
                 raise KeyError(key)
             if getattr(self.state, key) != value:
-                setattr(self.state, key, value)
+                if key == "prompt":
+                    self.state.prompts[prompt_slot(self.state.task)] = value
+                else:
+                    setattr(self.state, key, value)
                 updated = True
         if updated:
+            self.text_changed.emit()
+
+    def set_prompt(self, task: Task, text: str) -> None:
+        """The prompt of a task other than the current one (a demo, a script)."""
+        if self.state.prompts.get(prompt_slot(task), "") != text:
+            self.state.prompts[prompt_slot(task)] = text
             self.text_changed.emit()
 
     def set_options(self, **changes) -> None:

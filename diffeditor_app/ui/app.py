@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from diffeditor_app.engine.models.model import ModelSpec
+from diffeditor_app.engine.settings import Task
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLES = REPO / "resources" / "samples"
@@ -15,6 +16,10 @@ DEMO_MASK = SAMPLES / "toy_circle_mask.png"
 DEMO_REGION = SAMPLES / "toy_square_region.png"
 DEMO_REFERENCE = SAMPLES / "toy_reference.png"
 DEMO_REFERENCE_MASK = SAMPLES / "toy_reference_mask.png"
+DEMO_RESULTS = {  # what the two-image edits should show: their prompts
+    Task.APPEARANCE: SAMPLES / "toy_appearance.txt",
+    Task.PASTE: SAMPLES / "toy_paste.txt",
+}
 DEMO_MODEL = "toy"  # models/toy: trained on toy scenes, shipped with the app
 DEMO_MOVE = (26, -4)  # pixels: the sample circle's move (also the README's and CI's)
 SCREENSHOT_EDIT_MS = 600_000  # how long `screenshot(edit=True)` waits for the edit
@@ -69,9 +74,8 @@ def prepare_demo(window) -> None:
     """The toy sample scene set up for every task: the circle painted with a move box, a
     drag region around the square with one handle -> target pair, and a reference triangle
     with its mask (and its caption as the reference prompt), placed as a paste layer. The
-    prompt stays empty: one prompt serves every task, and the scene's own caption names the
-    circle's old colour and leaves the pasted triangle out, which turns the toy model's
-    appearance and paste edits back toward the unedited scene."""
+    appearance and paste prompts describe their results, as the prompt field asks; move and
+    drag keep theirs empty, as a user who types nothing would."""
     from diffeditor_app.document import commands
     from diffeditor_app.document.session import MaskName, MoveBox, PasteLayer
     from diffeditor_app.engine.imaging.images import load_image, load_mask
@@ -80,6 +84,8 @@ def prepare_demo(window) -> None:
     window.open_image(DEMO_IMAGE)
     session = window.session
     session.set_text(reference_prompt=DEMO_REFERENCE.with_suffix(".txt").read_text().strip())
+    for task, result in DEMO_RESULTS.items():
+        session.set_prompt(task, result.read_text().strip())
     circle = load_mask(DEMO_MASK, session.image.size)
     region = load_mask(DEMO_REGION, session.image.size)
     height, width = circle.shape
@@ -180,7 +186,6 @@ def screenshot(
     import tempfile
 
     from diffeditor_app.engine.errors import InvalidInput
-    from diffeditor_app.engine.settings import Task
 
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     application()

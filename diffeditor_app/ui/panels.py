@@ -257,6 +257,11 @@ class EditPanel(QWidget):
             options=options,
         )
 
+    def commit(self) -> None:
+        """Write what the fields show to the session now: a field writes on Return or when it
+        loses the focus, and a task switched by key while typing must not drop the text."""
+        self._write_back()
+
     def reset_to_defaults(self) -> None:
         if self.session is not None:
             self.session.set_text(options=EditOptions())

@@ -591,6 +591,7 @@ class MainWindow(QMainWindow):
     def set_task(self, task: Task) -> None:
         if self.session is None:
             return
+        self.edit_panel.commit()  # the prompt typed so far belongs to the task left
         self.session.set_task(task)
         self.settings.remember("last_task", task.value)
         self.task_actions[task].setChecked(True)

@@ -18,6 +18,7 @@ from diffeditor_app.document.project import load_project, save_project
 from diffeditor_app.document.session import MaskName, SessionState
 from diffeditor_app.engine.errors import InvalidInput
 from diffeditor_app.engine.models.testing import square_scene
+from diffeditor_app.engine.settings import Task
 
 WIDTH, HEIGHT = 64, 48
 
@@ -93,6 +94,16 @@ def test_good_project_loads(good):
     assert state.masks[MaskName.OBJECT].sum() == 100
 
 
+def test_a_version_1_project_keeps_its_one_prompt_for_the_task_it_was_saved_on(good):
+    def older(m):
+        m.update(version=1, task="paste", prompt="a purple triangle")
+        del m["prompts"]
+
+    state = load_project(with_manifest(good, older))
+    assert state.task is Task.PASTE and state.prompt == "a purple triangle"
+    assert state.prompts == {Task.PASTE: "a purple triangle"}
+
+
 # -- the crafted files of the issue ------------------------------------------------------------
 
 
@@ -166,8 +177,14 @@ def test_image_members_past_their_limit(good, monkeypatch):
         (lambda m: m.update(kept=10**9), ["kept"]),
         (lambda m: m.update(kept=3), ["kept/000.png"]),
         (lambda m: m.update(task="paint"), ["task"]),
-        (lambda m: m.update(prompt=["a", "b"]), ["prompt"]),
-        (lambda m: m.update(prompt="x" * 20_000), ["prompt", "10000"]),
+        (lambda m: m.update(prompts={"move": ["a", "b"]}), ["prompts.move"]),
+        (lambda m: m.update(prompts={"paste": "x" * 20_000}), ["prompts.paste", "10000"]),
+        (lambda m: m.update(prompts={"drag": "a"}), ["prompts", "drag"]),  # drag reads move's
+        (lambda m: m.update(prompts="a red square"), ["prompts", "object"]),
+        (
+            lambda m: m.update(prompt=["a", "b"], version=1, prompts=None) or m.pop("prompts"),
+            ["prompt"],
+        ),  # a version 1 file: one prompt
         (lambda m: m.update(masks=["object", "../../etc/passwd"]), ["masks"]),
         (lambda m: m.update(has_reference="yes"), ["has_reference"]),
         (lambda m: m.update(has_reference=True), ["reference.png"]),

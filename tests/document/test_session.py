@@ -234,3 +234,23 @@ def test_keeping_a_drag_or_a_paste_clears_what_it_spent(session):
     assert session.state.paste == PasteLayer(None, 0.5)  # unplaced; its scale stays
     session.undo_stack.undo()
     assert session.state.paste.at == Point(30, 20)
+
+
+def test_each_result_has_its_own_prompt_and_move_and_drag_share_the_images(session, qtbot):
+    """A two-image edit's prompt says what the result shows; the image's caption, which
+    move and drag read, would contradict it (issue 12)."""
+    session.set_text(prompt="a red square")
+    session.set_task(Task.DRAG)
+    assert session.state.prompt == "a red square"
+    session.set_task(Task.APPEARANCE)
+    assert session.state.prompt == ""
+    session.set_text(prompt="a blue square")
+    with qtbot.waitSignal(session.text_changed):
+        session.set_prompt(Task.PASTE, "a red square and a purple triangle")
+    assert session.state.prompt == "a blue square"
+    session.set_task(Task.PASTE)
+    assert session.state.prompt == "a red square and a purple triangle"
+    session.set_task(Task.MOVE)
+    assert session.state.prompt == "a red square"
+    with qtbot.assertNotEmitted(session.text_changed):
+        session.set_prompt(Task.DRAG, "a red square")  # move's, already

@@ -24,7 +24,10 @@ def demo(qtbot, tmp_path):
 def test_the_demo_is_set_up_for_every_task(demo):
     session = demo.session
     assert session.image.size == (64, 64)
-    assert session.state.prompt == ""  # one prompt for every task: see prepare_demo
+    assert session.state.task is Task.MOVE and session.state.prompt == ""
+    assert session.state.prompts[Task.APPEARANCE].startswith("a purple circle")  # the result
+    assert "purple triangle" in session.state.prompts[Task.PASTE]
+    assert session.undo_stack.isClean()
     assert session.state.reference_prompt.startswith("a purple triangle")
     for name in (MaskName.OBJECT, MaskName.REGION, MaskName.REFERENCE):
         assert session.mask(name).any(), name

@@ -192,3 +192,21 @@ def test_ctrl_q_quits_and_ctrl_y_redoes_on_every_platform(window, qtbot):
     assert window.session.state.box == before
     press(qtbot, Qt.Key.Key_Y, Qt.KeyboardModifier.ControlModifier)
     assert window.session.state.box == MoveBox(dx=20)
+
+
+def test_a_prompt_typed_then_a_task_switched_stays_with_its_task(window, qtbot):
+    """The task buttons take no focus, so the field has not written its text yet: switching
+    must not drop it, and each task shows its own prompt (issue 12)."""
+    prompt = window.edit_panel.prompt
+    prompt.setFocus()
+    prompt.clear()
+    qtbot.keyClicks(prompt, "a red square on grey")  # no Return, the focus stays
+    window.task_actions[Task.APPEARANCE].trigger()
+    assert window.session.state.prompts[Task.MOVE] == "a red square on grey"
+    assert prompt.text() == ""
+    assert prompt.placeholderText() != ""  # it asks for what the result shows
+    qtbot.keyClicks(prompt, "a blue square")
+    window.task_actions[Task.DRAG].trigger()
+    assert prompt.text() == "a red square on grey"  # drag reads the image's, as move does
+    window.task_actions[Task.APPEARANCE].trigger()
+    assert prompt.text() == "a blue square"
