@@ -69,11 +69,11 @@ def new_seed() -> int:
 
 def show_text(line: QLineEdit, text: str) -> None:
     """Set a field only when its text differs, so a refresh never moves the cursor of the
-    field being typed in; a field set from outside shows its text from the start."""
+    field being typed in; a field set from outside (a project opened, another task's prompt
+    while the field keeps the focus) shows its text from the start."""
     if line.text() != text:
         line.setText(text)
-        if not line.hasFocus():
-            line.setCursorPosition(0)
+        line.setCursorPosition(0)
 
 
 class EditPanel(QWidget):

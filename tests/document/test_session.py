@@ -166,6 +166,7 @@ def test_project_round_trip(session, tmp_path):
     alpha = np.full((48, 64), 200, np.uint8)
     commands.keep_result(session, SourceImage(np.zeros((48, 64, 3), np.uint8), alpha=alpha))
     session.set_text(prompt="a red square", seed=7, options=EditOptions(ip_scale=0.3, steps=20))
+    session.set_prompt(Task.PASTE, "a red square and a purple triangle")
     session.set_task(Task.DRAG)
     path = tmp_path / "scene.diffedit"
     save_project(session.state, path)
@@ -177,6 +178,7 @@ def test_project_round_trip(session, tmp_path):
     assert state.pairs == original.pairs and state.box == original.box
     assert state.paste == original.paste and state.task is Task.DRAG
     assert (state.prompt, state.seed, state.options) == ("a red square", 7, original.options)
+    assert state.prompts == {Task.MOVE: "a red square", Task.PASTE: original.prompts[Task.PASTE]}
     assert len(state.kept) == 1 and state.reference.size == (40, 30)
 
 

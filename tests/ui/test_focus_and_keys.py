@@ -208,5 +208,6 @@ def test_a_prompt_typed_then_a_task_switched_stays_with_its_task(window, qtbot):
     qtbot.keyClicks(prompt, "a blue square")
     window.task_actions[Task.DRAG].trigger()
     assert prompt.text() == "a red square on grey"  # drag reads the image's, as move does
+    assert prompt.cursorPosition() == 0  # another task's text shows from its start
     window.task_actions[Task.APPEARANCE].trigger()
     assert prompt.text() == "a blue square"
