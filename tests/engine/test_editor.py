@@ -200,7 +200,8 @@ def test_guidance_is_split_by_the_gradient_mask(editor, scene):
             settings,
             Costs(),
         )
-        return run.guidance(z, t, 0, cond, plan, frame.grid_shape), plan
+        gradients = run.energy_gradients(z, t, 0, cond, plan, frame.grid_shape)
+        return run.guidance(*gradients, plan), plan
 
     edit_only, plan = guidance(w_content=0.0, w_contrast=0.0, w_inpaint=0.0)
     inside = plan.grad_mask.expand_as(z) > 0

@@ -152,7 +152,10 @@ class DiffEditorSampler:
             passes = schedule.passes(j) if settings.time_travel else 1
             for p in range(passes):
                 eps = self.guided_noise(z, t, i, j, cond, plan)
-                eps_g = eps + self.guidance(z, t, i, cond, plan, grid) if guided else eps
+                eps_g = eps
+                if guided:
+                    gradients = self.energy_gradients(z, t, i, cond, plan, grid)
+                    eps_g = eps + self.guidance(*gradients, plan)
                 noise = None
                 if max(eta_in, eta_out) > 0:
                     noise = torch.randn(
@@ -188,20 +191,11 @@ class DiffEditorSampler:
         eps_uncond, eps_text = out.chunk(2)
         return eps_uncond + settings.cfg_scale * (eps_text - eps_uncond)
 
-    def guidance(
-        self,
-        z: torch.Tensor,
-        t: int,
-        i: int,
-        cond: Conditioning,
-        plan: EditPlan,
-        grid: tuple[int, int],
-    ) -> torch.Tensor:
+    def guidance(self, edit: torch.Tensor, content: torch.Tensor, plan: EditPlan) -> torch.Tensor:
         """lambda S (m_grad dE_edit/dz + (1 - m_grad) dE_content/dz): regional score-based
-        guidance (paper Eq. 8)."""
-        edit, content = self.energy_gradients(z, t, i, cond, plan, grid)
+        guidance (paper Eq. 8), or both gradients everywhere for the global ablation."""
         if self.settings.regional_guidance:
-            mask = plan.grad_mask.to(z.dtype)
+            mask = plan.grad_mask.to(edit.dtype)
             g = self.settings.guidance_scale * (mask * edit + (1 - mask) * content)
         else:
             g = self.settings.guidance_scale * (edit + content)
