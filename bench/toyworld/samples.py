@@ -12,6 +12,7 @@ results.
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +21,8 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from metrics import dilate
 from scenes import Background, Scene, SceneObject
+
+from diffeditor_app.ui.app import DEMO_PASTE_AT, DEMO_PASTE_SCALE
 
 SAMPLES = Path(__file__).resolve().parents[2] / "resources" / "samples"
 IMAGE = Scene(
@@ -33,8 +36,12 @@ REFERENCE = Scene(
     Background("plain", "beige", "grey", vertical=False, stripe=4),
     (SceneObject("triangle", "purple", 32.0, 32.0, 11.0),),
 )
-PASTED = SceneObject("triangle", "purple", 46.0, 16.0, 8.8)  # app.py's paste layer: the
-# reference triangle at (0.72, 0.25) of the image, scaled 0.8
+PASTED = replace(  # the reference triangle where the demo's paste layer puts it
+    REFERENCE.objects[0],
+    x=IMAGE.side * DEMO_PASTE_AT[0],
+    y=IMAGE.side * DEMO_PASTE_AT[1],
+    radius=REFERENCE.objects[0].radius * DEMO_PASTE_SCALE,
+)
 MASK_GROW = 1  # painted masks reach a pixel past the anti-aliased edge
 DRAG = (0, 10)  # the demo drags the square's centre this far (app.py's handle and target)
 REGION_GROW = 3  # the drag region leaves room around the square, before and after

@@ -22,6 +22,8 @@ DEMO_RESULTS = {  # what the two-image edits should show: their prompts
 }
 DEMO_MODEL = "toy"  # models/toy: trained on toy scenes, shipped with the app
 DEMO_MOVE = (26, -4)  # pixels: the sample circle's move (also the README's and CI's)
+DEMO_PASTE_AT = (0.72, 0.25)  # the paste layer's centre, as a share of the image's sides
+DEMO_PASTE_SCALE = 0.8  # ... and its scale
 SCREENSHOT_EDIT_MS = 600_000  # how long `screenshot(edit=True)` waits for the edit
 
 
@@ -101,7 +103,8 @@ def prepare_demo(window) -> None:
     commands.stroke(
         session, MaskName.REFERENCE, (0, 0, *reference.size), reference_mask, erase=False
     )
-    commands.set_paste(session, PasteLayer(Point(width * 0.72, height * 0.25), 0.8))
+    at = Point(width * DEMO_PASTE_AT[0], height * DEMO_PASTE_AT[1])
+    commands.set_paste(session, PasteLayer(at, DEMO_PASTE_SCALE))
     session.undo_stack.setClean()  # the demo's set-up is not the user's unsaved work
 
 

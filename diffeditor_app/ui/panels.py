@@ -157,15 +157,15 @@ class EditPanel(QWidget):
         self.cancel_button.clicked.connect(self.cancel_requested)
         self.new_seed.clicked.connect(lambda: self.seed.setValue(new_seed()))
         self.reset.clicked.connect(self.reset_to_defaults)
-        self.prompt.editingFinished.connect(self._write_back)
-        self.reference_prompt.editingFinished.connect(self._write_back)
+        self.prompt.editingFinished.connect(self.commit)
+        self.reference_prompt.editingFinished.connect(self.commit)
         for line in (self.prompt, self.reference_prompt):
             line.returnPressed.connect(self.typing_done)
             line.installEventFilter(self)
-        self.seed.valueChanged.connect(self._write_back)
-        self.advanced.toggled.connect(self._write_back)
+        self.seed.valueChanged.connect(self.commit)
+        self.advanced.toggled.connect(self.commit)
         for box in (self.guidance, self.flexibility, self.ip_scale, self.steps, self.resolution):
-            box.valueChanged.connect(self._write_back)
+            box.valueChanged.connect(self.commit)
         self.setEnabled(False)
         self._refresh()  # real defaults, even before an image or a model
 
@@ -234,7 +234,10 @@ class EditPanel(QWidget):
         for widget in widgets:
             widget.blockSignals(False)
 
-    def _write_back(self, *_) -> None:
+    def commit(self, *_) -> None:
+        """Write what the fields show to the session. The panel's own widgets call it; a
+        prompt writes on Return or when it loses the focus, so the window calls it before a
+        task button (which takes no focus) switches the prompt shown."""
         if self.session is None:
             return
         defaults = self.profile.task_settings(self.session.task)
@@ -256,11 +259,6 @@ class EditPanel(QWidget):
             seed=self.seed.value(),
             options=options,
         )
-
-    def commit(self) -> None:
-        """Write what the fields show to the session now: a field writes on Return or when it
-        loses the focus, and a task switched by key while typing must not drop the text."""
-        self._write_back()
 
     def reset_to_defaults(self) -> None:
         if self.session is not None:
