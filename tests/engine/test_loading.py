@@ -149,6 +149,7 @@ def test_declared_profile_is_the_one_the_engine_reads(tiny_model_dir, tmp_path, 
     assert declared_profile(str(tiny_model_dir)).feature_blocks == (1, 2)
     toy = declared_profile("toy")  # shipped under models/: its tuned numbers
     assert toy.task_settings(Task.MOVE).guidance_strength == 4.0
+    assert {toy.task_settings(task).cfg_scale for task in Task} == {2.0}
     for plain in (SD15_HUB_ID, str(tmp_path / "missing"), str(tmp_path)):
         assert declared_profile(plain) == ModelProfile()  # SD1.5's numbers
     # a hub repo in the cache: the profile it ships, read offline like its weights

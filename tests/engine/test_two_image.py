@@ -219,3 +219,37 @@ def test_reference_guidance_features_use_the_base_prompt(editor, scene, monkeypa
     assert pairs, "no two-image feature pass ran"
     for text in pairs:
         assert torch.equal(text[0], prepared.text[0]) and torch.equal(text[1], prepared.text[0])
+
+
+def test_a_guidance_scale_of_one_runs_the_text_half_alone(editor, scene):
+    """At cfg 1 the unconditional half adds nothing to the prediction, so it is not run; the
+    edit matches the two-half formula at a scale a hair above 1, image prompt included."""
+    image, mask = scene
+    reference, disc = reference_scene(64, 64)
+    batches: list[int] = []
+    hook = editor.model.unet.register_forward_pre_hook(
+        lambda module, args: batches.append(args[0].shape[0])
+    )
+
+    def edit(scale: float):
+        batches.clear()
+        request = AppearanceEdit(
+            image=image,
+            mask=mask,
+            reference=reference,
+            reference_mask=disc,
+            steps=10,  # table steps 10..19, the image prompt's window, are steps 2 and 3
+            overrides={"cfg_scale": scale},
+        )
+        return editor.edit(request), list(batches)
+
+    try:
+        both, both_batches = edit(1.0 + 1e-6)
+        alone, alone_batches = edit(1.0)
+    finally:
+        hook.remove()
+    assert alone.prepare_unet_forward == 0  # the inversion was kept from the first edit
+    assert both_batches.count(2) >= 10 and set(alone_batches) == {1}
+    assert both.unet_forward - both.prepare_unet_forward == alone.unet_forward
+    difference = np.abs(np.asarray(both.image, int) - np.asarray(alone.image, int))
+    assert difference.max() <= 2

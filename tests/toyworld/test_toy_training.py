@@ -3,11 +3,14 @@ pieces ends where the uninterrupted run ends."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 import torch
 from diffusers import UNet2DConditionModel
 from safetensors.torch import load_file
-from train import UNET_CONFIG, Denoiser, Plan, build_pool, gradient_l1, train_vae
+from train import PROFILE, UNET_CONFIG, Denoiser, Plan, build_pool, gradient_l1, train_vae
 from train import main as train_main
 from transformers import CLIPTokenizer
 
@@ -93,3 +96,8 @@ def test_a_patterned_plan_trains_on_striped_objects(tmp_path):
     flat_images, flat_captions = build_pool(tmp_path / "flat", Plan(pool=24))
     assert not any("striped" in caption.split(" on ")[0] for caption in flat_captions)
     assert not np.array_equal(images, flat_images)
+
+
+def test_the_shipped_profile_is_the_one_training_exports():
+    shipped = Path(__file__).resolve().parents[2] / "models" / "toy" / "diffeditor.json"
+    assert json.loads(shipped.read_text()) == PROFILE

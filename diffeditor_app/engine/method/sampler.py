@@ -176,18 +176,25 @@ class DiffEditorSampler:
         self, z: torch.Tensor, t: int, i: int, j: int, cond: Conditioning, plan: EditPlan
     ) -> torch.Tensor:
         """Classifier-free guidance over [uncond, text], with the memory bank and the image
-        prompt injected in their step windows."""
+        prompt injected in their step windows. At a scale of 1 the guided prediction is the
+        text one alone, so the unconditional half is not run."""
         settings = self.settings
-        batch = torch.cat([z, z])
-        text = torch.cat([cond.uncond, cond.text])
+        classifier_free = settings.cfg_scale != 1.0
+        batch = torch.cat([z, z]) if classifier_free else z
+        text = torch.cat([cond.uncond, cond.text]) if classifier_free else cond.text
+        image_tokens = cond.image_tokens
+        if image_tokens is not None and not classifier_free:
+            image_tokens = image_tokens[1:]  # the image's tokens without the unconditional ones
         with ExitStack() as active:
             if settings.bank_active(j) and i in cond.bank.steps:
                 active.enter_context(
                     self.controller.injecting(cond.bank, i, settings.bank_mode, plan.token_masks)
                 )
-            if cond.image_tokens is not None and settings.ip_active(j):
-                active.enter_context(cond.image_prompt.active(cond.image_tokens, settings.ip_scale))
+            if image_tokens is not None and settings.ip_active(j):
+                active.enter_context(cond.image_prompt.active(image_tokens, settings.ip_scale))
             out = self.unet(batch, t, encoder_hidden_states=text).sample
+        if not classifier_free:
+            return out
         eps_uncond, eps_text = out.chunk(2)
         return eps_uncond + settings.cfg_scale * (eps_text - eps_uncond)
 
