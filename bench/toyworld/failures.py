@@ -9,8 +9,9 @@ every case whose IoU is under FAILED_IOU by what the edited object's true area s
 
 - not drawn: mostly what the scene is without the object (the object missing, or left at
   its old place);
+- its old colour: an appearance left the object as it was;
 - another object's colour: an object was drawn, in the colour of another object of the
-  source scene (or, for an appearance, the object's own old colour);
+  source scene;
 - other colour: an object was drawn in a colour of neither;
 - misshapen or misplaced: the right colour, but not the right shape or place.
 """
@@ -32,15 +33,25 @@ from quality import FULL_SCENES, REPO, SPLIT_START, TASKS, Case, cases_for, load
 
 FAILED_IOU = 0.5  # a case under this IoU failed whole
 EMPTY_SHARE = 0.5  # ... and was not drawn when this share of its area shows the background
-MODES = ("ok", "not drawn", "another object's colour", "other colour", "misshapen or misplaced")
+MODES = (
+    "ok",
+    "not drawn",
+    "its old colour",
+    "another object's colour",
+    "other colour",
+    "misshapen or misplaced",
+)
+
+
+def old_colours(case: Case) -> Colours:
+    """What an appearance's object showed before the edit (nothing for other tasks)."""
+    return case.scene.objects[case.target].colours() if case.task == "appearance" else ()
 
 
 def other_colours(case: Case) -> Colours:
-    """The colours the edited object must not take: every other object's of the source scene,
-    and for an appearance its own old ones."""
-    wanted = set(case.colours)
-    found = {c for obj in case.scene.objects for c in obj.colours()} - wanted
-    return tuple(sorted(found))
+    """The colours of the source scene's other objects, apart from the wanted ones."""
+    others = (o for i, o in enumerate(case.scene.objects) if i != case.target)
+    return tuple(sorted({c for obj in others for c in obj.colours()} - set(case.colours)))
 
 
 def _within(lab: np.ndarray, colours: Colours) -> bool:
@@ -65,6 +76,8 @@ def failure_mode(case: Case, out: np.ndarray, iou: float) -> str:
     drawn = np.median(lab[~empty], axis=0)
     if _within(drawn, case.colours):
         return "misshapen or misplaced"
+    if _within(drawn, old_colours(case)):
+        return "its old colour"
     if _within(drawn, other_colours(case)):
         return "another object's colour"
     return "other colour"

@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from failures import MODES, failure_mode, markdown, other_colours, sort_store
+from failures import MODES, failure_mode, markdown, old_colours, other_colours, sort_store
 from metrics import SEGMENT_DELTA_E, dilate, nearest_distance
 from quality import cases_for, measure, save_outputs
 
@@ -41,11 +41,13 @@ def test_each_way_of_failing_is_told_apart(case):
     assert mode_of(case, bloated) == "misshapen or misplaced"
 
 
-def test_an_appearance_that_keeps_its_old_colour_counts_as_another_colour():
+def test_an_appearance_that_keeps_its_old_colour_is_told_apart():
     case = cases_for("appearance", 1)[0]
-    old = case.scene.objects[case.target].colours()
-    assert set(old) <= set(other_colours(case))
+    old = old_colours(case)
+    assert old == case.scene.objects[case.target].colours()
     assert nearest_distance(np.array(old[0]), case.colours) >= SEGMENT_DELTA_E
+    assert mode_of(case, painted(case, old[0])) == "its old colour"
+    assert old_colours(cases_for("move", 1)[0]) == ()
 
 
 def test_a_store_is_sorted_per_task(tmp_path):
@@ -58,4 +60,4 @@ def test_a_store_is_sorted_per_task(tmp_path):
     assert row["cases"] == 2 and row["modes"]["ok"] == 1 and row["modes"]["not drawn"] == 1
     assert sum(row["modes"].values()) == 2 and set(row["modes"]) == set(MODES)
     assert row["iou_ok"] > row["iou"]
-    assert "| move | 2 | 1 | 1 |" in markdown(report)
+    assert "| move | 2 | 1 | 1 | 0 |" in markdown(report)
