@@ -434,6 +434,11 @@ def variants_of(task: str, variants: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(v for v in variants if task in VARIANT_TASKS.get(v, (task,)))
 
 
+def case_path(store: Path, task: str, position: int) -> Path:
+    """The file of a store that keeps case `position` of a task's edited images."""
+    return store / f"{task}-{position:03d}.npz"
+
+
 def load_outputs(path: Path) -> dict[str, tuple[np.ndarray, float]]:
     """The stored images and edit seconds of one case, by variant (none before its run)."""
     if not path.exists():
@@ -484,7 +489,7 @@ def evaluate(job: Job) -> list[dict]:
         _cases[key] = cases_for(*key)
     case = _cases[key][job.position]
     case = replace(case, request=replace(case.request, steps=job.steps, overrides=job.overrides))
-    path = job.store / f"{job.task}-{job.position:03d}.npz"
+    path = case_path(job.store, job.task, job.position)
     outputs = load_outputs(path)
     for variant in variants_of(job.task, job.variants):
         if variant not in outputs:

@@ -29,7 +29,17 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from metrics import SEGMENT_DELTA_E, SHRINK, Colours, delta_e2000, erode, srgb_to_lab
-from quality import FULL_SCENES, REPO, SPLIT_START, TASKS, Case, cases_for, load_outputs, measure
+from quality import (
+    FULL_SCENES,
+    REPO,
+    SPLIT_START,
+    TASKS,
+    Case,
+    case_path,
+    cases_for,
+    load_outputs,
+    measure,
+)
 
 FAILED_IOU = 0.5  # a case under this IoU failed whole
 EMPTY_SHARE = 0.5  # ... and was not drawn when this share of its area shows the background
@@ -91,7 +101,7 @@ def sort_store(store: Path, count: int, split: str, patterned: bool, variant: st
         modes: Counter[str] = Counter()
         ious, kept = [], []
         for position, case in enumerate(cases_for(task, count, split, patterned)):
-            outputs = load_outputs(store / f"{task}-{position:03d}.npz")
+            outputs = load_outputs(case_path(store, task, position))
             if variant not in outputs:
                 continue
             out = outputs[variant][0]

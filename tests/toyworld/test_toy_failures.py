@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from failures import MODES, failure_mode, markdown, old_colours, other_colours, sort_store
 from metrics import SEGMENT_DELTA_E, dilate, nearest_distance
-from quality import cases_for, measure, save_outputs
+from quality import case_path, cases_for, measure, save_outputs
 
 
 @pytest.fixture(scope="module")
@@ -52,8 +52,8 @@ def test_an_appearance_that_keeps_its_old_colour_is_told_apart():
 
 def test_a_store_is_sorted_per_task(tmp_path):
     cases = cases_for("move", 2)
-    save_outputs(tmp_path / "move-000.npz", {"full": (cases[0].truth.render().rgb, 1.0)})
-    save_outputs(tmp_path / "move-001.npz", {"full": (cases[1].background, 1.0)})
+    save_outputs(case_path(tmp_path, "move", 0), {"full": (cases[0].truth.render().rgb, 1.0)})
+    save_outputs(case_path(tmp_path, "move", 1), {"full": (cases[1].background, 1.0)})
     report = sort_store(tmp_path, 2, "test", False, "full")
     assert list(report) == ["move"]  # tasks without stored images are left out
     row = report["move"]
