@@ -16,7 +16,7 @@ venv="${TMPDIR:-/tmp}/diffeditor-bench-venv"
 # A venv that sees the machine's torch; the machine's own pip installs into it (no ensurepip).
 python3 -m venv --system-site-packages --without-pip "$venv"
 "$venv/bin/python" -m pip install --quiet --no-index --find-links bench/wheels \
-    diffusers transformers safetensors tokenizers huggingface_hub numpy pillow
+    diffusers transformers safetensors tokenizers huggingface_hub
 echo "== wheels installed in $(( $(date +%s) - start )) s"
 "$venv/bin/python" -c "import torch; print('torch', torch.__version__, 'cuda', torch.version.cuda, torch.cuda.get_device_name(0))"
 export HF_HUB_OFFLINE=1 HF_HUB_DISABLE_PROGRESS_BARS=1

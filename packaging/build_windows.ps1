@@ -1,5 +1,6 @@
-# Build the Windows one-folder bundle build\dist\diffeditor\ from the active Python environment
-# (the project installed with `pip install -e .`; the bundle takes whatever torch is installed).
+# Build the Windows one-folder bundle build\dist\diffeditor\ in the active Python environment,
+# after installing the locked versions into it (requirements\windows-dev.txt), then prove it
+# with packaging\smoke.ps1 (the same checks as packaging/smoke.sh on Linux).
 #
 #   powershell -ExecutionPolicy Bypass -File packaging\build_windows.ps1        # the folder
 #   powershell -ExecutionPolicy Bypass -File packaging\build_windows.ps1 -Zip   # and a .zip
@@ -8,9 +9,10 @@
 # Linux only. Reviewed line by line against the Linux script.
 #
 # Torch decides what the bundle runs on:
-#   CPU only:      pip install torch==2.13.0                      -> bundle about 1 GB
+#   CPU only:      nothing to do: step 1 installs requirements\windows-torch-cpu.txt
+#                                                                 -> bundle about 1 GB
 #   NVIDIA (CUDA): pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cu128
-#                  (before `pip install -e .`)                    -> bundle about 4-5 GB
+#                  (before this script)                           -> bundle about 4-5 GB
 #                  (the CUDA, cuDNN and cuBLAS DLLs are most of it); the driver is the user's.
 #
 # Output: diffeditor.exe (windowed: no console, no stdout) and diffeditor-cli.exe (the same
@@ -27,8 +29,14 @@ function Invoke-Checked {  # like `set -e`: stop when a native command fails
   if ($LASTEXITCODE -ne 0) { throw "$Exe $($Arguments -join ' ') failed ($LASTEXITCODE)" }
 }
 
-# 1. PyInstaller, pinned: 6.22.3 is the version this bundle was built and tested with.
-Invoke-Checked python @("-m", "pip", "install", "-q", "pyinstaller==6.22.3")
+# 1. The locked versions (requirements\windows-*.txt), PyInstaller among them; torch's CPU
+#    build unless a CUDA build is installed already (see below).
+$torchLock = @()
+python -c "import torch" 2>$null
+if ($LASTEXITCODE -ne 0) { $torchLock = @("-r", "requirements\windows-torch-cpu.txt") }
+Invoke-Checked python (@("-m", "pip", "install", "-q", "--require-hashes") + $torchLock +
+  @("-r", "requirements\windows-dev.txt"))
+Invoke-Checked python @("-m", "pip", "install", "-q", "--no-deps", "-e", ".")
 $version = (python -c "import diffeditor_app; print(diffeditor_app.__version__)").Trim()
 
 # 2. The bundle (quiet imports while PyInstaller analyses diffusers and transformers).
@@ -48,6 +56,9 @@ if ($Zip) {
   $zipSize = "{0:N0} MB" -f ((Get-Item $archive).Length / 1MB)
   Write-Host "zip: $archive ($zipSize)"
 }
+# 5. The smoke: self-test, an offscreen window and the demo's edit of every task.
+Invoke-Checked powershell @("-ExecutionPolicy", "Bypass", "-File", "packaging\smoke.ps1", $bundle)
+
 $size = "{0:N0} MB" -f ((Get-ChildItem $bundle -Recurse -File | Measure-Object Length -Sum).Sum / 1MB)
 $seconds = [int]((Get-Date) - $start).TotalSeconds
 Write-Host "bundle: $bundle ($size), version $version, built in $seconds s"

@@ -18,10 +18,14 @@ def test_readme_opens_with_run_and_test_commands():
     assert "diffeditor edit move" in run and "pytest" in test
     for command in (run, test):
         assert command.count("\n") == 0, "each set-up command is one line"
-        assert "pip install torch==2.13.0" in command  # the CPU wheel, before the project
+        # the locked, hash-checked versions (requirements/), the CPU torch among them
+        assert "pip install --require-hashes -r requirements/linux-torch-cpu.txt" in command
+        assert "pip install --no-deps -e ." in command
+    assert "-r requirements/linux-app.txt" in run and "-r requirements/linux-dev.txt" in test
 
 
-def test_ci_runs_the_readme_commands_verbatim():
+def test_ci_runs_the_readme_commands_verbatim_and_in_order():
     ci = (ROOT / ".ci" / "run").read_text()
-    for command in readme_commands():
-        assert command in ci
+    run, test = readme_commands()
+    assert run in ci and test in ci
+    assert ci.index(run) < ci.index(test)  # the app's lock alone first, then the developer set

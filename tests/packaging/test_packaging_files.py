@@ -76,7 +76,9 @@ def test_build_scripts_mirror_each_other():
     linux = (PACKAGING / "build_linux.sh").read_text()
     windows = (PACKAGING / "build_windows.ps1").read_text()
     for step in (
-        "pyinstaller==6.22.3",
+        "--require-hashes",
+        "-dev.txt",
+        "-torch-cpu.txt",
         "PyInstaller",
         "diffeditor.spec",
         "--noconfirm",
@@ -86,6 +88,7 @@ def test_build_scripts_mirror_each_other():
     ):
         assert step in linux, step
         assert step.replace("/", "\\") in windows, step
+    assert "packaging/smoke.sh" in linux and "packaging\\smoke.ps1" in windows
     assert "--tar" in linux and "-Zip" in windows
     assert "diffeditor.desktop" in linux and "diffeditor.ico" in windows
     assert "cu128" in windows  # how to build a CUDA bundle
@@ -95,8 +98,22 @@ def test_ci_bundle_script_checks_disk_and_runs_the_bundle():
     script = (ROOT / ".ci" / "bundle").read_text()
     assert os.access(ROOT / ".ci" / "bundle", os.X_OK)
     assert "df --output=avail -B1 ." in script and "6 * 1024 * 1024 * 1024" in script
-    assert "--self-test" in script and "--screenshot build/bundle-shot.png" in script
+    assert "bash packaging/build_linux.sh" in script  # which ends with packaging/smoke.sh
     assert "git diff" not in script
+
+
+def test_smoke_edits_every_task_the_window_offers():
+    from diffeditor_app.cli import build_parser
+
+    task = next(a for a in build_parser()._actions if a.dest == "task")
+    for script, pattern in (
+        ("smoke.sh", r"TASKS=\(([\w ]+)\)"),
+        ("smoke.ps1", r'\$tasks = @\(([\w", ]+)\)'),
+    ):
+        text = (PACKAGING / script).read_text()
+        tasks = re.search(pattern, text)[1].replace('"', "").replace(",", " ").split()
+        assert tasks == list(task.choices), script
+        assert "--self-test" in text and "--edit" in text and "--demo" in text
 
 
 def test_desktop_entry_and_icons():
