@@ -3,6 +3,7 @@ with the same messages, no local model is loaded, and a dropped server is one se
 
 from __future__ import annotations
 
+import time
 from typing import ClassVar
 
 import numpy as np
@@ -14,6 +15,7 @@ from diffeditor_app.runtime.worker import ModelManager, WorkerClient
 from diffeditor_app.server.client import ServerAddress, ServerUnavailable
 
 TIMEOUT_MS = 30_000
+HOLD_POLLS = 3000  # 30 s of 10 ms polls: a held job waits at most this long for its cancel
 ADDRESS = ServerAddress("http://127.0.0.1:8765", "secret")
 
 
@@ -23,13 +25,15 @@ def move(steps: int = 3) -> MoveEdit:
 
 
 class ScriptedRemote:
-    """Plays prepare, steps and a result, or fails after the first step."""
+    """Plays prepare, steps and a result, or fails after the first step, or (token "holds")
+    waits after the first step until the job is cancelled, as a long server job would."""
 
     made: ClassVar[list[ScriptedRemote]] = []
 
     def __init__(self, address: ServerAddress) -> None:
         self.address = address
         self.fail = address.token == "drops"
+        self.hold = address.token == "holds"
         self.closed = False
         ScriptedRemote.made.append(self)
 
@@ -43,6 +47,8 @@ class ScriptedRemote:
             on_step(StepInfo(step, request.steps, np.zeros((8, 8, 3), np.uint8)))
             if self.fail:
                 raise ServerUnavailable("The connection to the server was lost during the edit.")
+            if self.hold:
+                self._wait_for_cancel(interrupt)
         image, _ = square_scene(96, 64)
         return EditResult(
             image=image.to_pil(), raw=False, prepare_s=0.0, edit_s=0.0, unet_forward=1,
@@ -50,6 +56,14 @@ class ScriptedRemote:
             steps=request.steps, resolution=64, working_size=(64, 48), device="cpu",
             dtype="float32", schedule={},
         )  # fmt: skip
+
+    @staticmethod
+    def _wait_for_cancel(interrupt) -> None:
+        """Poll the worker's interrupt, which raises once the job is cancelled; bounded, so
+        a cancel that never arrives ends in the test's own time-out, not a hang."""
+        for _ in range(HOLD_POLLS):
+            interrupt()
+            time.sleep(0.01)
 
 
 def no_local_model(spec):
@@ -95,4 +109,4 @@ def test_cancel_reaches_a_server_job(client, qtbot):
 
     client.preview.connect(cancel_at_first_preview)
     with qtbot.waitSignal(client.cancelled, timeout=TIMEOUT_MS):
-        client.submit(move(steps=500), ModelSpec("unused"), server=ADDRESS)
+        client.submit(move(), ModelSpec("unused"), server=ServerAddress(ADDRESS.url, "holds"))
