@@ -50,7 +50,7 @@ MAX_KEPT = 999  # kept results, named kept/000.png .. kept/999.png
 MAX_MEMBERS = MAX_KEPT + 16  # the kept results and a few more members
 MAX_IMAGE_BYTES = 4 * MAX_PIXELS + (1 << 20)  # a PNG of the largest RGBA image, and some
 MAX_PROJECT_BYTES = 4 * MAX_IMAGE_BYTES  # every member decompressed, together
-MAX_PROJECT_PIXELS = 1_000_000_000  # every image and mask together, decoded (~3 GB as RGB)
+MAX_PROJECT_PIXELS = 400_000_000  # every image and mask together, decoded (~1.2 GB as RGB)
 IMAGE_MEMBERS = ("original.png", "current.png", "reference.png")  # besides masks/ and kept/
 
 
@@ -86,9 +86,8 @@ def save_project(state: SessionState, path: Path) -> None:
     pixels = _session_pixels(state)
     if pixels > MAX_PROJECT_PIXELS:
         raise InvalidInput(
-            f"This session holds {pixels / 1e6:,.0f} megapixels of images and masks, more "
-            f"than the {MAX_PROJECT_PIXELS / 1e6:,.0f} a project may hold; discard some "
-            "kept results first."
+            f"This session holds {pixels:,} pixels of images and masks, more than the "
+            f"{MAX_PROJECT_PIXELS:,} a project may hold; discard some kept results first."
         )
     manifest = {
         "format": FORMAT,
@@ -182,11 +181,17 @@ def _header_pixels(archive: zipfile.ZipFile, name: str) -> int:
             Image.open(stream) as picture,
         ):
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            return picture.width * picture.height
+            width, height = picture.size
     except KeyError:
         return 0  # a missing member is reported when it is read
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as error:
         raise _Invalid(f"{name} is not an image ({first_line(error)})") from None
+    if width * height > MAX_PIXELS:
+        raise _Invalid(
+            f"{name} is {width}x{height}, more than the {MAX_PIXELS // 1_000_000} megapixels "
+            "an image may have"
+        )
+    return width * height
 
 
 def _check_pixel_budget(archive: zipfile.ZipFile) -> None:
@@ -200,8 +205,8 @@ def _check_pixel_budget(archive: zipfile.ZipFile) -> None:
     total = sum(_header_pixels(archive, name) for name in names)
     if total > MAX_PROJECT_PIXELS:
         raise _Invalid(
-            f"its images and masks hold {total / 1e6:,.0f} megapixels together, more than "
-            f"the {MAX_PROJECT_PIXELS / 1e6:,.0f} a project may hold"
+            f"its images and masks hold {total:,} pixels together, more than the "
+            f"{MAX_PROJECT_PIXELS:,} a project may hold"
         )
 
 
