@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import re
 import sys
@@ -49,11 +50,34 @@ def join_negative_values(argv: list[str]) -> list[str]:
     return joined
 
 
-def _pair(text: str) -> tuple[float, float]:
+def _finite(text: str) -> float:
+    """A number as typed: nan and inf are refused here, not echoed back as something else."""
+    from diffeditor_app.engine.errors import quoted
+
     try:
-        x, y = (float(v) for v in text.split(","))
+        value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not X,Y (two numbers)") from None
+        raise argparse.ArgumentTypeError(f"{quoted(text)} is not a number") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"{quoted(text)} is not a finite number")
+    return value
+
+
+def _numbers(text: str, count: int, shape: str) -> tuple[float, ...]:
+    """`count` comma-separated finite numbers, such as X,Y."""
+    from diffeditor_app.engine.errors import quoted
+
+    parts = text.split(",")
+    if len(parts) != count:
+        raise argparse.ArgumentTypeError(f"{quoted(text)} is not {shape}")
+    try:
+        return tuple(_finite(part) for part in parts)
+    except argparse.ArgumentTypeError as error:
+        raise argparse.ArgumentTypeError(f"{quoted(text)} is not {shape}: {error}") from None
+
+
+def _pair(text: str) -> tuple[float, float]:
+    x, y = _numbers(text, 2, "X,Y (two numbers)")
     return x, y
 
 
@@ -73,18 +97,12 @@ def _seed(text: str) -> int:
 
 
 def _box(text: str) -> tuple[float, float, float, float]:
-    try:
-        x0, y0, x1, y1 = (float(v) for v in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not X0,Y0,X1,Y1 (four numbers)") from None
+    x0, y0, x1, y1 = _numbers(text, 4, "X0,Y0,X1,Y1 (four numbers)")
     return x0, y0, x1, y1
 
 
 def _radius(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a number of pixels") from None
+    value = _finite(text)
     if not 0 <= value <= 500:
         raise argparse.ArgumentTypeError(f"a radius must be 0..500 pixels, got {text}")
     return value
@@ -165,7 +183,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--image-prompt", default=None, help="image-prompt weights (file, folder, hub id) or none"
     )
     common.add_argument("--image-encoder", default=None, help="CLIP vision folder or hub id")
-    common.add_argument("--ip-scale", type=float, default=None, help="image-prompt scale gamma")
+    common.add_argument("--ip-scale", type=_finite, default=None, help="image-prompt scale gamma")
     common.add_argument(
         "--server",
         default=None,
@@ -186,7 +204,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     move = edit.add_parser("move", parents=[common, masked], help="move and resize an object")
     move.add_argument("--offset", required=True, type=_pair, help="DX,DY in image pixels")
-    move.add_argument("--scale", type=float, default=MoveEdit.scale, help="resize about its centre")
+    move.add_argument(
+        "--scale", type=_finite, default=MoveEdit.scale, help="resize about its centre"
+    )
     move.add_argument("--fill-hint", type=Path, help="mask of what should fill the vacated area")
     drag = edit.add_parser("drag", parents=[common, masked], help="drag content by point pairs")
     drag.add_argument(
@@ -207,7 +227,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     paste.add_argument("--at", required=True, type=_pair, help="X,Y: centre of the pasted object")
     paste.add_argument(
-        "--scale", type=float, default=PasteEdit.scale, help="resize about its centre"
+        "--scale", type=_finite, default=PasteEdit.scale, help="resize about its centre"
     )
 
     train = commands.add_parser(
@@ -219,9 +239,9 @@ def build_parser() -> argparse.ArgumentParser:
     config = TrainingConfig  # the defaults of a training run
     train.add_argument("--steps", type=int, default=config.steps)
     train.add_argument("--batch", type=int, default=config.batch)
-    train.add_argument("--lr", type=float, default=config.lr)
-    train.add_argument("--drop", type=float, default=config.drop, help="zero-image dropout rate")
-    train.add_argument("--drop-text", type=float, default=config.drop_text, help="empty captions")
+    train.add_argument("--lr", type=_finite, default=config.lr)
+    train.add_argument("--drop", type=_finite, default=config.drop, help="zero-image dropout rate")
+    train.add_argument("--drop-text", type=_finite, default=config.drop_text, help="empty captions")
     train.add_argument("--resume", type=Path, default=None, help="checkpoint to continue from")
     train.add_argument("--checkpoint-every", type=int, default=config.checkpoint_every)
     train.add_argument("--seed", type=_seed, default=config.seed)
@@ -316,7 +336,12 @@ def run_edit(args: argparse.Namespace) -> int:
         load_mask,
         load_model,
     )
-    from diffeditor_app.engine.imaging.outputs import export_image, preview_name, write_preview
+    from diffeditor_app.engine.imaging.outputs import (
+        export_image,
+        plan_export,
+        preview_name,
+        write_preview,
+    )
     from diffeditor_app.engine.models.loading import check_device, declared_profile
     from diffeditor_app.engine.models.model import SD15_HUB_ID
     from diffeditor_app.engine.requests import request_for
@@ -352,6 +377,8 @@ def run_edit(args: argparse.Namespace) -> int:
     placement = {name: getattr(args, name) for name in PLACEMENT_ARGS if hasattr(args, name)}
     request = request_for(Task(args.task), **placement, **common)
     request.validate()  # before the model loads: bad input fails in a moment
+    source = None if args.raw else image  # a raw result has the working size, far below limits
+    plan = plan_export(args.out, None if args.raw else image.size, source)  # before, not after
     spec = ModelSpec(
         args.model or SD15_HUB_ID,
         args.device,
@@ -378,7 +405,7 @@ def run_edit(args: argparse.Namespace) -> int:
     for note in result.notes:
         print(note, file=sys.stderr)
     picture = result.image
-    for note in export_image(picture, args.out, source=None if args.raw else image):
+    for note in export_image(picture, args.out, source=source, plan=plan):
         print(note, file=sys.stderr)
     out = args.out
     if args.json:

@@ -12,7 +12,9 @@ from __future__ import annotations
 import io
 import json
 import math
-import re
+import os
+import stat
+import warnings
 import zipfile
 import zlib
 from dataclasses import asdict, fields
@@ -31,7 +33,7 @@ from diffeditor_app.document.session import (
     SessionState,
     prompt_slot,
 )
-from diffeditor_app.engine.errors import InvalidInput
+from diffeditor_app.engine.errors import InvalidInput, first_line, quoted
 from diffeditor_app.engine.imaging.images import MAX_PIXELS, SourceImage, mask_from_pil, open_image
 from diffeditor_app.engine.imaging.outputs import write_atomically
 from diffeditor_app.engine.requests import MAX_SCALE, MIN_SCALE, REACH, SEED_RANGE, Point
@@ -48,7 +50,8 @@ MAX_KEPT = 999  # kept results, named kept/000.png .. kept/999.png
 MAX_MEMBERS = MAX_KEPT + 16  # the kept results and a few more members
 MAX_IMAGE_BYTES = 4 * MAX_PIXELS + (1 << 20)  # a PNG of the largest RGBA image, and some
 MAX_PROJECT_BYTES = 4 * MAX_IMAGE_BYTES  # every member decompressed, together
-_STRINGS = re.compile(r'"(?:\\.|[^"\\])*"')  # JSON string literals, escapes included
+MAX_PROJECT_PIXELS = 400_000_000  # every image and mask together, decoded (~1.2 GB as RGB)
+IMAGE_MEMBERS = ("original.png", "current.png", "reference.png")  # besides masks/ and kept/
 
 
 class _Invalid(Exception):
@@ -69,8 +72,23 @@ def _point(value) -> list[float] | None:
     return None if value is None else [float(value[0]), float(value[1])]
 
 
+def _session_pixels(state: SessionState) -> int:
+    images = [state.original, state.current, *state.kept]
+    if state.reference is not None:
+        images.append(state.reference)
+    return sum(i.width * i.height for i in images) + sum(m.size for m in state.masks.values())
+
+
 def save_project(state: SessionState, path: Path) -> None:
-    """Write atomically: a crash while saving never leaves a broken project behind."""
+    """Write atomically: a crash while saving never leaves a broken project behind. A
+    session past the pixel budget is refused before anything is written: its file could
+    not be opened again."""
+    pixels = _session_pixels(state)
+    if pixels > MAX_PROJECT_PIXELS:
+        raise InvalidInput(
+            f"This session holds {pixels:,} pixels of images and masks, more than the "
+            f"{MAX_PROJECT_PIXELS:,} a project may hold; discard some kept results first."
+        )
     manifest = {
         "format": FORMAT,
         "version": VERSION,
@@ -103,12 +121,26 @@ def save_project(state: SessionState, path: Path) -> None:
 
 
 def _nesting_depth(text: str) -> int:
-    """How deep arrays and objects nest, counted without parsing (so a crafted file cannot
-    exhaust the parser's recursion)."""
+    """How deep arrays and objects nest, counted in one pass without parsing (so a crafted
+    file can neither exhaust the parser's recursion nor make the count itself slow):
+    brackets inside string literals, escaped quotes included, do not count."""
     depth = deepest = 0
-    for bracket in re.findall(r"[\[\]{}]", _STRINGS.sub("", text)):
-        depth += 1 if bracket in "[{" else -1
-        deepest = max(deepest, depth)
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth -= 1
     return deepest
 
 
@@ -131,9 +163,59 @@ def _check_archive(archive: zipfile.ZipFile) -> None:
     members = archive.infolist()
     if len(members) > MAX_MEMBERS:
         raise _Invalid(f"it has {len(members)} members, more than {MAX_MEMBERS}")
+    names = [info.filename for info in members]
+    if len(set(names)) != len(names):
+        twice = sorted({name for name in names if names.count(name) > 1})
+        raise _Invalid(f"it holds {quoted(twice[0])} twice")
     total = sum(info.file_size for info in members)
     if total > MAX_PROJECT_BYTES:
         raise _Invalid(f"it would be {total:,} bytes decompressed, more than {MAX_PROJECT_BYTES:,}")
+
+
+def _header_pixels(archive: zipfile.ZipFile, name: str) -> int:
+    """An image member's pixel count from its header alone: nothing is decoded."""
+    try:
+        with (
+            warnings.catch_warnings(),  # Pillow's bomb warning: the budget says it
+            archive.open(name) as stream,
+            Image.open(stream) as picture,
+        ):
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            width, height = picture.size
+    except KeyError:
+        return 0  # a missing member is reported when it is read
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as error:
+        raise _Invalid(f"{name} is not an image ({first_line(error)})") from None
+    if width * height > MAX_PIXELS:
+        raise _Invalid(
+            f"{name} is {width}x{height}, more than the {MAX_PIXELS // 1_000_000} megapixels "
+            "an image may have"
+        )
+    return width * height
+
+
+def _check_pixel_budget(archive: zipfile.ZipFile) -> None:
+    """Every image and mask together within MAX_PROJECT_PIXELS, from their headers, before
+    any is decoded: a few KB of zeros must not become gigabytes of memory."""
+    names = [
+        info.filename
+        for info in archive.infolist()
+        if info.filename in IMAGE_MEMBERS or info.filename.startswith(("masks/", "kept/"))
+    ]
+    total = sum(_header_pixels(archive, name) for name in names)
+    if total > MAX_PROJECT_PIXELS:
+        raise _Invalid(
+            f"its images and masks hold {total:,} pixels together, more than the "
+            f"{MAX_PROJECT_PIXELS:,} a project may hold"
+        )
+
+
+def _refuse_duplicate_keys(pairs: list[tuple[str, object]]) -> dict:
+    keys = [key for key, _ in pairs]
+    if len(set(keys)) != len(keys):
+        twice = next(key for key in keys if keys.count(key) > 1)
+        raise _Invalid(f"{MANIFEST} names {quoted(twice)} twice")
+    return dict(pairs)
 
 
 def _manifest(archive: zipfile.ZipFile) -> dict:
@@ -144,9 +226,9 @@ def _manifest(archive: zipfile.ZipFile) -> dict:
     if _nesting_depth(text) > MAX_MANIFEST_DEPTH:
         raise _Invalid(f"{MANIFEST} nests deeper than {MAX_MANIFEST_DEPTH} levels")
     try:
-        manifest = json.loads(text)
-    except ValueError as error:
-        raise _Invalid(f"{MANIFEST} is not JSON ({error})") from None
+        manifest = json.loads(text, object_pairs_hook=_refuse_duplicate_keys)
+    except ValueError as error:  # RecursionError cannot happen: the depth is checked above
+        raise _Invalid(f"{MANIFEST} is not JSON ({first_line(error)})") from None
     if not isinstance(manifest, dict):
         raise _Invalid(f"{MANIFEST} is not a JSON object")
     return manifest
@@ -158,12 +240,20 @@ def _get(record: dict, key: str, where: str):
     return record[key]
 
 
+def _shown_number(value: float) -> str:
+    """A number inside a sentence; one of hundreds of digits is described, not printed."""
+    if isinstance(value, int) and abs(value) >= 10**15:
+        return f"a number of {len(str(abs(value)))} digits"
+    return f"{value:g}"
+
+
 def _number(value, where: str, low: float, high: float, integer: bool = False) -> float:
     kinds = (int,) if integer else (int, float)
     if isinstance(value, bool) or not isinstance(value, kinds):
         raise _Invalid(f"{where} must be {'a whole number' if integer else 'a number'}")
-    if not (math.isfinite(value) and low <= value <= high):
-        raise _Invalid(f"{where} must be between {low:g} and {high:g}, not {value:g}")
+    finite = isinstance(value, int) or math.isfinite(value)  # an int of 400 digits is finite
+    if not (finite and low <= value <= high):  # int-float comparison is exact: no overflow
+        raise _Invalid(f"{where} must be between {low:g} and {high:g}, not {_shown_number(value)}")
     return value
 
 
@@ -242,13 +332,14 @@ def _read(archive: zipfile.ZipFile, path: Path) -> SessionState:
     """The session in a project, every field checked before it is used."""
     _check_archive(archive)
     manifest = _manifest(archive)
+    _check_pixel_budget(archive)
     if _get(manifest, "format", "") != FORMAT:
-        raise InvalidInput(f"'{path}' is not a DiffEditor project.")
+        raise InvalidInput(f"{quoted(path)} is not a DiffEditor project.")
     version = _number(_get(manifest, "version", ""), "version", 0, math.inf, integer=True)
     if version > VERSION:
-        raise InvalidInput(f"'{path}' was saved by a newer DiffEditor.")
+        raise InvalidInput(f"{quoted(path)} was saved by a newer DiffEditor.")
     task = _get(manifest, "task", "")
-    if task not in {t.value for t in Task}:
+    if not isinstance(task, str) or task not in {t.value for t in Task}:
         raise _Invalid(f"task must be one of {', '.join(t.value for t in Task)}")
     original = _image(archive, path, "original.png")
     current = _same_size(_image(archive, path, "current.png"), original, "current.png")
@@ -272,7 +363,7 @@ def _read(archive: zipfile.ZipFile, path: Path) -> SessionState:
         )
     masks = _get(manifest, "masks", "")
     names = {m.value for m in MaskName}
-    if not isinstance(masks, list) or not all(m in names for m in masks):
+    if not isinstance(masks, list) or not all(isinstance(m, str) and m in names for m in masks):
         raise _Invalid(f"masks must be a list of mask names ({', '.join(sorted(names))})")
     kept = _number(_get(manifest, "kept", ""), "kept", 0, MAX_KEPT, integer=True)
     has_reference = _get(manifest, "has_reference", "")
@@ -313,16 +404,35 @@ def _read(archive: zipfile.ZipFile, path: Path) -> SessionState:
     )
 
 
+def _check_regular_file(path: Path) -> None:
+    """Only a regular file is read: a FIFO would block for ever and a device (or a link to
+    /dev/zero) would never end."""
+    try:
+        status = os.stat(path)
+    except OSError as error:
+        raise InvalidInput(f"{quoted(path)} cannot be opened ({first_line(error)}).") from None
+    if not stat.S_ISREG(status.st_mode):
+        raise InvalidInput(f"{quoted(path)} is not a file, so it is no DiffEditor project.")
+    if status.st_size > MAX_PROJECT_BYTES:
+        raise InvalidInput(
+            f"{quoted(path)} is {status.st_size:,} bytes, more than a project may be "
+            f"({MAX_PROJECT_BYTES:,})."
+        )
+
+
 def load_project(path: Path) -> SessionState:
     """Read a project file; a damaged, foreign or crafted file is one sentence."""
     path = Path(path)
+    _check_regular_file(path)
     try:
         with zipfile.ZipFile(path) as archive:
             return _read(archive, path)
     except InvalidInput:
         raise
     except _Invalid as problem:
-        raise InvalidInput(f"'{path}' is not a valid DiffEditor project: {problem}.") from None
+        raise InvalidInput(
+            f"{quoted(path)} is not a valid DiffEditor project: {problem}."
+        ) from None
     except (
         OSError,
         EOFError,
@@ -332,4 +442,6 @@ def load_project(path: Path) -> SessionState:
         zipfile.BadZipFile,
         zlib.error,
     ) as error:
-        raise InvalidInput(f"'{path}' is not a readable DiffEditor project ({error}).") from None
+        raise InvalidInput(
+            f"{quoted(path)} is not a readable DiffEditor project ({first_line(error)})."
+        ) from None

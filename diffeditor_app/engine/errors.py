@@ -26,6 +26,17 @@ class OutOfMemory(EngineError):
 QUOTE_MAX_CHARS = 300  # of another library's message quoted in one of ours
 
 
+def quoted(name: object) -> str:
+    """A file name (or other user text) inside one of our sentences: in single quotes, with
+    what cannot be printed (a newline in a file name) escaped, so the sentence stays one
+    line and says exactly which file."""
+    text = str(name)
+    shown = "".join(
+        c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text
+    )
+    return f"'{shown}'"
+
+
 def first_line(error: BaseException, fallback: str | None = None) -> str:
     """The first sentence of an error's message, without its full stop and shortened to
     QUOTE_MAX_CHARS, to quote inside one of our sentences; `fallback` (else the error's type

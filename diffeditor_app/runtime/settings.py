@@ -557,10 +557,13 @@ class SettingsStore(QObject):
         self.problems.append(f"{self.path} {why}; it was kept as {bad} and the defaults are used.")
 
     def _save(self, values: dict[str, Any]) -> None:
-        """Atomically: a crash while saving leaves the previous settings whole."""
+        """Atomically: a crash while saving leaves the previous settings whole. A new file is
+        the user's alone (0600): it can hold the server token."""
         text = json.dumps(values, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
         try:
-            write_atomically(self.path, lambda stream: stream.write(text.encode("utf-8")))
+            write_atomically(
+                self.path, lambda stream: stream.write(text.encode("utf-8")), new_mode=0o600
+            )
         except OSError as error:
             raise OSError(
                 f"Could not save the settings to {self.path} ({error.strerror or error})."

@@ -25,6 +25,7 @@ DEMO_MOVE = (26, -4)  # pixels: the sample circle's move (also the README's and 
 DEMO_PASTE_AT = (0.72, 0.25)  # the paste layer's centre, as a share of the image's sides
 DEMO_PASTE_SCALE = 0.8  # ... and its scale
 SCREENSHOT_EDIT_MS = 600_000  # how long `screenshot(edit=True)` waits for the edit
+SCREENSHOT_FORMATS = (".png",)
 
 
 def data_dir() -> Path:
@@ -176,6 +177,18 @@ def run_edit_and_wait(window, timeout_ms: int = SCREENSHOT_EDIT_MS) -> str | Non
     return outcome[0]
 
 
+def png_bytes(picture) -> bytes:
+    """A QPixmap or QImage as the bytes of a PNG file, for an atomic write."""
+    from PySide6.QtCore import QBuffer, QByteArray, QIODevice
+
+    data = QByteArray()
+    buffer = QBuffer(data)
+    buffer.open(QIODevice.OpenModeFlag.WriteOnly)
+    if not picture.save(buffer, "PNG"):
+        raise OSError("the window could not be encoded as PNG")
+    return bytes(data)
+
+
 def screenshot(
     out: Path,
     task: str = "move",
@@ -189,11 +202,18 @@ def screenshot(
     import tempfile
 
     from diffeditor_app.engine.errors import InvalidInput
+    from diffeditor_app.engine.imaging.outputs import UserFiles, write_atomically
 
+    demo = demo or image is None
+    given = {} if demo else {"the image to open": Path(image)}  # the demo's are in resources/
+    protected = {
+        "DiffEditor's own samples and icons": REPO / "resources",
+        "DiffEditor's own models": REPO / "models",
+    }
+    out = UserFiles(given, protected).check_output(out, "--screenshot", SCREENSHOT_FORMATS)
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     application()
     with tempfile.TemporaryDirectory() as scratch:
-        demo = demo or image is None
         window = create_window(
             Path(scratch) / "settings.json",
             Path(scratch),
@@ -213,7 +233,8 @@ def screenshot(
             if problem is not None:
                 raise InvalidInput(problem)  # as a file that does not open: exit 2, said
             application().processEvents()
-            saved = window.grab().save(str(out))
+            shot = png_bytes(window.grab())
         finally:
             window.close()  # stops the worker thread, also after an error
-    return 0 if saved else 1
+    write_atomically(out, lambda stream: stream.write(shot))
+    return 0

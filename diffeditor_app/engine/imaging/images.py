@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from diffeditor_app.engine.errors import InvalidInput
+from diffeditor_app.engine.errors import InvalidInput, first_line, quoted
 
 MAX_PIXELS = 250_000_000  # ~18000 x 14000: past this an edit's buffers outgrow a desktop
 Image.MAX_IMAGE_PIXELS = MAX_PIXELS  # Pillow's bomb guard stays on, at our limit (never None)
@@ -102,7 +102,11 @@ class SourceImage:
         upright = ImageOps.exif_transpose(image)
         info = SourceInfo.of(image, upright)
         image = upright
+        keyed = None  # a 16-bit grey PNG's tRNS colour key: its see-through pixels
         if image.mode in _HIGH_DEPTH_MODES:
+            key = image.info.get("transparency")
+            if isinstance(key, int) and not isinstance(key, bool):
+                keyed = np.where(np.asarray(image) == key, 0, 255).astype(np.uint8)
             image = _to_8bit(image)
         if image.mode in _TRNS_MODES and "transparency" in image.info:
             image = image.convert("RGBA")  # a palette or tRNS colour key is an alpha channel
@@ -114,12 +118,15 @@ class SourceImage:
         else:
             rgb = np.asarray(image.convert("RGB"))
         rgb = np.ascontiguousarray(rgb, dtype=np.uint8)
+        if keyed is not None:
+            alpha = keyed
         return cls(rgb=rgb, alpha=alpha, name=name, info=info)
 
 
 def _to_8bit(image: Image.Image) -> Image.Image:
     """16-bit and 32-bit grey to 8 bits by range, not by clipping (PIL's convert clips)."""
     values = np.asarray(image, dtype=np.float64)
+    values = np.where(np.isfinite(values), values, 0.0)  # a float TIFF's NaN or inf: black
     peak = float(values.max(initial=0))
     top = 255.0
     if image.mode.startswith("I;16") or peak > 255:
@@ -141,9 +148,9 @@ def open_image(path: str | Path, data: bytes | None = None) -> Image.Image:
     even for formats that keep it open after `load()` (multi-frame GIF and TIFF)."""
     path = Path(path)
     if data is None and not path.is_file():
-        raise InvalidInput(f"'{path}' does not exist or is not a file.")
+        raise InvalidInput(f"{quoted(path)} does not exist or is not a file.")
     too_big = (
-        f"'{path}' is larger than {MAX_PIXELS // 1_000_000} megapixels, "
+        f"{quoted(path)} is larger than {MAX_PIXELS // 1_000_000} megapixels, "
         "the most this editor can edit."
     )
     image = None
@@ -154,7 +161,7 @@ def open_image(path: str | Path, data: bytes | None = None) -> Image.Image:
         if image.width * image.height > MAX_PIXELS:
             _close(image)
             raise InvalidInput(
-                f"'{path}' is {image.width}x{image.height}; images up to "
+                f"{quoted(path)} is {image.width}x{image.height}; images up to "
                 f"{MAX_PIXELS // 1_000_000} megapixels can be edited."
             )
         with warnings.catch_warnings():
@@ -167,7 +174,9 @@ def open_image(path: str | Path, data: bytes | None = None) -> Image.Image:
         raise InvalidInput(too_big) from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
         _close(image)
-        raise InvalidInput(f"'{path}' is not an image this editor can read ({error}).") from None
+        raise InvalidInput(
+            f"{quoted(path)} is not an image this editor can read ({first_line(error)})."
+        ) from None
     return image
 
 

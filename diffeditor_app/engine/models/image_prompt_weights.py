@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from diffeditor_app.engine.errors import ModelUnavailable, first_line
+from diffeditor_app.engine.errors import ModelUnavailable, first_line, quoted
 from diffeditor_app.engine.method.image_prompt import (
     ImagePrompt,
     ImagePromptController,
@@ -42,7 +42,7 @@ StateDicts = dict[str, dict[str, torch.Tensor]]
 def read_weights(path: Path) -> StateDicts:
     """{"image_proj": ..., "ip_adapter": ...} from a .safetensors file or a weights-only pickle."""
     if not path.is_file():
-        raise ModelUnavailable(f"The image-prompt weights '{path}' do not exist.")
+        raise ModelUnavailable(f"The image-prompt weights {quoted(path)} do not exist.")
     if path.suffix == ".safetensors":
         from safetensors.torch import load_file
 
@@ -50,19 +50,19 @@ def read_weights(path: Path) -> StateDicts:
             flat = load_file(str(path))
         except Exception as error:  # safetensors raises its own error types
             raise ModelUnavailable(
-                f"'{path}' is not a readable safetensors file ({first_line(error)})."
+                f"{quoted(path)} is not a readable safetensors file ({first_line(error)})."
             ) from None
         state: StateDicts = {part: {} for part in PARTS}
         for key, tensor in flat.items():
             part, _, rest = key.partition(".")
             if part not in state:
                 raise ModelUnavailable(
-                    f"'{path}' has the key '{key}', outside image_proj/ip_adapter."
+                    f"{quoted(path)} has the key '{key}', outside image_proj/ip_adapter."
                 )
             state[part][rest] = tensor
         return state
     if path.suffix not in PICKLE_SUFFIXES:
-        raise ModelUnavailable(f"'{path}' is neither a .safetensors nor a .bin weights file.")
+        raise ModelUnavailable(f"{quoted(path)} is neither a .safetensors nor a .bin weights file.")
     try:
         with warnings.catch_warnings():  # e.g. torch's note on the pickle protocol
             warnings.simplefilter("ignore")
@@ -74,11 +74,11 @@ def read_weights(path: Path) -> StateDicts:
             else "it holds pickle data other than plain tensors, or it is damaged"
         )
         raise ModelUnavailable(
-            f"'{path}' was refused: it is not a plain-tensor checkpoint, and {why}."
+            f"{quoted(path)} was refused: it is not a plain-tensor checkpoint, and {why}."
         ) from None
     except Exception as error:  # corrupt files fail as KeyError, RuntimeError, EOFError...
         raise ModelUnavailable(
-            f"'{path}' is not a readable weights file ({first_line(error)})."
+            f"{quoted(path)} is not a readable weights file ({first_line(error)})."
         ) from None
     return check_parts(path, loaded)
 
@@ -88,7 +88,8 @@ def check_parts(path: Path, loaded: object) -> StateDicts:
     if not isinstance(loaded, dict) or set(loaded) != set(PARTS):
         keys = sorted(map(str, loaded))[:4] if isinstance(loaded, dict) else type(loaded).__name__
         raise ModelUnavailable(
-            f"'{path}' is not an image-prompt checkpoint: expected image_proj and ip_adapter, "
+            f"{quoted(path)} is not an image-prompt checkpoint: expected image_proj and "
+            "ip_adapter, "
             f"found {keys}."
         )
     for part in PARTS:
@@ -97,7 +98,7 @@ def check_parts(path: Path, loaded: object) -> StateDicts:
             isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in tensors.items()
         ):
             raise ModelUnavailable(
-                f"'{path}' is not an image-prompt checkpoint: its {part} is not a dict of "
+                f"{quoted(path)} is not an image-prompt checkpoint: its {part} is not a dict of "
                 "named tensors."
             )
     return loaded
@@ -154,7 +155,9 @@ def locate_weights(
         for name in ("ip_adapter.safetensors", "ip_sd15_64.bin", *FOLDER_WEIGHTS):
             if (path / name).is_file():
                 return path / name
-        raise ModelUnavailable(f"'{path}' holds no image-prompt weights (ip_adapter.safetensors).")
+        raise ModelUnavailable(
+            f"{quoted(path)} holds no image-prompt weights (ip_adapter.safetensors)."
+        )
     parts = spec.split("/")
     if len(parts) < 2 or spec.startswith((".", "/", "~")) or (len(parts) == 2 and path.suffix):
         raise ModelUnavailable(f"The image-prompt weights '{spec}' do not exist.")
@@ -187,12 +190,12 @@ def load_vision(folder: Path, dtype: torch.dtype, device: torch.device) -> nn.Mo
     except (OSError, ValueError):
         kind = None
     if kind not in {"clip_vision_model", "clip"}:
-        raise ModelUnavailable(f"'{folder}' is not a CLIP vision model folder (config.json).")
+        raise ModelUnavailable(f"{quoted(folder)} is not a CLIP vision model folder (config.json).")
     try:
         vision = CLIPVisionModelWithProjection.from_pretrained(folder, torch_dtype=dtype)
     except (OSError, ValueError, RuntimeError) as error:
         raise ModelUnavailable(
-            f"'{folder}' could not be loaded as a CLIP vision model: {first_line(error)}."
+            f"{quoted(folder)} could not be loaded as a CLIP vision model: {first_line(error)}."
         ) from None
     return vision.to(device).eval().requires_grad_(False)
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import torch
 
-from diffeditor_app.engine.errors import InvalidInput, ModelUnavailable, first_line
+from diffeditor_app.engine.errors import InvalidInput, ModelUnavailable, first_line, quoted
 from diffeditor_app.engine.method.attention import set_attention_chunk
 from diffeditor_app.engine.models.hub import hub_snapshot
 from diffeditor_app.engine.models.image_prompt_weights import attach_image_prompt
@@ -86,7 +86,7 @@ def locate(source: str) -> tuple[str, Path]:
     if path.is_file():
         if path.suffix.lower() not in {".safetensors", ".ckpt"}:
             raise ModelUnavailable(
-                f"'{path}' is a file but not a .safetensors or .ckpt checkpoint."
+                f"{quoted(path)} is a file but not a .safetensors or .ckpt checkpoint."
             )
         return "file", path
     looks_like_repo = source.count("/") == 1 and not source.startswith((".", "/", "~"))
@@ -134,13 +134,14 @@ def check_sd1_folder(folder: Path) -> None:
     missing = [c for c in COMPONENTS if not (folder / c).is_dir()]
     if missing:
         raise ModelUnavailable(
-            f"'{folder}' is not a Stable Diffusion 1.x model folder: missing {', '.join(missing)}."
+            f"{quoted(folder)} is not a Stable Diffusion 1.x model folder: "
+            f"missing {', '.join(missing)}."
         )
     try:
         unet = json.loads((folder / "unet" / "config.json").read_text())
         text = json.loads((folder / "text_encoder" / "config.json").read_text())
     except (OSError, ValueError) as error:
-        raise ModelUnavailable(f"'{folder}' has an unreadable config ({error}).") from None
+        raise ModelUnavailable(f"{quoted(folder)} has an unreadable config ({error}).") from None
     problems = []
     if unet.get("in_channels") != 4 or unet.get("out_channels") != 4:
         problems.append("its UNet does not have 4 latent channels in and out")
@@ -152,7 +153,7 @@ def check_sd1_folder(folder: Path) -> None:
         problems.append("its text encoder width does not match the UNet's cross-attention")
     if problems:
         raise ModelUnavailable(
-            f"'{folder}' is not a Stable Diffusion 1.x model: {'; '.join(problems)}."
+            f"{quoted(folder)} is not a Stable Diffusion 1.x model: {'; '.join(problems)}."
         )
 
 
@@ -226,7 +227,8 @@ def _load_folder(folder: Path, dtype: torch.dtype, identity: str) -> LoadedModel
             )
     except (OSError, ValueError) as error:
         raise ModelUnavailable(
-            f"'{folder}' could not be loaded as a Stable Diffusion model: {first_line(error)}."
+            f"{quoted(folder)} could not be loaded as a Stable Diffusion model: "
+            f"{first_line(error)}."
         ) from None
     return LoadedModel(
         unet,
@@ -263,7 +265,7 @@ def _load_single_file(path: Path, dtype: torch.dtype, allow_download: bool) -> L
             )
     except (OSError, ValueError, KeyError, RuntimeError) as error:
         raise ModelUnavailable(
-            f"'{path}' could not be loaded as a Stable Diffusion 1.x checkpoint ({error})."
+            f"{quoted(path)} could not be loaded as a Stable Diffusion 1.x checkpoint ({error})."
         ) from None
     scheduler = DDIMScheduler.from_config(pipe.scheduler.config)
     return LoadedModel(

@@ -14,7 +14,7 @@ from typing import Any
 
 import torch
 
-from diffeditor_app.engine.errors import InvalidInput, ModelUnavailable
+from diffeditor_app.engine.errors import InvalidInput, ModelUnavailable, first_line, quoted
 from diffeditor_app.engine.models.memory import PLANS, MemoryPlan, VramPreset
 from diffeditor_app.engine.settings import DEFAULTS, Task, TaskSettings
 
@@ -53,11 +53,13 @@ class ModelProfile:
         try:
             data = json.loads(path.read_text())
         except (OSError, ValueError) as error:
-            raise ModelUnavailable(f"'{path}' is not a readable model profile ({error}).") from None
+            raise ModelUnavailable(
+                f"{quoted(path)} is not a readable model profile ({first_line(error)})."
+            ) from None
         known = {"feature_blocks", "default_resolution", "resolution_range", "size_multiple"}
         unknown = sorted(set(data) - known - {"task_overrides"})
         if unknown:
-            raise ModelUnavailable(f"'{path}' has unknown keys: {', '.join(unknown)}.")
+            raise ModelUnavailable(f"{quoted(path)} has unknown keys: {', '.join(unknown)}.")
         kwargs: dict[str, Any] = {k: data[k] for k in known if k in data}
         if "feature_blocks" in kwargs:
             kwargs["feature_blocks"] = tuple(kwargs["feature_blocks"])
@@ -66,7 +68,8 @@ class ModelProfile:
             low, high = kwargs["resolution_range"]
             if not RESOLUTION_LIMITS[0] <= low <= high <= RESOLUTION_LIMITS[1]:
                 raise ModelUnavailable(
-                    f"'{path}' declares the resolutions {low}..{high}; a model's range must lie "
+                    f"{quoted(path)} declares the resolutions {low}..{high}; "
+                    "a model's range must lie "
                     f"within {RESOLUTION_LIMITS[0]}..{RESOLUTION_LIMITS[1]}."
                 )
         overrides = data.get("task_overrides", {})

@@ -41,7 +41,7 @@ import torch.nn.functional as F
 from PIL import Image, ImageOps
 from torch import nn
 
-from diffeditor_app.engine.errors import InvalidInput, ModelUnavailable
+from diffeditor_app.engine.errors import InvalidInput, ModelUnavailable, quoted
 from diffeditor_app.engine.imaging.images import load_image
 from diffeditor_app.engine.imaging.outputs import write_atomically
 from diffeditor_app.engine.method.image_prompt import (
@@ -164,7 +164,7 @@ def find_examples(folder: Path) -> list[Example]:
     """Every image under `folder` (subfolders too, hidden files skipped), sorted so that the
     item numbers, and with them a seeded run, do not depend on the file system's order."""
     if not folder.is_dir():
-        raise InvalidInput(f"The training data folder '{folder}' does not exist.")
+        raise InvalidInput(f"The training data folder {quoted(folder)} does not exist.")
     paths = sorted(
         path
         for path in folder.rglob("*")
@@ -174,7 +174,7 @@ def find_examples(folder: Path) -> list[Example]:
     )
     if not paths:
         raise InvalidInput(
-            f"The training data folder '{folder}' holds no images "
+            f"The training data folder {quoted(folder)} holds no images "
             f"({', '.join(sorted(IMAGE_SUFFIXES))})."
         )
     examples = []
@@ -558,18 +558,18 @@ class Trainer:
     def restore(self, path: Path) -> None:
         """Continue from a checkpoint: weights, optimiser, loss scaler, generator, losses."""
         if not path.is_file():
-            raise InvalidInput(f"The checkpoint '{path}' does not exist.")
+            raise InvalidInput(f"The checkpoint {quoted(path)} does not exist.")
         try:
             state = torch.load(path, map_location="cpu", weights_only=True)
         except pickle.UnpicklingError:
             raise InvalidInput(
-                f"'{path}' was refused: loading it would run code it contains."
+                f"{quoted(path)} was refused: loading it would run code it contains."
             ) from None
         except (RuntimeError, EOFError, OSError) as error:
-            raise InvalidInput(f"'{path}' is not a readable checkpoint ({error}).") from None
+            raise InvalidInput(f"{quoted(path)} is not a readable checkpoint ({error}).") from None
         if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
-            raise InvalidInput(f"'{path}' is not a training checkpoint of this version.")
-        load_public_state(self.prompt, state["weights"], f"checkpoint '{path.name}'")
+            raise InvalidInput(f"{quoted(path)} is not a training checkpoint of this version.")
+        load_public_state(self.prompt, state["weights"], f"checkpoint {quoted(path.name)}")
         self.optimizer.load_state_dict(state["optimizer"])
         for group in self.optimizer.param_groups:  # the lr asked for now, not the saved one
             group["lr"] = self.config.lr

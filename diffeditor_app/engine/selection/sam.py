@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from diffeditor_app.engine.errors import InvalidInput, ModelUnavailable
+from diffeditor_app.engine.errors import InvalidInput, ModelUnavailable, quoted
 from diffeditor_app.engine.models.hub import hub_snapshot
 from diffeditor_app.engine.models.loading import quiet_libraries, resolve_device
 from diffeditor_app.engine.selection.prompts import SelectionPrompt, check_rgb
@@ -49,14 +49,16 @@ def check_sam_folder(folder: Path) -> None:
         config = json.loads((folder / "config.json").read_text())
     except (OSError, ValueError):
         raise ModelUnavailable(
-            f"'{folder}' is not a Segment Anything model folder: it has no readable config.json."
+            f"{quoted(folder)} is not a Segment Anything model folder: "
+            "it has no readable config.json."
         ) from None
     if config.get("model_type") != "sam":
         raise ModelUnavailable(
-            f"'{folder}' holds a '{config.get('model_type')}' model, not Segment Anything (sam)."
+            f"{quoted(folder)} holds a {quoted(config.get('model_type'))} model, "
+            "not Segment Anything (sam)."
         )
     if not any((folder / name).is_file() for name in PROCESSOR_FILES):
-        raise ModelUnavailable(f"'{folder}' has no preprocessor_config.json for its images.")
+        raise ModelUnavailable(f"{quoted(folder)} has no preprocessor_config.json for its images.")
 
 
 def _looks_like_repo(source: str) -> bool:
@@ -199,7 +201,7 @@ def load_sam(spec: SamSpec) -> SamSegmenter:
         processor = SamProcessor.from_pretrained(folder, local_files_only=True)
     except (OSError, ValueError) as error:
         raise ModelUnavailable(
-            f"The Segment Anything model in '{folder}' could not be loaded ({error})."
+            f"The Segment Anything model in {quoted(folder)} could not be loaded ({error})."
         ) from None
     model.to(device).eval()
     return SamSegmenter(model, processor, device)
