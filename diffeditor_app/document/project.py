@@ -69,8 +69,9 @@ def _point(value) -> list[float] | None:
     return None if value is None else [float(value[0]), float(value[1])]
 
 
-def save_project(state: SessionState, path: Path) -> None:
-    """Write atomically: a crash while saving never leaves a broken project behind."""
+def save_project(state: SessionState, path: Path, origin: Path | None = None) -> None:
+    """Write atomically: a crash while saving never leaves a broken project behind.
+    `origin` names the file the session came from (an autosave keeps it as a hint)."""
     manifest = {
         "format": FORMAT,
         "version": VERSION,
@@ -86,6 +87,8 @@ def save_project(state: SessionState, path: Path) -> None:
         "kept": len(state.kept),
         "has_reference": state.reference is not None,
     }
+    if origin is not None:
+        manifest["origin"] = str(origin)
 
     def write(stream) -> None:
         with zipfile.ZipFile(stream, "w", zipfile.ZIP_DEFLATED) as archive:
@@ -311,6 +314,19 @@ def _read(archive: zipfile.ZipFile, path: Path) -> SessionState:
             for n in range(int(kept))
         ],
     )
+
+
+def project_origin(path: Path) -> Path | None:
+    """The file a saved session came from, when its writer named one (an autosave does);
+    None for a project without it or one that cannot be read."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            origin = _manifest(archive).get("origin")
+    except (OSError, ValueError, zipfile.BadZipFile, _Invalid, InvalidInput):
+        return None
+    if not isinstance(origin, str) or not 0 < len(origin) <= MAX_TEXT_CHARS:
+        return None
+    return Path(origin)
 
 
 def load_project(path: Path) -> SessionState:

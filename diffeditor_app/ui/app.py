@@ -53,20 +53,32 @@ def create_window(
     model: ModelSpec | None = None,
     demo: bool = False,
     interactive: bool = True,
+    autosave_delay_ms: int | None = None,
 ):
     """The main window with its settings store and worker; every path can be injected. The
     demo autosaves into its own slot, never over a real session's. A window that is not
     interactive raises its problems instead of showing dialogs."""
     from diffeditor_app.runtime.settings import SettingsStore, default_path
     from diffeditor_app.runtime.worker import WorkerClient
-    from diffeditor_app.ui.window import AUTOSAVE_NAME, DEMO_AUTOSAVE_NAME, MainWindow
+    from diffeditor_app.ui.file_controller import (
+        AUTOSAVE_DELAY_MS,
+        AUTOSAVE_NAME,
+        DEMO_AUTOSAVE_NAME,
+    )
+    from diffeditor_app.ui.window import MainWindow
 
     application()
     settings = SettingsStore(settings_path or default_path())
     worker = WorkerClient()
     slot = DEMO_AUTOSAVE_NAME if demo else AUTOSAVE_NAME
     window = MainWindow(
-        settings, worker, data or data_dir(), model, autosave_name=slot, interactive=interactive
+        settings,
+        worker,
+        data or data_dir(),
+        model,
+        autosave_name=slot,
+        interactive=interactive,
+        autosave_delay_ms=autosave_delay_ms or AUTOSAVE_DELAY_MS,
     )
     worker.setParent(window)
     return window
@@ -83,7 +95,7 @@ def prepare_demo(window) -> None:
     from diffeditor_app.engine.imaging.images import load_image, load_mask
     from diffeditor_app.engine.requests import Point
 
-    window.open_image(DEMO_IMAGE)
+    window.files.open_image(DEMO_IMAGE)
     session = window.session
     session.set_text(reference_prompt=DEMO_REFERENCE.with_suffix(".txt").read_text().strip())
     for task, result in DEMO_RESULTS.items():
@@ -117,12 +129,12 @@ def run(demo: bool = False, model: str | None = None, image: Path | None = None)
     window.show()
     window.show_settings_problems()
     if demo:
-        if not window.offer_recovery():
+        if not window.files.offer_recovery():
             prepare_demo(window)
     elif image is not None:
-        window.open_path(Path(image))
+        window.files.open_path(Path(image))
     else:
-        window.offer_recovery()
+        window.files.offer_recovery()
     if spec is None:
         from diffeditor_app.ui.model_setup import needs_setup
 
@@ -206,7 +218,7 @@ def screenshot(
             if demo:
                 prepare_demo(window)
             else:
-                window.open_path(Path(image))
+                window.files.open_path(Path(image))
             window.set_task(Task(task))
             window.canvas.fit()
             problem = run_edit_and_wait(window) if edit else None

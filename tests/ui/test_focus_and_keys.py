@@ -30,7 +30,7 @@ def window(qtbot, tmp_path, tiny_window):
     image, mask = square_scene(96, 64)
     path = tmp_path / "scene.png"
     Image.fromarray(image.rgb).save(path)
-    window.open_image(path)
+    window.files.open_image(path)
     commands.stroke(window.session, MaskName.OBJECT, (0, 0, 96, 64), mask, erase=False)
     commands.set_box(window.session, MoveBox(dx=8))
     window.session.set_text(prompt="a red square")
@@ -164,12 +164,12 @@ def test_the_toy_model_says_when_an_image_is_not_a_toy_scene(qtbot, tmp_path):
     qtbot.addWidget(toy)
     photo = tmp_path / "photo.png"
     Image.new("RGB", (640, 480), (90, 120, 60)).save(photo)
-    toy.open_image(photo)
+    toy.files.open_image(photo)
     assert "toy model" in toy.statusBar().currentMessage()
     toy.statusBar().clearMessage()
     scene = tmp_path / "scene.png"
     Image.new("RGB", (64, 64), (90, 120, 60)).save(scene)
-    toy.open_image(scene)
+    toy.files.open_image(scene)
     assert toy.statusBar().currentMessage() == ""
     toy.worker.shutdown()
 
