@@ -11,7 +11,13 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 
 from diffeditor_app.document import commands
-from diffeditor_app.document.session import Candidate, MaskName, MoveBox, SessionState
+from diffeditor_app.document.session import (
+    Candidate,
+    EditSetup,
+    MaskName,
+    MoveBox,
+    SessionState,
+)
 from diffeditor_app.engine.imaging.images import SourceImage
 from diffeditor_app.engine.models.model import ModelProfile
 from diffeditor_app.engine.models.testing import square_scene
@@ -40,7 +46,8 @@ def window(qtbot, tmp_path, tiny_window):
 def stage_result(window) -> None:
     """A finished edit waiting below the canvas, without running one."""
     result = SourceImage(np.full_like(window.session.image.rgb, 90))
-    window.session.add_candidate(Candidate(result, 7, "seed 7 · 1.0 s"))
+    setup = EditSetup.of(window.session.state)
+    window.session.add_candidate(Candidate(result, 7, "seed 7 · 1.0 s", setup))
     window.edits.show(len(window.session.candidates) - 1)
 
 
