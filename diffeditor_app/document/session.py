@@ -148,18 +148,6 @@ class SessionState:
         """The current task's prompt."""
         return self.prompts.get(prompt_slot(self.task), "")
 
-    def copy(self) -> SessionState:
-        """A copy another thread may read while the user goes on painting: the masks and
-        lists are copied (strokes change masks in place); images are never changed in place,
-        so they are shared."""
-        return replace(
-            self,
-            masks={name: mask.copy() for name, mask in self.masks.items()},
-            pairs=list(self.pairs),
-            prompts=dict(self.prompts),
-            kept=list(self.kept),
-        )
-
     @classmethod
     def for_image(cls, image: SourceImage) -> SessionState:
         empty = np.zeros((image.height, image.width), dtype=bool)

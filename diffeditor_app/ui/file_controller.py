@@ -10,14 +10,16 @@ from __future__ import annotations
 import logging
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 from typing import Protocol
 
+import numpy as np
 from PySide6.QtCore import QObject, QStandardPaths, QTimer, Signal, Slot
 from PySide6.QtWidgets import QFileDialog, QMenu, QMessageBox, QWidget
 
 from diffeditor_app.document.project import load_project, project_origin, save_project
-from diffeditor_app.document.session import EditSession, SessionState
+from diffeditor_app.document.session import BBox, EditSession, MaskName, SessionState
 from diffeditor_app.engine.errors import EngineError, InvalidInput
 from diffeditor_app.engine.imaging.images import load_image
 from diffeditor_app.engine.imaging.outputs import UserFiles, export_image
@@ -79,16 +81,62 @@ class FileHost(Protocol):
     def show_note(self, text: str, ms: int) -> None: ...
 
 
+class MaskCopies:
+    """The autosave's own copy of the session's masks, brought up to date region by region:
+    a stroke changes a few pixels of a mask, so an autosave copies those few (a full copy of
+    a 4096 px image's masks would hold the GUI thread for over 20 ms)."""
+
+    def __init__(self) -> None:
+        self.copies: dict[MaskName, np.ndarray] = {}
+        self.changed: dict[MaskName, BBox | None] = {}  # None: the whole mask
+
+    def restart(self, masks: dict[MaskName, np.ndarray]) -> None:
+        """Copy everything: a session was just opened (that took longer than this)."""
+        self.copies = {name: mask.copy() for name, mask in masks.items()}
+        self.changed.clear()
+
+    def note(self, name: str, bbox: BBox | None) -> None:
+        """Grow the region of `name` to copy by `bbox`."""
+        key = MaskName(name)
+        if key in self.changed and (self.changed[key] is None or bbox is None):
+            self.changed[key] = None
+        elif key in self.changed:
+            old = self.changed[key]
+            self.changed[key] = (
+                min(old[0], bbox[0]),
+                min(old[1], bbox[1]),
+                max(old[2], bbox[2]),
+                max(old[3], bbox[3]),
+            )
+        else:
+            self.changed[key] = bbox
+
+    def update(self, masks: dict[MaskName, np.ndarray]) -> dict[MaskName, np.ndarray]:
+        """The copies, equal to `masks` again; only what changed since is copied."""
+        for name, mask in masks.items():
+            copy = self.copies.get(name)
+            if copy is None or copy.shape != mask.shape:
+                self.copies[name] = mask.copy()
+            elif name in self.changed:
+                x0, y0, x1, y1 = self.changed[name] or (0, 0, mask.shape[1], mask.shape[0])
+                copy[y0:y1, x0:x1] = mask[y0:y1, x0:x1]
+        for gone in set(self.copies) - set(masks):
+            del self.copies[gone]
+        self.changed.clear()
+        return dict(self.copies)
+
+
 class Autosaver(QObject):
     """Writes the session to the app's own file within `delay_ms` of any change. The GUI
-    thread only copies the session's masks and lists; encoding and writing (atomically,
-    through a temporary file) happen in a background thread."""
+    thread only brings its mask copies up to date and copies the lists; encoding and
+    writing (atomically, through a temporary file) happen in a background thread."""
 
     def __init__(self, path: Path, delay_ms: int, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.path = path
         self.origin: Path | None = None  # the user's file the session came from
         self.session: EditSession | None = None
+        self.masks = MaskCopies()
         self.timer = QTimer(self, singleShot=True, interval=delay_ms)
         self.timer.timeout.connect(self.save_now)
         self.writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="autosave")
@@ -102,12 +150,16 @@ class Autosaver(QObject):
             self.session.undo_stack.indexChanged.disconnect(self.schedule)
             self.session.text_changed.disconnect(self.schedule)
             self.session.task_changed.disconnect(self.schedule)
+            self.session.mask_changed.disconnect(self.masks.note)
+        self.wait()  # the copies are the writer's until it is done
         self.session, self.origin = session, origin
         self.timer.stop()
         if session is not None:
+            self.masks.restart(session.state.masks)
             session.undo_stack.indexChanged.connect(self.schedule)
             session.text_changed.connect(self.schedule)
             session.task_changed.connect(self.schedule)
+            session.mask_changed.connect(self.masks.note)
 
     @Slot()
     def schedule(self, *_) -> None:
@@ -120,10 +172,20 @@ class Autosaver(QObject):
     def save_now(self) -> None:
         if self.session is None:
             return
+        if self.pending is not None and not self.pending.done():
+            self.timer.start()  # the writer still reads the copies: try again later
+            return
         self.timer.stop()
         started = time.perf_counter()
-        state = self.session.state.copy()
-        self.pending = self.writer.submit(self._write, state, self.origin)
+        state = self.session.state
+        copy = replace(
+            state,
+            masks=self.masks.update(state.masks),
+            pairs=list(state.pairs),
+            prompts=dict(state.prompts),
+            kept=list(state.kept),
+        )
+        self.pending = self.writer.submit(self._write, copy, self.origin)
         self.gui_ms = (time.perf_counter() - started) * 1000
         log.debug("autosave: %.2f ms on the GUI thread", self.gui_ms)
 
