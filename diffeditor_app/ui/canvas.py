@@ -26,7 +26,7 @@ from PySide6.QtGui import QImage, QPainter
 
 from diffeditor_app.document.session import BBox, EditSession, MaskName
 from diffeditor_app.engine.imaging.images import SourceImage
-from diffeditor_app.runtime.settings import setting
+from diffeditor_app.runtime.settings import BRUSH_LIMITS, default_brush, setting
 from diffeditor_app.ui.drawing import View
 from diffeditor_app.ui.image_view import ImageView
 from diffeditor_app.ui.layer_tools import BoxTool, PasteTool, PointTool
@@ -36,11 +36,12 @@ from diffeditor_app.ui.tools import DELETE_KEYS, BrushTool, Layer, PanTool, Tool
 
 TARGETS = ("image", "reference")
 WHEEL_ZOOM_STEP = 1.2  # one wheel notch
-BRUSH = setting("brush_size")  # the tool options are preferences: their schema holds them
+
 HARDNESS = setting("brush_hardness")
 OPACITY = setting("mask_opacity")
 BRUSH_KEY_STEP = 1.15  # [ and ] scale the brush size by this much (at least 1 px)
 IMAGE_HINT = QSize(800, 600)
+DEFAULT_SIDE = 512  # the brush before an image is open suits this side
 REFERENCE_HINT = QSize(240, 180)
 
 
@@ -59,7 +60,7 @@ class Canvas(ImageView):
         self.session: EditSession | None = None
         self.target = "image"
         self.hover: QPointF | None = None
-        self._brush_size = BRUSH.default
+        self._brush_size = default_brush(DEFAULT_SIDE, DEFAULT_SIDE)
         self._brush_hardness = HARDNESS.default
         self._mask_opacity = OPACITY.default
         self._mask_visible = True
@@ -297,7 +298,7 @@ class Canvas(ImageView):
 
     @brush_size.setter
     def brush_size(self, size: int) -> None:
-        size = int(min(max(round(float(size)), BRUSH.minimum), BRUSH.maximum))
+        size = int(min(max(round(float(size)), BRUSH_LIMITS[0]), BRUSH_LIMITS[1]))
         if size != self._brush_size:
             self._brush_size = size
             self.brush_size_changed.emit(size)

@@ -7,7 +7,6 @@ canvas and panels, and changes it only through undo commands.
 from __future__ import annotations
 
 import logging
-from functools import partial
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QEvent, QObject, Qt, Slot
@@ -34,7 +33,8 @@ from diffeditor_app.engine.errors import InvalidInput
 from diffeditor_app.engine.models.loading import declared_profile, is_toy_model
 from diffeditor_app.engine.models.model import ModelSpec
 from diffeditor_app.engine.settings import Task
-from diffeditor_app.ui.canvas import Canvas
+from diffeditor_app.runtime.settings import brush_for, remember_brush
+from diffeditor_app.ui.canvas import DEFAULT_SIDE, Canvas
 from diffeditor_app.ui.edit_controller import EditController
 from diffeditor_app.ui.file_controller import AUTOSAVE_DELAY_MS, AUTOSAVE_NAME, FileController
 from diffeditor_app.ui.panels import TASK_LABELS, CandidatesBar, EditPanel
@@ -48,7 +48,12 @@ TOY_NOTE = (
     "in Settings > Model setup for photos."
 )
 TEXT_INPUTS = (QLineEdit, QAbstractSpinBox, QTextEdit)  # where typed keys are text
-TASK_TOOLS = {Task.MOVE: "brush", Task.DRAG: "brush", Task.APPEARANCE: "brush", Task.PASTE: "paste"}
+TASK_TOOLS = {  # the tool a task needs once its mask is painted (before: the brush)
+    Task.MOVE: "box",
+    Task.DRAG: "points",
+    Task.APPEARANCE: "brush",
+    Task.PASTE: "paste",
+}
 TOOLS = (
     ("brush", "Brush", "B"),
     ("eraser", "Eraser", "E"),
@@ -271,19 +276,32 @@ class MainWindow(QMainWindow):
 
     def _bind_tool_options(self) -> None:
         """Brush size, hardness and mask opacity are preferences, not undo steps: both
-        canvases follow the settings, and `[` / `]` on a canvas write back to them."""
-
-        def refresh(key: str = "") -> None:
-            for canvas in (self.canvas, self.reference_canvas):
-                canvas.brush_size = self.settings.get("brush_size")
-                canvas.brush_hardness = self.settings.get("brush_hardness")
-                canvas.mask_opacity = self.settings.get("mask_opacity")
-            self.brush_label.setText(f"Brush {self.canvas.brush_size} px")
-
-        refresh()
-        self.settings.changed.connect(refresh)
+        canvases follow the settings, and `[` / `]` on a canvas write back to them. The
+        brush size is remembered per image size class (a 64 px scene and a photo differ)."""
+        self._showing_options = False
+        self._show_tool_options()
+        self.settings.changed.connect(self._show_tool_options)
         for canvas in (self.canvas, self.reference_canvas):
-            canvas.brush_size_changed.connect(partial(self.settings.remember, "brush_size"))
+            canvas.brush_size_changed.connect(self._remember_brush)
+
+    def _image_size(self) -> tuple[int, int]:
+        image = self.session.image if self.session is not None else None
+        return (image.width, image.height) if image else (DEFAULT_SIDE, DEFAULT_SIDE)
+
+    def _show_tool_options(self, key: str = "") -> None:
+        self._showing_options = True
+        size = brush_for(self.settings.get("brush_sizes"), *self._image_size())
+        for canvas in (self.canvas, self.reference_canvas):
+            canvas.brush_size = size
+            canvas.brush_hardness = self.settings.get("brush_hardness")
+            canvas.mask_opacity = self.settings.get("mask_opacity")
+        self._showing_options = False
+        self.brush_label.setText(f"Brush {self.canvas.brush_size} px")
+
+    def _remember_brush(self, size: int) -> None:
+        if not self._showing_options:
+            entries = remember_brush(self.settings.get("brush_sizes"), *self._image_size(), size)
+            self.settings.remember("brush_sizes", entries)
 
     def _follow_cache_folder(self, key: str = "cache_folder") -> None:
         from diffeditor_app.runtime.weights import apply_cache_folder
@@ -348,6 +366,7 @@ class MainWindow(QMainWindow):
         session.candidates_changed.connect(self._update_title)
         session.image_changed.connect(self._update_size)
         self._update_size()
+        self._show_tool_options()
         self.set_task(session.task)
         self.canvas.fit()
         self.focus_canvas()
@@ -398,9 +417,15 @@ class MainWindow(QMainWindow):
         self.fill_action.setChecked(False)
         self.canvas.mask_name = TASK_MASK[task]
         self.reference_dock.setVisible(task in {Task.APPEARANCE, Task.PASTE})
-        self.set_tool(TASK_TOOLS[task])
+        self.set_tool(self._tool_for(task))
         self._forget_note()  # a finished edit's note belongs to its task
         self.focus_canvas()
+
+    def _tool_for(self, task: Task) -> str:
+        """The task's own tool (Move: the box, Drag: points, Paste: the layer); the brush
+        while the task's mask is still empty, since there is nothing to move or drag yet."""
+        painted = task is Task.PASTE or self.session.mask(TASK_MASK[task]).any()
+        return TASK_TOOLS[task] if painted else "brush"
 
     def set_tool(self, name: str) -> None:
         name = self.selection.tool_chosen(name, self.canvas.tool)

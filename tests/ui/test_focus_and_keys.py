@@ -160,7 +160,7 @@ def test_status_after_keep_and_task_switch(window, qtbot):
 
 
 def test_brush_size_is_shown(window):
-    window.settings.set("brush_size", 21)
+    window.settings.set("brush_sizes", ["64:21"])
     assert window.brush_label.text() == "Brush 21 px"
     window.canvas.brush_size = 30
     assert window.brush_label.text() == "Brush 30 px"

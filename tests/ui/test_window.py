@@ -182,11 +182,11 @@ def test_preferences_persist_across_a_restart(qtbot, tmp_path, scene_path, tiny_
     first = create_window(path, tmp_path / "data", ModelSpec(str(tiny_model_dir)))
     qtbot.addWidget(first)
     first.files.open_image(scene_path)
-    first.settings.set("brush_size", 77)
+    first.settings.set("refine_radius", 77)
     first.worker.shutdown()
     second = create_window(path, tmp_path / "data", ModelSpec(str(tiny_model_dir)))
     qtbot.addWidget(second)
-    assert second.settings.get("brush_size") == 77
+    assert second.settings.get("refine_radius") == 77
     assert second.settings.get("recent_files") == [str(scene_path)]
     second.worker.shutdown()
 
@@ -202,10 +202,10 @@ def test_screenshot_renders_every_task(tmp_path, qapp):
 
 def test_tool_options_follow_the_preferences(window, scene_path, qtbot):
     window.files.open_image(scene_path)
-    window.settings.set("brush_size", 21)
+    window.settings.set("brush_sizes", ["64:21"])  # the scene's shorter side: 64 px
     assert window.canvas.brush_size == 21 and window.reference_canvas.brush_size == 21
     window.canvas.brush_size = 30  # what `]` does on the canvas
-    assert window.settings.get("brush_size") == 30
+    assert window.settings.get("brush_sizes") == ["64:30"]
 
 
 def test_backslash_shows_the_original_while_held(window, scene_path, qtbot):
