@@ -155,6 +155,7 @@ class MainWindow(QMainWindow):
         layout.addWidget(self.reference_canvas, 1)
         self.reference_dock = dock("Reference", reference, right)
         self.history_dock = dock("History", self.history, right)
+        self.canvas.addActions(self.candidates.key_actions)  # Return, K, Delete, D, R
         for button in (*self.edit_panel.buttons(), *self.candidates.buttons()):
             button.clicked.connect(self.focus_canvas)  # keys go back to the canvas
         self.edit_panel.typing_done.connect(self.focus_canvas)
@@ -530,6 +531,9 @@ class MainWindow(QMainWindow):
             self.settings.remember(
                 "window_geometry", self.saveGeometry().toBase64().data().decode()
             )
+        busy = "Cancelling the edit and stopping" if self.worker.busy else "Stopping"
+        self.statusBar().showMessage(f"{busy} the edit worker…")
+        self.statusBar().repaint()  # seen before the wait below
         self.worker.shutdown()
         self.selection.client.shutdown()
         self.files.close()  # a clean exit needs no recovery
