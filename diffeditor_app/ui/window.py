@@ -9,18 +9,16 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, QEvent, QObject, Qt, Slot
+from PySide6.QtCore import QByteArray, QEvent, QObject, Qt, QTimer, Slot
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractSpinBox,
     QApplication,
     QDockWidget,
     QLabel,
-    QLineEdit,
     QMainWindow,
     QMessageBox,
     QPushButton,
-    QTextEdit,
     QToolBar,
     QUndoView,
     QVBoxLayout,
@@ -34,7 +32,7 @@ from diffeditor_app.engine.models.loading import declared_profile, is_toy_model
 from diffeditor_app.engine.models.model import ModelSpec
 from diffeditor_app.engine.settings import Task
 from diffeditor_app.runtime.settings import brush_for, remember_brush
-from diffeditor_app.ui.canvas import DEFAULT_SIDE, Canvas
+from diffeditor_app.ui.canvas import DEFAULT_SIDE, TEXT_INPUTS, Canvas
 from diffeditor_app.ui.edit_controller import EditController
 from diffeditor_app.ui.file_controller import AUTOSAVE_DELAY_MS, AUTOSAVE_NAME, FileController
 from diffeditor_app.ui.panels import TASK_LABELS, CandidatesBar, EditPanel
@@ -47,7 +45,7 @@ TOY_NOTE = (
     "(it is larger than the toy's {high} px), so expect blobs. Set up Stable Diffusion 1.5 "
     "in Settings > Model setup for photos."
 )
-TEXT_INPUTS = (QLineEdit, QAbstractSpinBox, QTextEdit)  # where typed keys are text
+DONE_KEYS = (Qt.Key.Key_Return, Qt.Key.Key_Enter, Qt.Key.Key_Escape)  # leave a field
 TASK_TOOLS = {  # the tool a task needs once its mask is painted (before: the brush)
     Task.MOVE: "box",
     Task.DRAG: "points",
@@ -496,6 +494,8 @@ class MainWindow(QMainWindow):
         """Hold backslash to compare with the original, wherever the focus is in this
         active window, except in a text field (where a backslash is text)."""
         kind = event.type()
+        if kind == QEvent.Type.KeyPress and event.key() in DONE_KEYS and self._in_field(watched):
+            QTimer.singleShot(0, self.focus_canvas)  # after the field has taken its value
         if kind in (QEvent.Type.KeyPress, QEvent.Type.KeyRelease):
             if event.key() == Qt.Key.Key_Backslash and self._compare_key_applies():
                 if not event.isAutoRepeat():
@@ -504,6 +504,11 @@ class MainWindow(QMainWindow):
         elif kind == QEvent.Type.WindowDeactivate and watched is self:
             self.canvas.show_original(False)
         return False
+
+    def _in_field(self, watched: QObject) -> bool:
+        """A spin box (or its inner line) or a text field of this window."""
+        field = watched.parent() if isinstance(watched.parent(), QAbstractSpinBox) else watched
+        return isinstance(field, TEXT_INPUTS) and field.window() is self
 
     def _compare_key_applies(self) -> bool:
         if not self.isActiveWindow():
