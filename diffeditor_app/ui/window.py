@@ -402,6 +402,10 @@ class MainWindow(QMainWindow):
         dialog.exec()
         dialog.deleteLater()
         self.show_model()
+        if self.session is None and is_toy_model(self.model_spec().source):
+            from diffeditor_app.ui.app import prepare_demo
+
+            prepare_demo(self)  # the toy edits only its scenes: open one to try
 
     # -- tasks and tools ----------------------------------------------------------------
 
