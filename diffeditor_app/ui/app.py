@@ -117,6 +117,7 @@ def prepare_demo(window) -> None:
     )
     at = Point(width * DEMO_PASTE_AT[0], height * DEMO_PASTE_AT[1])
     commands.set_paste(session, PasteLayer(at, DEMO_PASTE_SCALE))
+    window.set_task(session.task)  # its own tool, now that its mask is painted (Move: box)
     session.undo_stack.setClean()  # the demo's set-up is not the user's unsaved work
 
 

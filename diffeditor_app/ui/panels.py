@@ -34,6 +34,7 @@ from diffeditor_app.engine.imaging.images import SourceImage
 from diffeditor_app.engine.models.model import ModelProfile
 from diffeditor_app.engine.requests import SEED_RANGE
 from diffeditor_app.engine.settings import Task
+from diffeditor_app.ui.status_bar import ElidedLabel
 
 IMAGE_PROMPT_HINT = "What the image shows (optional)"
 RESULT_PROMPT_HINT = "What the result should show (optional)"
@@ -330,7 +331,7 @@ class CandidatesBar(QWidget):
         super().__init__(parent)
         self.count = 0
         self.index = -1
-        self.label = QLabel()
+        self.label = ElidedLabel()  # a long summary ends at a word, whole in the tooltip
         self.previous = QPushButton("◀")
         self.next = QPushButton("▶")
         requests = {
@@ -354,7 +355,6 @@ class CandidatesBar(QWidget):
             layout.addWidget(widget)
         layout.addWidget(self.label, 1)
         self.label.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
-        self.label.setMinimumWidth(1)  # a long summary is cut at the bar's end, never pushing
         off_focus_chain(*self.buttons())
         self.previous.clicked.connect(lambda: self.select(self.index - 1))
         self.next.clicked.connect(lambda: self.select(self.index + 1))

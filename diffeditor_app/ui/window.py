@@ -9,13 +9,10 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, QEvent, QObject, Qt, QTimer, Slot
+from PySide6.QtCore import QByteArray, Qt, Slot
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import (
-    QAbstractSpinBox,
-    QApplication,
     QDockWidget,
-    QLabel,
     QMainWindow,
     QMessageBox,
     QPushButton,
@@ -31,12 +28,14 @@ from diffeditor_app.engine.errors import InvalidInput
 from diffeditor_app.engine.models.loading import declared_profile, is_toy_model
 from diffeditor_app.engine.models.model import ModelSpec
 from diffeditor_app.engine.settings import Task
-from diffeditor_app.runtime.settings import brush_for, remember_brush
-from diffeditor_app.ui.canvas import DEFAULT_SIDE, TEXT_INPUTS, Canvas
+from diffeditor_app.ui.canvas import Canvas
 from diffeditor_app.ui.edit_controller import EditController
 from diffeditor_app.ui.file_controller import AUTOSAVE_DELAY_MS, AUTOSAVE_NAME, FileController
+from diffeditor_app.ui.keys import KeyRouter
 from diffeditor_app.ui.panels import TASK_LABELS, CandidatesBar, EditPanel
 from diffeditor_app.ui.selection_tools import SELECTION_TOOLS, SelectionController
+from diffeditor_app.ui.status_bar import StatusBar
+from diffeditor_app.ui.tool_options import ToolOptions
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +44,6 @@ TOY_NOTE = (
     "(it is larger than the toy's {high} px), so expect blobs. Set up Stable Diffusion 1.5 "
     "in Settings > Model setup for photos."
 )
-DONE_KEYS = (Qt.Key.Key_Return, Qt.Key.Key_Enter, Qt.Key.Key_Escape)  # leave a field
 TASK_TOOLS = {  # the tool a task needs once its mask is painted (before: the brush)
     Task.MOVE: "box",
     Task.DRAG: "points",
@@ -104,13 +102,14 @@ class MainWindow(QMainWindow):
         self._actions()
         self._status()
         self._connect_edits()
-        self._bind_tool_options()
+        canvases = (self.canvas, self.reference_canvas)  # brush size, hardness, opacity
+        self.tool_options = ToolOptions(settings, canvases, self.brush_label, self._image, self)
         self._follow_cache_folder()
         self.settings.changed.connect(self._follow_cache_folder)
         self.set_session(None)
         if interactive:
             self._restore_geometry()
-        QApplication.instance().installEventFilter(self)  # hold-to-compare, window-wide
+        self.keys = KeyRouter(self)  # window-wide: fields, hold-to-compare, after dialogs
 
     def _restore_geometry(self) -> None:
         """The size and place the window had when it was last closed."""
@@ -182,6 +181,7 @@ class MainWindow(QMainWindow):
         self._action(file, "&Export image as…", files.export_image, "Ctrl+E")
         file.addSeparator()
         self.quit_action = self._action(file, "&Quit", self.close, "Ctrl+Q")
+        self.quit_action.setShortcutContext(Qt.ShortcutContext.ApplicationShortcut)
 
         edit = bar.addMenu("&Edit")
         self.undo_action = self._action(edit, "&Undo", self.undo, "Ctrl+Z")
@@ -243,11 +243,10 @@ class MainWindow(QMainWindow):
         self.fill_action = fill
 
     def _status(self) -> None:
-        self.size_label, self.zoom_label, self.model_label = QLabel(), QLabel(), QLabel()
-        self.brush_label = QLabel()
-        self.brush_label.setToolTip("Brush size: [ and ] change it")
-        for label in (self.brush_label, self.size_label, self.zoom_label, self.model_label):
-            self.statusBar().addPermanentWidget(label)
+        bar = StatusBar(self)  # notes end at a word, in full in their tooltip
+        self.setStatusBar(bar)
+        self.brush_label, self.size_label = bar.brush_label, bar.size_label
+        self.zoom_label, self.model_label = bar.zoom_label, bar.model_label
         self.canvas.zoom_changed.connect(lambda z: self.zoom_label.setText(f"{z * 100:.0f}%"))
         self.show_model()
 
@@ -272,35 +271,6 @@ class MainWindow(QMainWindow):
             high = declared_profile(source).resolution_range[1]
             if max(image.width, image.height) > high:
                 self.statusBar().showMessage(TOY_NOTE.format(high=high))
-
-    def _bind_tool_options(self) -> None:
-        """Brush size, hardness and mask opacity are preferences, not undo steps: both
-        canvases follow the settings, and `[` / `]` on a canvas write back to them. The
-        brush size is remembered per image size class (a 64 px scene and a photo differ)."""
-        self._showing_options = False
-        self._show_tool_options()
-        self.settings.changed.connect(self._show_tool_options)
-        for canvas in (self.canvas, self.reference_canvas):
-            canvas.brush_size_changed.connect(self._remember_brush)
-
-    def _image_size(self) -> tuple[int, int]:
-        image = self.session.image if self.session is not None else None
-        return (image.width, image.height) if image else (DEFAULT_SIDE, DEFAULT_SIDE)
-
-    def _show_tool_options(self, key: str = "") -> None:
-        self._showing_options = True
-        size = brush_for(self.settings.get("brush_sizes"), *self._image_size())
-        for canvas in (self.canvas, self.reference_canvas):
-            canvas.brush_size = size
-            canvas.brush_hardness = self.settings.get("brush_hardness")
-            canvas.mask_opacity = self.settings.get("mask_opacity")
-        self._showing_options = False
-        self.brush_label.setText(f"Brush {self.canvas.brush_size} px")
-
-    def _remember_brush(self, size: int) -> None:
-        if not self._showing_options:
-            entries = remember_brush(self.settings.get("brush_sizes"), *self._image_size(), size)
-            self.settings.remember("brush_sizes", entries)
 
     def _follow_cache_folder(self, key: str = "cache_folder") -> None:
         from diffeditor_app.runtime.weights import apply_cache_folder
@@ -334,6 +304,9 @@ class MainWindow(QMainWindow):
 
     # -- session ------------------------------------------------------------------------
 
+    def _image(self):
+        return self.session.image if self.session is not None else None
+
     def model_spec(self) -> ModelSpec:
         return self.model_override or self.settings.model_spec()
 
@@ -365,7 +338,7 @@ class MainWindow(QMainWindow):
         session.candidates_changed.connect(self._update_title)
         session.image_changed.connect(self._update_size)
         self._update_size()
-        self._show_tool_options()
+        self.tool_options.show()
         self.set_task(session.task)
         self.canvas.fit()
         self.focus_canvas()
@@ -494,32 +467,6 @@ class MainWindow(QMainWindow):
 
     # -- events ---------------------------------------------------------------------------
 
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        """Hold backslash to compare with the original, wherever the focus is in this
-        active window, except in a text field (where a backslash is text)."""
-        kind = event.type()
-        if kind == QEvent.Type.KeyPress and event.key() in DONE_KEYS and self._in_field(watched):
-            QTimer.singleShot(0, self.focus_canvas)  # after the field has taken its value
-        if kind in (QEvent.Type.KeyPress, QEvent.Type.KeyRelease):
-            if event.key() == Qt.Key.Key_Backslash and self._compare_key_applies():
-                if not event.isAutoRepeat():
-                    self.canvas.show_original(kind == QEvent.Type.KeyPress)
-                return True
-        elif kind == QEvent.Type.WindowDeactivate and watched is self:
-            self.canvas.show_original(False)
-        return False
-
-    def _in_field(self, watched: QObject) -> bool:
-        """A spin box (or its inner line) or a text field of this window."""
-        field = watched.parent() if isinstance(watched.parent(), QAbstractSpinBox) else watched
-        return isinstance(field, TEXT_INPUTS) and field.window() is self
-
-    def _compare_key_applies(self) -> bool:
-        if not self.isActiveWindow():
-            return False
-        focus = QApplication.focusWidget()
-        return not isinstance(focus, TEXT_INPUTS) or focus.window() is not self
-
     def dragEnterEvent(self, event) -> None:
         if event.mimeData().hasUrls():
             event.acceptProposedAction()
@@ -535,7 +482,7 @@ class MainWindow(QMainWindow):
         if not self.files.confirm_discard("quitting"):
             event.ignore()
             return
-        QApplication.instance().removeEventFilter(self)
+        self.keys.stop()
         if self.interactive:
             self.settings.remember(
                 "window_geometry", self.saveGeometry().toBase64().data().decode()
