@@ -78,6 +78,7 @@ class Setting:
     # time (the devices torch sees); unlike choices, another stored value stays valid
     choice_labels: tuple[str, ...] | None = None  # what the dialog shows for each choice
     secret: bool = False  # the dialog hides the typed text (a token)
+    empty: str = ""  # optional ones: what happens when the field is left empty (placeholder)
 
     def validate(self, value: Any) -> Any:
         """The value as stored, or ValueError naming the key and what it accepts."""
@@ -165,6 +166,7 @@ SCHEMA: tuple[Setting, ...] = (
         str,
         "model",
         optional=True,
+        empty="the model's own or the default",
     ),
     Setting(
         "image_encoder",
@@ -175,6 +177,7 @@ SCHEMA: tuple[Setting, ...] = (
         str,
         "model",
         optional=True,
+        empty="the model's own or h94/IP-Adapter",
     ),
     Setting(
         "sam_model",
@@ -185,6 +188,7 @@ SCHEMA: tuple[Setting, ...] = (
         str,
         "model",
         optional=True,
+        empty=f"{SAM_HUB_ID}",
     ),
     Setting(
         "allow_download",
@@ -204,6 +208,7 @@ SCHEMA: tuple[Setting, ...] = (
         str,
         "model",
         optional=True,
+        empty="Hugging Face's (HF_HOME)",
     ),
     # -- performance -------------------------------------------------------------------------
     Setting(
@@ -222,10 +227,11 @@ SCHEMA: tuple[Setting, ...] = (
         None,
         "Server URL",
         "The address `diffeditor serve` printed, such as http://127.0.0.1:8765 (https:// "
-        "behind a TLS proxy).",
+        "behind a TLS proxy). Empty: edits run only on this computer.",
         str,
         "performance",
         optional=True,
+        empty="edits run on this computer",
     ),
     Setting(
         "server_token",
@@ -236,6 +242,7 @@ SCHEMA: tuple[Setting, ...] = (
         "performance",
         optional=True,
         secret=True,
+        empty="no token is sent",
     ),
     Setting(
         "device",
@@ -286,6 +293,7 @@ SCHEMA: tuple[Setting, ...] = (
         minimum=RESOLUTION_LIMITS[0],
         maximum=RESOLUTION_LIMITS[1],
         optional=True,
+        empty="the model's own",
     ),
     # -- editing -----------------------------------------------------------------------------
     Setting(

@@ -44,6 +44,7 @@ TOY_NOTE = (
     "(it is larger than the toy's {high} px), so expect blobs. Set up Stable Diffusion 1.5 "
     "in Settings > Model setup for photos."
 )
+HISTORY_ROWS = 12  # the History panel shows at least this many steps
 TASK_TOOLS = {  # the tool a task needs once its mask is painted (before: the brush)
     Task.MOVE: "box",
     Task.DRAG: "points",
@@ -98,6 +99,7 @@ class MainWindow(QMainWindow):
         self.reference_canvas.set_tool("brush")
         self.reference_canvas.mask_name = MaskName.REFERENCE
         self.history = QUndoView()
+        self.history.setMinimumHeight(self.history.fontMetrics().height() * HISTORY_ROWS)
         self._docks()
         self._actions()
         self._status()
