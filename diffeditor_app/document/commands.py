@@ -13,6 +13,7 @@ from diffeditor_app.document.session import (
     BBox,
     DragPair,
     EditSession,
+    EditSetup,
     MaskName,
     MoveBox,
     PasteLayer,
@@ -236,23 +237,50 @@ def moved_mask(mask: np.ndarray, box: MoveBox) -> np.ndarray:
     return Placement(box.scale, box.dx, box.dy, cx, cy).place(mask)
 
 
-def keep_result(session: EditSession, image: SourceImage) -> None:
+def _follow_move(session: EditSession, setup: EditSetup) -> None:
+    """The object mask moves onto the moved object and the box is reset on it; the fill
+    hint, which described the vacated area, is cleared."""
+    if setup.box == MoveBox():
+        return
+    mask = session.mask(MaskName.OBJECT)
+    moved = moved_mask(setup.object_mask, setup.box)
+    if not np.array_equal(moved, mask):
+        session.undo_stack.push(
+            MaskEdit(session, MaskName.OBJECT, whole(mask), moved, "Follow object")
+        )
+    clear_mask(session, MaskName.FILL)
+    set_box(session, MoveBox())
+
+
+def _follow_drag(session: EditSession, setup: EditSetup) -> None:
+    """The pairs the drag used are spent; pairs added since stay."""
+    left = [pair for pair in session.state.pairs if pair not in setup.pairs]
+    if left != session.state.pairs:
+        session.undo_stack.push(PairsEdit(session, left, "Clear points"))
+
+
+def _follow_paste(session: EditSession, setup: EditSetup) -> None:
+    """The pasted object is in the image now: the layer is cleared, its scale kept."""
+    set_paste(session, PasteLayer(None, setup.paste.scale))
+
+
+FOLLOW_UPS = {  # what keeping a task's result does to the set-up that made it
+    Task.MOVE: _follow_move,
+    Task.DRAG: _follow_drag,
+    Task.APPEARANCE: lambda session, setup: None,  # the object stays where it was
+    Task.PASTE: _follow_paste,
+}
+
+
+def keep_result(
+    session: EditSession, image: SourceImage, made_with: EditSetup | None = None
+) -> None:
     """Keep a result, and make what was set up for it follow the kept image, as one undo
-    step: after a move the object mask sits on the moved object and the box is reset on it
-    (the fill hint, which described the vacated area, is cleared); after a drag its points,
-    and after a paste its layer, are spent and cleared. What another task set up stays."""
-    state, stack = session.state, session.undo_stack
+    step (FOLLOW_UPS). `made_with` is the set-up the edit ran with (the candidate's), so a
+    task chosen since does not change what Keep does; None: the session's own."""
+    setup = made_with or EditSetup.of(session.state)
+    stack = session.undo_stack
     stack.beginMacro("Keep result")
     stack.push(KeepResult(session, image))
-    if state.task is Task.MOVE and state.box != MoveBox():
-        mask = session.mask(MaskName.OBJECT)
-        moved = moved_mask(mask, state.box)
-        if not np.array_equal(moved, mask):
-            stack.push(MaskEdit(session, MaskName.OBJECT, whole(mask), moved, "Follow object"))
-        clear_mask(session, MaskName.FILL)
-        set_box(session, MoveBox())
-    elif state.task is Task.DRAG:
-        clear_pairs(session)
-    elif state.task is Task.PASTE:
-        set_paste(session, PasteLayer(None, state.paste.scale))
+    FOLLOW_UPS[setup.task](session, setup)
     stack.endMacro()

@@ -79,10 +79,11 @@ def _session_pixels(state: SessionState) -> int:
     return sum(i.width * i.height for i in images) + sum(m.size for m in state.masks.values())
 
 
-def save_project(state: SessionState, path: Path) -> None:
+def save_project(state: SessionState, path: Path, origin: Path | None = None) -> None:
     """Write atomically: a crash while saving never leaves a broken project behind. A
     session past the pixel budget is refused before anything is written: its file could
-    not be opened again."""
+    not be opened again. `origin` names the file the session came from (an autosave keeps
+    it as a hint)."""
     pixels = _session_pixels(state)
     if pixels > MAX_PROJECT_PIXELS:
         raise InvalidInput(
@@ -104,6 +105,8 @@ def save_project(state: SessionState, path: Path) -> None:
         "kept": len(state.kept),
         "has_reference": state.reference is not None,
     }
+    if origin is not None:
+        manifest["origin"] = str(origin)
 
     def write(stream) -> None:
         with zipfile.ZipFile(stream, "w", zipfile.ZIP_DEFLATED) as archive:
@@ -418,6 +421,20 @@ def _check_regular_file(path: Path) -> None:
             f"{quoted(path)} is {status.st_size:,} bytes, more than a project may be "
             f"({MAX_PROJECT_BYTES:,})."
         )
+
+
+def project_origin(path: Path) -> Path | None:
+    """The file a saved session came from, when its writer named one (an autosave does);
+    None for a project without it or one that cannot be read."""
+    try:
+        _check_regular_file(path)
+        with zipfile.ZipFile(path) as archive:
+            origin = _manifest(archive).get("origin")
+    except (OSError, ValueError, zipfile.BadZipFile, _Invalid, InvalidInput):
+        return None
+    if not isinstance(origin, str) or not 0 < len(origin) <= MAX_TEXT_CHARS:
+        return None
+    return Path(origin)
 
 
 def load_project(path: Path) -> SessionState:

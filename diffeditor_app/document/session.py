@@ -85,12 +85,37 @@ class EditOptions:
 
 
 @dataclass(frozen=True, eq=False)
+class EditSetup:
+    """What an edit was run with, as far as keeping its result must follow it: the task,
+    the object mask and the move box (a move carries the mask along), the drag pairs (spent
+    by a drag) and the paste layer (spent by a paste)."""
+
+    task: Task
+    object_mask: np.ndarray
+    box: MoveBox
+    pairs: tuple[DragPair, ...]
+    paste: PasteLayer
+
+    @classmethod
+    def of(cls, state: SessionState) -> EditSetup:
+        return cls(
+            state.task,
+            state.masks[MaskName.OBJECT].copy(),
+            state.box,
+            tuple(state.pairs),
+            state.paste,
+        )
+
+
+@dataclass(frozen=True, eq=False)
 class Candidate:
-    """A finished edit waiting to be kept or discarded."""
+    """A finished edit waiting to be kept or discarded, with the set-up that made it: Keep
+    follows that task's set-up, whatever task is chosen by then."""
 
     image: SourceImage
     seed: int
     summary: str  # e.g. "seed 42 · 12.3 s"
+    made_with: EditSetup
 
 
 def prompt_slot(task: Task) -> Task:

@@ -41,6 +41,9 @@ APP_NAME = "DiffEditor"
 FILE_NAME = "settings.json"
 BAD_SUFFIX = ".bad"  # an unreadable settings file is kept beside the new one under this suffix
 RECENT_LIMIT = 10  # entries kept in the recent-files list
+BRUSH_SHARE = 0.05  # a new image size class's brush: this share of the shorter side
+BRUSH_LIMITS = (1, 500)  # brush diameters in image pixels
+BRUSH_CLASSES = 16  # size classes remembered (64 px .. 2**21 px would be 16)
 GROUPS = ("model", "performance", "editing", "interface")  # the dialog's pages, in order
 RUN_LOCAL, RUN_SERVER = "local", "server"  # where edits run
 
@@ -75,6 +78,7 @@ class Setting:
     # time (the devices torch sees); unlike choices, another stored value stays valid
     choice_labels: tuple[str, ...] | None = None  # what the dialog shows for each choice
     secret: bool = False  # the dialog hides the typed text (a token)
+    empty: str = ""  # optional ones: what happens when the field is left empty (placeholder)
 
     def validate(self, value: Any) -> Any:
         """The value as stored, or ValueError naming the key and what it accepts."""
@@ -162,6 +166,7 @@ SCHEMA: tuple[Setting, ...] = (
         str,
         "model",
         optional=True,
+        empty="the model's own or the default",
     ),
     Setting(
         "image_encoder",
@@ -172,6 +177,7 @@ SCHEMA: tuple[Setting, ...] = (
         str,
         "model",
         optional=True,
+        empty="the model's own or h94/IP-Adapter",
     ),
     Setting(
         "sam_model",
@@ -182,6 +188,7 @@ SCHEMA: tuple[Setting, ...] = (
         str,
         "model",
         optional=True,
+        empty=f"{SAM_HUB_ID}",
     ),
     Setting(
         "allow_download",
@@ -201,6 +208,7 @@ SCHEMA: tuple[Setting, ...] = (
         str,
         "model",
         optional=True,
+        empty="Hugging Face's (HF_HOME)",
     ),
     # -- performance -------------------------------------------------------------------------
     Setting(
@@ -219,10 +227,11 @@ SCHEMA: tuple[Setting, ...] = (
         None,
         "Server URL",
         "The address `diffeditor serve` printed, such as http://127.0.0.1:8765 (https:// "
-        "behind a TLS proxy).",
+        "behind a TLS proxy). Empty: edits run only on this computer.",
         str,
         "performance",
         optional=True,
+        empty="edits run on this computer",
     ),
     Setting(
         "server_token",
@@ -233,6 +242,7 @@ SCHEMA: tuple[Setting, ...] = (
         "performance",
         optional=True,
         secret=True,
+        empty="no token is sent",
     ),
     Setting(
         "device",
@@ -283,17 +293,20 @@ SCHEMA: tuple[Setting, ...] = (
         minimum=RESOLUTION_LIMITS[0],
         maximum=RESOLUTION_LIMITS[1],
         optional=True,
+        empty="the model's own",
     ),
     # -- editing -----------------------------------------------------------------------------
     Setting(
-        "brush_size",
-        40,
-        "Brush size",
-        "Diameter of the mask brush in image pixels; [ and ] change it.",
-        int,
+        "brush_sizes",
+        [],
+        "Brush sizes",
+        "The brush size last used for each image size class, as 'SIDE:SIZE' (the shorter "
+        "side rounded to a power of two); a class not listed starts at "
+        f"{BRUSH_SHARE:.0%} of the image's shorter side.",
+        list,
         "editing",
-        minimum=1,
-        maximum=500,
+        max_items=BRUSH_CLASSES,
+        in_dialog=False,
     ),
     Setting(
         "brush_hardness",
@@ -387,6 +400,32 @@ SCHEMA: tuple[Setting, ...] = (
 )
 
 SETTINGS: dict[str, Setting] = {setting.key: setting for setting in SCHEMA}
+RETIRED = {"brush_size"}  # one size for every image: now per size class (brush_sizes)
+
+
+def size_class(width: int, height: int) -> int:
+    """The image's shorter side rounded to a power of two: 64, 512, 1024, ..."""
+    return 1 << max(round(math.log2(max(min(width, height), 1))), 0)
+
+
+def default_brush(width: int, height: int) -> int:
+    """A few per cent of the shorter side: 3 px on a 64 px toy scene, 51 px at 1024."""
+    return int(min(max(round(BRUSH_SHARE * min(width, height)), BRUSH_LIMITS[0]), BRUSH_LIMITS[1]))
+
+
+def brush_for(entries: list[str], width: int, height: int) -> int:
+    """The size remembered for the image's size class in `entries`, else the default."""
+    for entry in entries:
+        side, _, size = entry.partition(":")
+        if side == str(size_class(width, height)) and size.isdigit():
+            return int(min(max(int(size), BRUSH_LIMITS[0]), BRUSH_LIMITS[1]))
+    return default_brush(width, height)
+
+
+def remember_brush(entries: list[str], width: int, height: int, size: int) -> list[str]:
+    """`entries` with the image's size class set to `size`, most recent first."""
+    side = str(size_class(width, height))
+    return [f"{side}:{size}", *(e for e in entries if e.partition(":")[0] != side)]
 
 
 def setting(key: str) -> Setting:
@@ -527,6 +566,8 @@ class SettingsStore(QObject):
     def _take(self, items: Iterable[tuple[str, Any]]) -> None:
         unknown = []
         for key, value in items:
+            if key in RETIRED:
+                continue
             if key not in SETTINGS:
                 unknown.append(key)
                 continue

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import os
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 from diffeditor_app.engine.models.model import ModelSpec
 from diffeditor_app.engine.settings import Task
@@ -54,20 +57,32 @@ def create_window(
     model: ModelSpec | None = None,
     demo: bool = False,
     interactive: bool = True,
+    autosave_delay_ms: int | None = None,
 ):
     """The main window with its settings store and worker; every path can be injected. The
     demo autosaves into its own slot, never over a real session's. A window that is not
     interactive raises its problems instead of showing dialogs."""
     from diffeditor_app.runtime.settings import SettingsStore, default_path
     from diffeditor_app.runtime.worker import WorkerClient
-    from diffeditor_app.ui.window import AUTOSAVE_NAME, DEMO_AUTOSAVE_NAME, MainWindow
+    from diffeditor_app.ui.file_controller import (
+        AUTOSAVE_DELAY_MS,
+        AUTOSAVE_NAME,
+        DEMO_AUTOSAVE_NAME,
+    )
+    from diffeditor_app.ui.window import MainWindow
 
     application()
     settings = SettingsStore(settings_path or default_path())
     worker = WorkerClient()
     slot = DEMO_AUTOSAVE_NAME if demo else AUTOSAVE_NAME
     window = MainWindow(
-        settings, worker, data or data_dir(), model, autosave_name=slot, interactive=interactive
+        settings,
+        worker,
+        data or data_dir(),
+        model,
+        autosave_name=slot,
+        interactive=interactive,
+        autosave_delay_ms=autosave_delay_ms or AUTOSAVE_DELAY_MS,
     )
     worker.setParent(window)
     return window
@@ -84,7 +99,7 @@ def prepare_demo(window) -> None:
     from diffeditor_app.engine.imaging.images import load_image, load_mask
     from diffeditor_app.engine.requests import Point
 
-    window.open_image(DEMO_IMAGE)
+    window.files.open_image(DEMO_IMAGE)
     session = window.session
     session.set_text(reference_prompt=DEMO_REFERENCE.with_suffix(".txt").read_text().strip())
     for task, result in DEMO_RESULTS.items():
@@ -106,24 +121,27 @@ def prepare_demo(window) -> None:
     )
     at = Point(width * DEMO_PASTE_AT[0], height * DEMO_PASTE_AT[1])
     commands.set_paste(session, PasteLayer(at, DEMO_PASTE_SCALE))
+    window.set_task(session.task)  # its own tool, now that its mask is painted (Move: box)
     session.undo_stack.setClean()  # the demo's set-up is not the user's unsaved work
 
 
-def run(demo: bool = False, model: str | None = None, image: Path | None = None) -> int:
+def run(demo: bool = False, model: str | None = None, image: Path | None = None) -> NoReturn:
+    """The desktop app until its window closes; the process ends there (`leave_now`)."""
     import qasync
 
     app = application()
     spec = demo_model() if demo else (ModelSpec(model) if model else None)
     window = create_window(model=spec, demo=demo)
     window.show()
+    window.activateWindow()  # the keys work before any click, also with no window manager
     window.show_settings_problems()
     if demo:
-        if not window.offer_recovery():
+        if not window.files.offer_recovery():
             prepare_demo(window)
     elif image is not None:
-        window.open_path(Path(image))
+        window.files.open_path(Path(image))
     else:
-        window.offer_recovery()
+        window.files.offer_recovery()
     if spec is None:
         from diffeditor_app.ui.model_setup import needs_setup
 
@@ -135,7 +153,18 @@ def run(demo: bool = False, model: str | None = None, image: Path | None = None)
     app.aboutToQuit.connect(closed.set)
     with loop:
         loop.run_until_complete(closed.wait())
-    return 0
+    leave_now()
+
+
+def leave_now() -> NoReturn:
+    """End the process once the window has closed. By then everything is on disk: the
+    settings, the autosave's removal (its writer thread joined), and the edit worker has
+    stopped. What remains is the interpreter's teardown of torch, diffusers and Qt, which
+    takes 1-3 s on 2 cores and saves nothing, so quitting skips it."""
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 def run_edit_and_wait(window, timeout_ms: int = SCREENSHOT_EDIT_MS) -> str | None:
@@ -198,7 +227,6 @@ def screenshot(
 ) -> int:
     """Render the main window offscreen after loading an image and choosing a task (and,
     with `edit`, running its edit: the result shows below the canvas)."""
-    import os
     import tempfile
 
     from diffeditor_app.engine.errors import InvalidInput
@@ -226,7 +254,7 @@ def screenshot(
             if demo:
                 prepare_demo(window)
             else:
-                window.open_path(Path(image))
+                window.files.open_path(Path(image))
             window.set_task(Task(task))
             window.canvas.fit()
             problem = run_edit_and_wait(window) if edit else None

@@ -23,10 +23,11 @@ import numpy as np
 from PIL import Image
 from PySide6.QtCore import QEvent, QPointF, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QImage, QPainter
+from PySide6.QtWidgets import QAbstractSpinBox, QApplication, QLineEdit, QTextEdit
 
 from diffeditor_app.document.session import BBox, EditSession, MaskName
 from diffeditor_app.engine.imaging.images import SourceImage
-from diffeditor_app.runtime.settings import setting
+from diffeditor_app.runtime.settings import BRUSH_LIMITS, default_brush, setting
 from diffeditor_app.ui.drawing import View
 from diffeditor_app.ui.image_view import ImageView
 from diffeditor_app.ui.layer_tools import BoxTool, PasteTool, PointTool
@@ -35,12 +36,14 @@ from diffeditor_app.ui.qimage import pil_to_qimage, rgb_to_qimage
 from diffeditor_app.ui.tools import DELETE_KEYS, BrushTool, Layer, PanTool, Tool
 
 TARGETS = ("image", "reference")
+TEXT_INPUTS = (QLineEdit, QAbstractSpinBox, QTextEdit)  # where typed keys are text
 WHEEL_ZOOM_STEP = 1.2  # one wheel notch
-BRUSH = setting("brush_size")  # the tool options are preferences: their schema holds them
+
 HARDNESS = setting("brush_hardness")
 OPACITY = setting("mask_opacity")
 BRUSH_KEY_STEP = 1.15  # [ and ] scale the brush size by this much (at least 1 px)
 IMAGE_HINT = QSize(800, 600)
+DEFAULT_SIDE = 512  # the brush before an image is open suits this side
 REFERENCE_HINT = QSize(240, 180)
 
 
@@ -59,7 +62,7 @@ class Canvas(ImageView):
         self.session: EditSession | None = None
         self.target = "image"
         self.hover: QPointF | None = None
-        self._brush_size = BRUSH.default
+        self._brush_size = default_brush(DEFAULT_SIDE, DEFAULT_SIDE)
         self._brush_hardness = HARDNESS.default
         self._mask_opacity = OPACITY.default
         self._mask_visible = True
@@ -67,6 +70,7 @@ class Canvas(ImageView):
         self.live_preview: QImage | None = None
         self._candidate: SourceImage | None = None
         self._original = False
+        self._click_took_focus = False  # the next press only brought the keys back
         self._last_pixel: tuple[int, int] | None = None
         self._connections: list[tuple[object, Callable]] = []
         self.cache = DisplayCache()
@@ -297,7 +301,7 @@ class Canvas(ImageView):
 
     @brush_size.setter
     def brush_size(self, size: int) -> None:
-        size = int(min(max(round(float(size)), BRUSH.minimum), BRUSH.maximum))
+        size = int(min(max(round(float(size)), BRUSH_LIMITS[0]), BRUSH_LIMITS[1]))
         if size != self._brush_size:
             self._brush_size = size
             self.brush_size_changed.emit(size)
@@ -372,6 +376,9 @@ class Canvas(ImageView):
 
     def mousePressEvent(self, event) -> None:
         event.accept()
+        if self._click_took_focus:  # a click that takes the keys back from a field
+            self._click_took_focus = False  # paints nothing: the user meant to leave it
+            return
         pos = self._image_pos(event)
         self._set_hover(pos)
         if self._gesture is not None or self.session is None:
@@ -493,6 +500,17 @@ class Canvas(ImageView):
         self._spring = self._spring_release = False
         self._update_cursor()
         self.refresh()
+
+    def focusInEvent(self, event) -> None:
+        self._click_took_focus = event.reason() == Qt.FocusReason.MouseFocusReason
+        super().focusInEvent(event)
+
+    def enterEvent(self, event) -> None:
+        """The pointer coming back from a field brings the keys with it, as in Krita."""
+        focus = QApplication.focusWidget()
+        if isinstance(focus, TEXT_INPUTS) and focus.window() is self.window():
+            self.setFocus(Qt.FocusReason.OtherFocusReason)
+        super().enterEvent(event)
 
     def focusOutEvent(self, event) -> None:
         if self._spring:  # the Space release would go elsewhere

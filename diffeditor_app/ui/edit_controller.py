@@ -14,7 +14,7 @@ from collections.abc import Callable
 from PySide6.QtCore import QObject, Signal, Slot
 
 from diffeditor_app.document import commands
-from diffeditor_app.document.session import Candidate, EditSession
+from diffeditor_app.document.session import Candidate, EditSession, EditSetup
 from diffeditor_app.document.snapshot import build_request
 from diffeditor_app.engine.errors import EngineError
 from diffeditor_app.engine.models.model import ModelSpec
@@ -69,6 +69,7 @@ class EditController(QObject):
         self.server = server  # where edits run: None for this computer
         self.session: EditSession | None = None
         self.index = -1  # the candidate shown on the canvas; -1: none
+        self.running_setup: EditSetup | None = None  # what the running edit was given
         panel.edit_requested.connect(self.run)
         panel.cancel_requested.connect(self.cancel)
         bar.keep_requested.connect(self.keep)
@@ -106,6 +107,7 @@ class EditController(QObject):
         except EngineError as error:
             self.problem.emit("Cannot run the edit", str(error))
             return
+        self.running_setup = EditSetup.of(self.session.state)
         self.worker.submit(request, self.model_spec(), self.previews(), server)
         self.panel.set_running(True)
         self.submitted.emit()
@@ -144,7 +146,8 @@ class EditController(QObject):
         self.panel.status.setText(f"Done: {summary}. Keep or discard the result below.")
         for line in result.notes:
             self.note.emit(line, NOTE_MS)
-        self.session.add_candidate(Candidate(result.source_image(), result.seed, summary))
+        candidate = Candidate(result.source_image(), result.seed, summary, self.running_setup)
+        self.session.add_candidate(candidate)
         self.show(len(self.session.candidates) - 1)
 
     @Slot(int, str)
@@ -184,10 +187,11 @@ class EditController(QObject):
         layer follow it (one undo step)."""
         if self.session is None or self.index < 0:
             return
-        commands.keep_result(self.session, self.session.candidates[self.index].image)
+        chosen = self.session.candidates[self.index]
+        commands.keep_result(self.session, chosen.image, chosen.made_with)
         self.session.clear_candidates()
         self.show(-1)
-        self.panel.status.setText(KEPT_NEXT[self.session.task])
+        self.panel.status.setText(KEPT_NEXT[chosen.made_with.task])
         self.kept.emit()
 
     @Slot()

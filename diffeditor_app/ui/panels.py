@@ -9,6 +9,7 @@ import random
 
 import numpy as np
 from PySide6.QtCore import QEvent, Qt, Signal
+from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QDoubleSpinBox,
     QFormLayout,
@@ -33,6 +34,7 @@ from diffeditor_app.engine.imaging.images import SourceImage
 from diffeditor_app.engine.models.model import ModelProfile
 from diffeditor_app.engine.requests import SEED_RANGE
 from diffeditor_app.engine.settings import Task
+from diffeditor_app.ui.status_bar import ElidedLabel
 
 IMAGE_PROMPT_HINT = "What the image shows (optional)"
 RESULT_PROMPT_HINT = "What the result should show (optional)"
@@ -127,8 +129,12 @@ class EditPanel(QWidget):
         self.edit_button = QPushButton("Edit")
         self.edit_button.setDefault(True)
         self.edit_button.setShortcut("Ctrl+Return")
-        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button = QPushButton("Cancel (Esc)")
         self.cancel_button.setVisible(False)
+        self.cancel_action = QAction("Cancel the edit", self, enabled=False)
+        self.cancel_action.setShortcut(QKeySequence("Escape"))
+        self.cancel_action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+        self.addAction(self.cancel_action)
         self.progress = QProgressBar()
         self.progress.setVisible(False)
         self.status = QLabel()
@@ -155,6 +161,7 @@ class EditPanel(QWidget):
 
         self.edit_button.clicked.connect(self.edit_requested)
         self.cancel_button.clicked.connect(self.cancel_requested)
+        self.cancel_action.triggered.connect(self.cancel_requested)
         self.new_seed.clicked.connect(lambda: self.seed.setValue(new_seed()))
         self.reset.clicked.connect(self.reset_to_defaults)
         self.prompt.editingFinished.connect(self.commit)
@@ -268,6 +275,7 @@ class EditPanel(QWidget):
         self.edit_button.setEnabled(not running)
         self.cancel_button.setVisible(running)
         self.cancel_button.setEnabled(running)
+        self.cancel_action.setEnabled(running)
         self.progress.setVisible(running)
         if running:
             self.progress.setRange(0, 0)  # busy until the first step reports
@@ -301,8 +309,18 @@ class EditPanel(QWidget):
         self.status.setText(f"Step {step} of {total}{left}")
 
 
+RESULT_KEYS = {  # the candidates bar's buttons and the keys that press them on the canvas
+    "keep": ("Keep", ("Return", "Enter", "K")),
+    "discard": ("Discard", ("Delete", "D")),
+    "again": ("Run again", ("R",)),
+}
+
+
 class CandidatesBar(QWidget):
-    """Finished edits waiting for a decision: keep, discard, run again, previous / next."""
+    """Finished edits waiting for a decision: keep, discard, run again, previous / next.
+
+    The decision buttons come first, at fixed places, so a longer result summary never
+    shifts them; their keys are actions the window puts on the canvas (`key_actions`)."""
 
     keep_requested = Signal()
     discard_requested = Signal()
@@ -313,21 +331,31 @@ class CandidatesBar(QWidget):
         super().__init__(parent)
         self.count = 0
         self.index = -1
-        self.label = QLabel()
+        self.label = ElidedLabel()  # a long summary ends at a word, whole in the tooltip
         self.previous = QPushButton("◀")
         self.next = QPushButton("▶")
-        self.keep = QPushButton("Keep")
-        self.discard = QPushButton("Discard")
-        self.again = QPushButton("Run again (new seed)")
+        requests = {
+            "keep": self.keep_requested,
+            "discard": self.discard_requested,
+            "again": self.again_requested,
+        }
+        self.key_actions: list[QAction] = []
+        for name, (text, keys) in RESULT_KEYS.items():
+            button = QPushButton(f"{text} ({keys[-1]})")  # the letter: the last key
+            button.setToolTip(f"{text}: {' or '.join(keys)}")
+            button.clicked.connect(requests[name])
+            setattr(self, name, button)
+            action = QAction(text, self)
+            action.setShortcuts([QKeySequence(key) for key in keys])
+            action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            action.triggered.connect(requests[name])
+            self.key_actions.append(action)
         layout = QHBoxLayout(self)
-        for widget in (self.previous, self.label, self.next, self.keep, self.discard, self.again):
+        for widget in (self.keep, self.discard, self.again, self.previous, self.next):
             layout.addWidget(widget)
-        layout.addStretch(1)
-        self.label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        layout.addWidget(self.label, 1)
+        self.label.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
         off_focus_chain(*self.buttons())
-        self.keep.clicked.connect(self.keep_requested)
-        self.discard.clicked.connect(self.discard_requested)
-        self.again.clicked.connect(self.again_requested)
         self.previous.clicked.connect(lambda: self.select(self.index - 1))
         self.next.clicked.connect(lambda: self.select(self.index + 1))
         self.show_candidates(0, -1, "")
@@ -341,6 +369,8 @@ class CandidatesBar(QWidget):
         self.label.setText(f"Result {index + 1} of {count} · {summary}" if count else "")
         self.previous.setEnabled(index > 0)
         self.next.setEnabled(0 <= index < count - 1)
+        for action in self.key_actions:
+            action.setEnabled(0 <= index < count)
 
     def select(self, index: int) -> None:
         if 0 <= index < self.count and index != self.index:

@@ -21,7 +21,15 @@ from PySide6.QtWidgets import (
 
 from diffeditor_app.runtime.settings import GROUPS, Setting, SettingsStore, settings_in
 
-AUTOMATIC = "(automatic)"
+HUB_ID = "stable-diffusion-v1-5/stable-diffusion-v1-5"  # the widest usual value: shown whole
+LINE_EDIT_PADDING = 24  # pixels: a line edit's frame and inner margins
+
+
+def text_width(line: QLineEdit, *texts: str) -> int:
+    """Pixels a line edit needs to show each text whole (its frame and margins included)."""
+    widest = max(line.fontMetrics().horizontalAdvance(text) for text in texts)
+    margins = line.textMargins()
+    return widest + margins.left() + margins.right() + LINE_EDIT_PADDING
 
 
 class Field:
@@ -51,7 +59,8 @@ class Field:
             self.widget.setValue(float(value))
         else:  # text, and optional numbers typed as text: empty means automatic
             self.widget = QLineEdit("" if value is None else str(value))
-            self.widget.setPlaceholderText(AUTOMATIC if setting.optional else "")
+            self.widget.setPlaceholderText(f"empty: {setting.empty}" if setting.empty else "")
+            self.widget.setMinimumWidth(text_width(self.widget, HUB_ID, setting.empty))
             if setting.secret:
                 self.widget.setEchoMode(QLineEdit.EchoMode.Password)
         self.widget.setToolTip(setting.help)

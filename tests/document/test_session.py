@@ -256,3 +256,22 @@ def test_each_result_has_its_own_prompt_and_move_and_drag_share_the_images(sessi
     assert session.state.prompt == "a red square"
     with qtbot.assertNotEmitted(session.text_changed):
         session.set_prompt(Task.DRAG, "a red square")  # move's, already
+
+
+def test_keep_follows_the_set_up_the_edit_was_run_with(session):
+    """A drag's result kept while Move is chosen spends the drag's points and leaves the
+    move box and the object mask alone."""
+    from diffeditor_app.document.session import EditSetup
+
+    commands.set_box(session, MoveBox(dx=5))
+    commands.add_point(session, Point(3, 3))
+    commands.add_point(session, Point(6, 3))
+    session.set_task(Task.DRAG)
+    made_with = EditSetup.of(session.state)
+    session.set_task(Task.MOVE)
+    commands.add_point(session, Point(9, 9))  # added after the run: stays
+    before = session.mask(MaskName.OBJECT).copy()
+    commands.keep_result(session, SourceImage(np.zeros_like(session.image.rgb)), made_with)
+    assert session.state.box == MoveBox(dx=5)
+    assert np.array_equal(session.mask(MaskName.OBJECT), before)
+    assert session.state.pairs == [DragPair(Point(9, 9))]

@@ -56,7 +56,7 @@ def test_every_default_validates_to_itself(entry):
 def test_hidden_state_is_not_on_the_dialog_pages():
     shown = {s.key for group in GROUPS for s in settings_in(group)}
     assert {"recent_files", "last_task", "window_geometry"}.isdisjoint(shown)
-    assert {"model_source", "precision", "vram_preset", "brush_size"} <= shown
+    assert {"model_source", "precision", "vram_preset", "refine_radius"} <= shown
 
 
 def test_validate_coerces_where_natural_and_rejects_the_rest():
@@ -66,10 +66,10 @@ def test_validate_coerces_where_natural_and_rejects_the_rest():
         hardness.validate(True)
     with pytest.raises(ValueError, match="brush_hardness"):
         hardness.validate(float("nan"))
-    size = setting("brush_size")
-    with pytest.raises(ValueError, match="brush_size"):
+    size = setting("refine_radius")
+    with pytest.raises(ValueError, match="refine_radius"):
         size.validate(True)
-    with pytest.raises(ValueError, match="brush_size"):
+    with pytest.raises(ValueError, match="refine_radius"):
         size.validate(40.0)
     assert setting("image_prompt").validate("  ") is None  # an emptied field means automatic
     with pytest.raises(ValueError, match="model_source must not be empty"):
@@ -96,19 +96,19 @@ def test_first_run_gives_the_defaults_and_writes_nothing(store, path):
     assert store.get("image_prompt") is None and store.get("default_resolution") is None
     assert store.get("precision") == "auto" and store.get("vram_preset") == "auto"
     assert store.get("allow_download") is True and store.get("recent_files") == []
-    assert store.get("brush_size") == 40 and store.get("last_task") == "move"
+    assert store.get("refine_radius") == 4 and store.get("last_task") == "move"
     assert store.problems == []
     assert not path.exists()
 
 
 def test_a_change_persists_across_a_restart(store, path, qapp):
-    store.set("brush_size", 120)
+    store.set("refine_radius", 120)
     store.set("precision", "bf16")
     store.set("cache_folder", "/data/hf-cache")
     store.set("default_resolution", 512)
     again = SettingsStore(path)
     assert again.problems == []
-    assert again.get("brush_size") == 120 and again.get("precision") == "bf16"
+    assert again.get("refine_radius") == 120 and again.get("precision") == "bf16"
     assert again.get("cache_folder") == "/data/hf-cache"
     assert again.get("default_resolution") == 512
     assert again.values() == store.values()
@@ -133,9 +133,9 @@ def test_values_and_get_hand_out_copies(store):
 @pytest.mark.parametrize(
     ("key", "value", "message"),
     [
-        ("brush_size", "big", r"brush_size must be a whole number between 1 and 500; got 'big'"),
-        ("brush_size", 0, r"brush_size must be a whole number between 1 and 500; got 0"),
-        ("brush_size", 501, r"brush_size .* got 501"),
+        ("refine_radius", "big", r"refine_radius must be a whole number between 1 and 500; got 'b"),
+        ("refine_radius", 0, r"refine_radius must be a whole number between 1 and 500; got 0"),
+        ("refine_radius", 501, r"refine_radius .* got 501"),
         ("brush_hardness", 1.5, r"brush_hardness must be a number between 0 and 1; got 1.5"),
         ("mask_opacity", -0.1, r"mask_opacity .*between 0 and 1"),
         ("precision", "fp8", r"precision must be one of auto, fp16, bf16, fp32; got 'fp8'"),
@@ -165,16 +165,16 @@ def test_unknown_keys_are_key_errors_naming_them(store):
 # -- damaged files -----------------------------------------------------------------------------
 def test_corrupt_json_falls_back_to_defaults_and_keeps_the_file(path, qapp):
     path.parent.mkdir(parents=True)
-    path.write_text('{"brush_size": 12,', encoding="utf-8")
+    path.write_text('{"refine_radius": 12,', encoding="utf-8")
     store = SettingsStore(path)
     assert store.values() == {s.key: s.default for s in SCHEMA}
     bad = path.with_name("settings.json.bad")
-    assert bad.read_text(encoding="utf-8") == '{"brush_size": 12,'
+    assert bad.read_text(encoding="utf-8") == '{"refine_radius": 12,'
     assert not path.exists()
     assert len(store.problems) == 1
     assert "not valid JSON" in store.problems[0] and "settings.json.bad" in store.problems[0]
-    store.set("brush_size", 12)  # the next save starts a fresh file beside the kept one
-    assert on_disk(path)["brush_size"] == 12 and bad.exists()
+    store.set("refine_radius", 12)  # the next save starts a fresh file beside the kept one
+    assert on_disk(path)["refine_radius"] == 12 and bad.exists()
 
 
 @pytest.mark.parametrize("content", [b"[1, 2]", b'"text"', b"\xff\xfe\x00garbage"])
@@ -189,22 +189,22 @@ def test_a_file_that_is_not_a_json_object_is_set_aside(path, qapp, content):
 
 def test_a_bad_value_on_disk_falls_back_for_that_key_only(path, qapp):
     path.parent.mkdir(parents=True)
-    saved = {"brush_size": "huge", "mask_opacity": 0.3, "precision": "fp4", "device": "cpu"}
+    saved = {"refine_radius": "huge", "mask_opacity": 0.3, "precision": "fp4", "device": "cpu"}
     path.write_text(json.dumps(saved), encoding="utf-8")
     store = SettingsStore(path)
-    assert store.get("brush_size") == 40 and store.get("precision") == "auto"
+    assert store.get("refine_radius") == 4 and store.get("precision") == "auto"
     assert store.get("mask_opacity") == 0.3 and store.get("device") == "cpu"
     assert len(store.problems) == 2
-    assert any("brush_size" in p and "default 40" in p for p in store.problems)
+    assert any("refine_radius" in p and "default 4" in p for p in store.problems)
     assert any("precision" in p and "'auto'" in p for p in store.problems)
     assert on_disk(path) == saved  # loading never rewrites the user's file
 
 
 def test_a_byte_order_mark_is_accepted(path, qapp):
     path.parent.mkdir(parents=True)
-    path.write_bytes(b"\xef\xbb\xbf" + json.dumps({"brush_size": 8}).encode())
+    path.write_bytes(b"\xef\xbb\xbf" + json.dumps({"refine_radius": 8}).encode())
     store = SettingsStore(path)
-    assert store.get("brush_size") == 8 and store.problems == []
+    assert store.get("refine_radius") == 8 and store.problems == []
 
 
 def test_loading_coerces_and_caps(path, qapp):
@@ -219,11 +219,11 @@ def test_loading_coerces_and_caps(path, qapp):
 
 def test_unknown_keys_on_disk_are_dropped_with_a_note(path, qapp):
     path.parent.mkdir(parents=True)
-    path.write_text(json.dumps({"brush_size": 9, "theme": "dark"}), encoding="utf-8")
+    path.write_text(json.dumps({"refine_radius": 9, "theme": "dark"}), encoding="utf-8")
     store = SettingsStore(path)
-    assert store.get("brush_size") == 9 and "theme" not in store.values()
+    assert store.get("refine_radius") == 9 and "theme" not in store.values()
     assert len(store.problems) == 1 and "theme" in store.problems[0]
-    store.set("brush_size", 10)
+    store.set("refine_radius", 10)
     assert "theme" not in on_disk(path)
 
 
@@ -239,7 +239,7 @@ def test_changed_is_emitted_once_for_a_real_change(store, qtbot):
 
 def test_no_signal_and_no_write_for_a_no_op(store, path, qtbot):
     with qtbot.assertNotEmitted(store.changed):
-        store.set("brush_size", 40)
+        store.set("refine_radius", 4)
         store.set("mask_opacity", 0.45)
         store.set("image_prompt", "")  # empty is None, the default
         store.reset("precision")
@@ -248,11 +248,11 @@ def test_no_signal_and_no_write_for_a_no_op(store, path, qtbot):
 
 
 def test_reset_and_reset_all(store, path, qtbot):
-    store.set("brush_size", 7)
+    store.set("refine_radius", 7)
     store.set("device", "cpu")
     with qtbot.waitSignal(store.changed) as signal:
-        store.reset("brush_size")
-    assert signal.args == ["brush_size"] and store.get("brush_size") == 40
+        store.reset("refine_radius")
+    assert signal.args == ["refine_radius"] and store.get("refine_radius") == 4
     store.set("vram_preset", "low")
     seen = []
     store.changed.connect(seen.append)
@@ -288,7 +288,7 @@ def test_recent_files_are_absolute(store, tmp_path, monkeypatch):
 def test_a_failed_write_leaves_the_old_file_and_the_store_unchanged(
     store, path, qtbot, monkeypatch
 ):
-    store.set("brush_size", 50)
+    store.set("refine_radius", 50)
     before = path.read_bytes()
 
     def disk_full(descriptor):  # the new text is written, then flushing it to disk fails
@@ -296,9 +296,9 @@ def test_a_failed_write_leaves_the_old_file_and_the_store_unchanged(
 
     monkeypatch.setattr(os, "fsync", disk_full)
     with qtbot.assertNotEmitted(store.changed), pytest.raises(OSError, match="Could not save"):
-        store.set("brush_size", 60)
+        store.set("refine_radius", 60)
     assert path.read_bytes() == before
-    assert store.get("brush_size") == 50
+    assert store.get("refine_radius") == 50
     assert os.listdir(path.parent) == ["settings.json"]  # no temporary file left behind
 
 
@@ -326,8 +326,8 @@ def test_what_the_app_remembers_never_raises(store, path, break_file_writes):
 
 def test_saving_creates_the_folder(tmp_path, qapp):
     path = tmp_path / "a" / "b" / "settings.json"
-    SettingsStore(path).set("brush_size", 3)
-    assert on_disk(path)["brush_size"] == 3
+    SettingsStore(path).set("refine_radius", 3)
+    assert on_disk(path)["refine_radius"] == 3
 
 
 # -- the engine's model spec -------------------------------------------------------------------
@@ -399,16 +399,16 @@ def test_default_path_follows_the_real_platformdirs(monkeypatch, tmp_path):
 def test_recent_files_are_remembered_and_several_keys_change_together(
     store, path, break_file_writes
 ):
-    store.set_all({"device": "cpu", "brush_size": 12})
-    assert store.get("device") == "cpu" and store.get("brush_size") == 12
+    store.set_all({"device": "cpu", "refine_radius": 12})
+    assert store.get("device") == "cpu" and store.get("refine_radius") == 12
     before = path.read_bytes()
 
     break_file_writes()
     store.add_recent("cat.png")  # an open or a save that worked does not fail over its list
     store.remove_recent("cat.png")
     with pytest.raises(OSError, match="Permission denied"):
-        store.set_all({"device": "cuda", "brush_size": 20})
+        store.set_all({"device": "cuda", "refine_radius": 20})
     assert path.read_bytes() == before  # all or nothing
-    assert store.get("device") == "cpu" and store.get("brush_size") == 12
-    with pytest.raises(ValueError, match="brush_size"):
-        store.set_all({"device": "cuda", "brush_size": -1})
+    assert store.get("device") == "cpu" and store.get("refine_radius") == 12
+    with pytest.raises(ValueError, match="refine_radius"):
+        store.set_all({"device": "cuda", "refine_radius": -1})

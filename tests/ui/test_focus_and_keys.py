@@ -11,7 +11,13 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 
 from diffeditor_app.document import commands
-from diffeditor_app.document.session import Candidate, MaskName, MoveBox, SessionState
+from diffeditor_app.document.session import (
+    Candidate,
+    EditSetup,
+    MaskName,
+    MoveBox,
+    SessionState,
+)
 from diffeditor_app.engine.imaging.images import SourceImage
 from diffeditor_app.engine.models.model import ModelProfile
 from diffeditor_app.engine.models.testing import square_scene
@@ -30,7 +36,7 @@ def window(qtbot, tmp_path, tiny_window):
     image, mask = square_scene(96, 64)
     path = tmp_path / "scene.png"
     Image.fromarray(image.rgb).save(path)
-    window.open_image(path)
+    window.files.open_image(path)
     commands.stroke(window.session, MaskName.OBJECT, (0, 0, 96, 64), mask, erase=False)
     commands.set_box(window.session, MoveBox(dx=8))
     window.session.set_text(prompt="a red square")
@@ -40,7 +46,8 @@ def window(qtbot, tmp_path, tiny_window):
 def stage_result(window) -> None:
     """A finished edit waiting below the canvas, without running one."""
     result = SourceImage(np.full_like(window.session.image.rgb, 90))
-    window.session.add_candidate(Candidate(result, 7, "seed 7 · 1.0 s"))
+    setup = EditSetup.of(window.session.state)
+    window.session.add_candidate(Candidate(result, 7, "seed 7 · 1.0 s", setup))
     window.edits.show(len(window.session.candidates) - 1)
 
 
@@ -153,7 +160,7 @@ def test_status_after_keep_and_task_switch(window, qtbot):
 
 
 def test_brush_size_is_shown(window):
-    window.settings.set("brush_size", 21)
+    window.settings.set("brush_sizes", ["64:21"])
     assert window.brush_label.text() == "Brush 21 px"
     window.canvas.brush_size = 30
     assert window.brush_label.text() == "Brush 30 px"
@@ -164,12 +171,12 @@ def test_the_toy_model_says_when_an_image_is_not_a_toy_scene(qtbot, tmp_path):
     qtbot.addWidget(toy)
     photo = tmp_path / "photo.png"
     Image.new("RGB", (640, 480), (90, 120, 60)).save(photo)
-    toy.open_image(photo)
+    toy.files.open_image(photo)
     assert "toy model" in toy.statusBar().currentMessage()
     toy.statusBar().clearMessage()
     scene = tmp_path / "scene.png"
     Image.new("RGB", (64, 64), (90, 120, 60)).save(scene)
-    toy.open_image(scene)
+    toy.files.open_image(scene)
     assert toy.statusBar().currentMessage() == ""
     toy.worker.shutdown()
 

@@ -27,7 +27,7 @@ def scene_window(tiny_window, tmp_path):
     scene = make_scene("flat", 120, 160, seed=11)
     path = tmp_path / "scene.png"
     Image.fromarray(scene.rgb).save(path)
-    assert tiny_window.open_image(path)
+    assert tiny_window.files.open_image(path)
     return tiny_window, scene
 
 

@@ -153,8 +153,8 @@ def soak(model_dir: Path, scratch: Path) -> dict[str, int]:
         if action in (1, 4):
             window.undo_action.trigger()  # undo a keep or a set-up step, then edit again
         if action in (2, 6):
-            assert window.save_project_as(project)
-            assert window.open_project(project)
+            assert window.files.save_project_as(project)
+            assert window.files.open_project(project)
             counts["reopened"] += 1
         round_ += 1
     if problems:

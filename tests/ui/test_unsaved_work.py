@@ -16,7 +16,7 @@ from diffeditor_app.document.session import MaskName
 from diffeditor_app.engine.models.model import ModelSpec
 from diffeditor_app.engine.models.testing import square_scene
 from diffeditor_app.ui.app import create_window, demo_model, prepare_demo
-from diffeditor_app.ui.window import AUTOSAVE_NAME, DEMO_AUTOSAVE_NAME, RECOVERED_TITLE
+from diffeditor_app.ui.file_controller import AUTOSAVE_NAME, DEMO_AUTOSAVE_NAME
 
 Button = QMessageBox.StandardButton
 
@@ -53,39 +53,39 @@ def test_opening_another_image_asks_and_cancel_keeps_the_work(
 ):
     first, second = image_paths
     choose_file(monkeypatch, first)
-    window.choose_image()  # nothing open yet: no question
-    assert answers == [] and window.image_path == first
+    window.files.choose_image()  # nothing open yet: no question
+    assert answers == [] and window.files.image_path == first
     paint(window)
     assert window.isWindowModified() and window.windowTitle().startswith("first.png")
     session = window.session
     choose_file(monkeypatch, second)
     answers.queued = [Button.Cancel]
-    window.choose_image()
+    window.files.choose_image()
     assert len(answers) == 1 and "first.png" in answers[0][1]
-    assert window.session is session and window.image_path == first
+    assert window.session is session and window.files.image_path == first
     answers.queued = [Button.Discard]
-    window.choose_image()
-    assert window.image_path == second and not window.isWindowModified()
+    window.files.choose_image()
+    assert window.files.image_path == second and not window.isWindowModified()
 
 
 def test_save_from_the_question_writes_a_project_then_goes_on(
     window, image_paths, answers, monkeypatch, tmp_path
 ):
     first = image_paths[0]
-    window.open_image(first)
+    window.files.open_image(first)
     paint(window)
     project = tmp_path / "kept.diffedit"
     choose_file(monkeypatch, project)
     answers.queued = [Button.Save]
-    window.new_session()  # File > New: closes the image after saving it
+    window.files.new_session()  # File > New: closes the image after saving it
     assert project.is_file() and window.session is None
-    window.open_project(project)
+    window.files.open_project(project)
     assert window.session.mask(MaskName.OBJECT).sum() == 16
     assert window.windowTitle().startswith("kept.diffedit")
 
 
 def test_a_cancelled_save_dialog_cancels_the_quit(window, image_paths, answers, monkeypatch):
-    window.open_image(image_paths[0])
+    window.files.open_image(image_paths[0])
     paint(window)
     monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a: ("", ""))
     answers.queued = [Button.Save]
@@ -97,14 +97,14 @@ def test_a_cancelled_save_dialog_cancels_the_quit(window, image_paths, answers, 
 
 def test_recent_files_and_drops_ask_too(window, image_paths, answers):
     first, second = image_paths
-    window.open_image(second)
-    window.open_image(first)
+    window.files.open_image(second)
+    window.files.open_image(first)
     paint(window)
-    window._fill_recent()
+    window.recent_menu.aboutToShow.emit()
     answers.queued = [Button.Cancel]
     action = next(a for a in window.recent_menu.actions() if a.data() == str(second))
     action.trigger()
-    assert window.image_path == first and len(answers) == 1
+    assert window.files.image_path == first and len(answers) == 1
     data = QMimeData()
     data.setUrls([QUrl.fromLocalFile(str(second))])
     drop = QDropEvent(
@@ -116,40 +116,41 @@ def test_recent_files_and_drops_ask_too(window, image_paths, answers):
     )
     answers.queued = [Button.Discard]
     window.dropEvent(drop)
-    assert window.image_path == second and len(answers) == 2
+    assert window.files.image_path == second and len(answers) == 2
 
 
 def test_a_recovered_session_is_untitled_and_save_asks_where(
     window, image_paths, answers, monkeypatch, tmp_path
 ):
-    window.open_image(image_paths[0])
+    window.files.open_image(image_paths[0])
     paint(window)
-    window.autosave()
-    autosave = window.autosave_path
+    window.files.autosave()
+    window.files.autosaver.wait()
+    autosave = window.files.autosave_path
     assert autosave.name == AUTOSAVE_NAME and autosave.parent == tmp_path / "data"
     window.set_session(None)
     answers.queued = [Button.Yes]
-    assert window.offer_recovery()
-    assert window.windowTitle().startswith(RECOVERED_TITLE) and window.isWindowModified()
-    assert window.project_path is None
+    assert window.files.offer_recovery()
+    assert window.windowTitle().startswith("first.png (recovered)") and window.isWindowModified()
+    assert window.files.project_path is None
     chosen = tmp_path / "mine.diffedit"
     asked = []
     monkeypatch.setattr(
         QFileDialog, "getSaveFileName", lambda *a: asked.append(a) or (str(chosen), "")
     )
-    assert window.save_project()  # Ctrl+S
-    assert asked and chosen.is_file() and window.project_path == chosen
+    assert window.files.save_project()  # Ctrl+S
+    assert asked and chosen.is_file() and window.files.project_path == chosen
     assert window.windowTitle().startswith("mine.diffedit") and not window.isWindowModified()
     assert window.close()  # clean: no question, and the user's file stays
     assert chosen.is_file() and not autosave.exists()
 
 
 def test_the_autosave_is_never_the_users_file(window, image_paths, answers, messages_shown):
-    window.open_image(image_paths[0])
+    window.files.open_image(image_paths[0])
     paint(window)
-    assert not window.save_project_as(window.autosave_path)
+    assert not window.files.save_project_as(window.files.autosave_path)
     assert messages_shown and "autosave" in messages_shown[-1][1]
-    assert window.project_path is None and window.isWindowModified()
+    assert window.files.project_path is None and window.isWindowModified()
 
 
 def test_the_demo_keeps_its_own_autosave_slot_and_offers_it_back(qtbot, tmp_path, answers):
@@ -161,14 +162,16 @@ def test_the_demo_keeps_its_own_autosave_slot_and_offers_it_back(qtbot, tmp_path
     qtbot.addWidget(demo)
     prepare_demo(demo)
     assert not demo.isWindowModified()  # the demo's set-up is not unsaved work
-    demo.autosave()
-    assert demo.autosave_path.name == DEMO_AUTOSAVE_NAME and demo.autosave_path.is_file()
+    demo.files.autosave()
+    demo.files.autosaver.wait()
+    autosave = demo.files.autosave_path
+    assert autosave.name == DEMO_AUTOSAVE_NAME and autosave.is_file()
     assert real.read_bytes() == b"the real session"
     demo.worker.shutdown()
     again = create_window(tmp_path / "settings.json", data, demo_model(), demo=True)
     qtbot.addWidget(again)
     answers.queued = [Button.Yes]
-    assert again.offer_recovery() and again.session.mask(MaskName.OBJECT).any()
+    assert again.files.offer_recovery() and again.session.mask(MaskName.OBJECT).any()
     again.worker.shutdown()
 
 

@@ -49,7 +49,7 @@ def paint_object(window) -> None:
 
 
 def test_open_by_api_and_by_drop(window, scene_path, qtbot):
-    assert window.open_image(scene_path)
+    assert window.files.open_image(scene_path)
     assert window.session.image.size == (96, 64)
     assert "96 × 64" in window.size_label.text()
     window.set_session(None)
@@ -70,13 +70,13 @@ def test_open_by_api_and_by_drop(window, scene_path, qtbot):
 def test_a_bad_file_is_a_message_and_the_app_survives(window, tmp_path, messages, scene_path):
     bad = tmp_path / "broken.png"
     bad.write_text("not an image")
-    assert not window.open_image(bad)
+    assert not window.files.open_image(bad)
     assert messages and "broken.png" in messages[0][1]
-    assert window.open_image(scene_path)
+    assert window.files.open_image(scene_path)
 
 
 def test_task_switch_picks_mask_and_tool(window, scene_path):
-    window.open_image(scene_path)
+    window.files.open_image(scene_path)
     window.set_task(Task.DRAG)
     assert window.session.task is Task.DRAG and window.canvas.mask_name is MaskName.REGION
     window.set_task(Task.PASTE)
@@ -86,7 +86,7 @@ def test_task_switch_picks_mask_and_tool(window, scene_path):
 
 
 def test_two_image_tasks_ask_for_the_result_in_the_prompt(window, scene_path):
-    window.open_image(scene_path)
+    window.files.open_image(scene_path)
     prompt = window.edit_panel.prompt
     for task in (Task.APPEARANCE, Task.PASTE):
         window.set_task(task)
@@ -96,7 +96,7 @@ def test_two_image_tasks_ask_for_the_result_in_the_prompt(window, scene_path):
 
 
 def test_edit_through_the_worker_with_previews_keep_and_undo(window, scene_path, qtbot):
-    window.open_image(scene_path)
+    window.files.open_image(scene_path)
     paint_object(window)
     window.session.set_options(steps=5)
     previews = []
@@ -108,13 +108,14 @@ def test_edit_through_the_worker_with_previews_keep_and_undo(window, scene_path,
     original = window.session.image
     window.candidates.keep.click()
     assert window.session.image is not original and window.session.candidates == []
-    assert window.autosave_path.is_file()
+    window.files.autosaver.wait()
+    assert window.files.autosave_path.is_file()
     window.undo()
     assert window.session.image is original
 
 
 def test_run_again_and_browse_candidates(window, scene_path, qtbot):
-    window.open_image(scene_path)
+    window.files.open_image(scene_path)
     paint_object(window)
     window.session.set_options(steps=3)
     for _ in range(2):
@@ -128,7 +129,7 @@ def test_run_again_and_browse_candidates(window, scene_path, qtbot):
 
 
 def test_cancel_mid_run(window, scene_path, qtbot):
-    window.open_image(scene_path)
+    window.files.open_image(scene_path)
     paint_object(window)
     window.session.set_options(steps=40)
 
@@ -145,33 +146,34 @@ def test_cancel_mid_run(window, scene_path, qtbot):
 
 
 def test_engine_errors_are_messages(window, scene_path, messages):
-    window.open_image(scene_path)
+    window.files.open_image(scene_path)
     window.edits.run()  # nothing painted
     assert messages and "empty" in messages[-1][1]
 
 
 def test_export_never_overwrites_the_original(window, scene_path, messages, tmp_path):
-    window.open_image(scene_path)
+    window.files.open_image(scene_path)
     before = scene_path.read_bytes()
-    assert not window.export_image(scene_path)
+    assert not window.files.export_image(scene_path)
     assert scene_path.read_bytes() == before and messages
-    assert window.export_image(tmp_path / "out.jpg")
+    assert window.files.export_image(tmp_path / "out.jpg")
     assert Image.open(tmp_path / "out.jpg").size == (96, 64)
 
 
 def test_project_round_trip_and_recovery_offer(window, scene_path, tmp_path, monkeypatch):
-    window.open_image(scene_path)
+    window.files.open_image(scene_path)
     paint_object(window)
-    window.project_path = tmp_path / "scene.diffedit"
-    window.save_project()
-    window.open_image(scene_path)
-    assert window.open_project(tmp_path / "scene.diffedit")
+    window.files.project_path = tmp_path / "scene.diffedit"
+    window.files.save_project()
+    window.files.open_image(scene_path)
+    assert window.files.open_project(tmp_path / "scene.diffedit")
     assert window.session.mask(MaskName.OBJECT).sum() == 17 * 17
     assert window.session.state.box == MoveBox(dx=16, dy=4)
-    window.autosave()
+    window.files.autosave()
+    window.files.autosaver.wait()
     window.set_session(None)
     monkeypatch.setattr(QMessageBox, "question", lambda *a: QMessageBox.StandardButton.Yes)
-    assert window.offer_recovery()
+    assert window.files.offer_recovery()
     assert window.session.state.box == MoveBox(dx=16, dy=4)
 
 
@@ -179,12 +181,12 @@ def test_preferences_persist_across_a_restart(qtbot, tmp_path, scene_path, tiny_
     path = tmp_path / "config" / "settings.json"
     first = create_window(path, tmp_path / "data", ModelSpec(str(tiny_model_dir)))
     qtbot.addWidget(first)
-    first.open_image(scene_path)
-    first.settings.set("brush_size", 77)
+    first.files.open_image(scene_path)
+    first.settings.set("refine_radius", 77)
     first.worker.shutdown()
     second = create_window(path, tmp_path / "data", ModelSpec(str(tiny_model_dir)))
     qtbot.addWidget(second)
-    assert second.settings.get("brush_size") == 77
+    assert second.settings.get("refine_radius") == 77
     assert second.settings.get("recent_files") == [str(scene_path)]
     second.worker.shutdown()
 
@@ -199,15 +201,15 @@ def test_screenshot_renders_every_task(tmp_path, qapp):
 
 
 def test_tool_options_follow_the_preferences(window, scene_path, qtbot):
-    window.open_image(scene_path)
-    window.settings.set("brush_size", 21)
+    window.files.open_image(scene_path)
+    window.settings.set("brush_sizes", ["64:21"])  # the scene's shorter side: 64 px
     assert window.canvas.brush_size == 21 and window.reference_canvas.brush_size == 21
     window.canvas.brush_size = 30  # what `]` does on the canvas
-    assert window.settings.get("brush_size") == 30
+    assert window.settings.get("brush_sizes") == ["64:30"]
 
 
 def test_backslash_shows_the_original_while_held(window, scene_path, qtbot):
-    window.open_image(scene_path)
+    window.files.open_image(scene_path)
     qtbot.keyPress(window.canvas, Qt.Key.Key_Backslash)
     assert window.canvas.comparing
     qtbot.keyRelease(window.canvas, Qt.Key.Key_Backslash)
@@ -215,7 +217,7 @@ def test_backslash_shows_the_original_while_held(window, scene_path, qtbot):
 
 
 def test_the_resolution_preference_reaches_the_request(window, scene_path, qtbot, monkeypatch):
-    window.open_image(scene_path)
+    window.files.open_image(scene_path)
     paint_object(window)
     window.settings.set("default_resolution", 256)
     sent = []
@@ -261,21 +263,21 @@ def crafted_project(tmp_path, scene_path, change) -> Path:
 def test_crafted_project_is_a_message_and_the_app_keeps_running(
     window, scene_path, tmp_path, messages, qtbot, change, field
 ):
-    window.open_image(scene_path)
+    window.files.open_image(scene_path)
     crafted = crafted_project(tmp_path, scene_path, change)
-    assert not window.open_project(crafted)
+    assert not window.files.open_project(crafted)
     assert messages and field in messages[-1][1]
-    assert window.image_path == scene_path  # the open image stays open
+    assert window.files.image_path == scene_path  # the open image stays open
     window.canvas.viewport().repaint()
     window.show_model()
-    assert window.open_image(scene_path)
+    assert window.files.open_image(scene_path)
 
 
 def test_export_refuses_every_given_file(window, scene_path, messages, tmp_path):
     reference = tmp_path / "reference.png"
     Image.new("RGB", (40, 30), (10, 20, 30)).save(reference)
-    window.open_image(scene_path)
-    assert window.load_reference(reference)
+    window.files.open_image(scene_path)
+    assert window.files.load_reference(reference)
     hard = tmp_path / "hard.png"
     hard.hardlink_to(scene_path)
     soft = tmp_path / "soft.png"
@@ -283,7 +285,7 @@ def test_export_refuses_every_given_file(window, scene_path, messages, tmp_path)
     given = {p: Path(p).read_bytes() for p in (scene_path, reference)}
     for target in (hard, soft, reference, tmp_path / "sub" / ".." / "scene.png"):
         messages.clear()
-        assert not window.export_image(target)
+        assert not window.files.export_image(target)
         assert messages and "never overwritten" in messages[-1][1]
     assert {p: Path(p).read_bytes() for p in given} == given
     assert soft.is_symlink()
@@ -292,11 +294,11 @@ def test_export_refuses_every_given_file(window, scene_path, messages, tmp_path)
 def test_export_notes_what_the_format_cannot_keep(window, tmp_path, messages):
     rgba = tmp_path / "rgba.png"
     Image.new("RGBA", (96, 64), (200, 100, 50, 128)).save(rgba)
-    window.open_image(rgba)
-    assert window.export_image(tmp_path / "out.jpg")
+    window.files.open_image(rgba)
+    assert window.files.export_image(tmp_path / "out.jpg")
     status = window.statusBar().currentMessage()
     assert "alpha" in status and "lossy" in status
-    assert window.export_image(tmp_path / "out.webp")
+    assert window.files.export_image(tmp_path / "out.webp")
     with Image.open(tmp_path / "out.webp") as written:
         assert written.mode == "RGBA"
         assert np.array_equal(np.asarray(written), np.asarray(Image.open(rgba)))  # lossless
@@ -352,10 +354,10 @@ def test_screenshot_of_an_edit_that_cannot_run_exits_2(tmp_path, qapp, capsys, m
 
 
 def test_the_last_task_is_where_the_next_image_opens(window, scene_path):
-    window.open_image(scene_path)
+    window.files.open_image(scene_path)
     window.set_task(Task.DRAG)
     assert window.settings.get("last_task") == "drag"
-    window.open_image(scene_path)
+    window.files.open_image(scene_path)
     assert window.session.task is Task.DRAG and window.task_actions[Task.DRAG].isChecked()
 
 
@@ -388,7 +390,7 @@ def test_quitting_with_unwritable_settings_still_stops_the_worker(window, break_
 
 
 def test_live_previews_off_sends_the_job_without_previews(window, scene_path, monkeypatch):
-    window.open_image(scene_path)
+    window.files.open_image(scene_path)
     paint_object(window)
     window.settings.set("live_previews", False)
     sent = []

@@ -12,7 +12,7 @@ from diffeditor_app.server.client import ServerAddress
 
 def open_scene(window, tmp_path) -> None:
     Image.new("RGB", (96, 64), (200, 185, 150)).save(tmp_path / "scene.png")
-    window.open_image(tmp_path / "scene.png")
+    window.files.open_image(tmp_path / "scene.png")
     session = window.session
     mask = np.zeros((64, 96), dtype=bool)
     mask[20:37, 24:41] = True

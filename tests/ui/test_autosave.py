@@ -1,0 +1,96 @@
+"""The whole session is autosaved within the autosave delay of any change, not only after
+Keep, and a window started after a crash offers it back (issue 24)."""
+
+from __future__ import annotations
+
+from PIL import Image
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QMessageBox
+
+from diffeditor_app.document import commands
+from diffeditor_app.document.session import MaskName, MoveBox
+from diffeditor_app.engine.models.model import ModelSpec
+from diffeditor_app.engine.models.testing import square_scene
+from diffeditor_app.engine.requests import Point
+from diffeditor_app.engine.settings import Task
+from diffeditor_app.ui.app import create_window
+
+DELAY_MS = 50  # the app waits 30 s; a test need not
+
+
+def open_window(tmp_path, tiny_model_dir, qtbot, name: str):
+    window = create_window(
+        tmp_path / name / "settings.json",
+        tmp_path / "data",  # both windows share the data folder, as two runs of the app do
+        ModelSpec(str(tiny_model_dir), device="cpu"),
+        autosave_delay_ms=DELAY_MS,
+    )
+    qtbot.addWidget(window)
+    window.show()
+    return window
+
+
+def test_strokes_without_keep_are_autosaved_and_offered_back(
+    tmp_path, tiny_model_dir, qtbot, answers
+):
+    image, mask = square_scene(96, 64)
+    path = tmp_path / "scene.png"
+    Image.fromarray(image.rgb).save(path)
+    crashed = open_window(tmp_path, tiny_model_dir, qtbot, "first")
+    crashed.files.open_image(path)
+    autosave = crashed.files.autosave_path
+    assert not autosave.exists()  # opening is not a change
+    commands.stroke(crashed.session, MaskName.OBJECT, (0, 0, 96, 64), mask, erase=False)
+    commands.set_box(crashed.session, MoveBox(dx=8, dy=2))
+    crashed.task_actions[Task.DRAG].trigger()
+    commands.add_point(crashed.session, Point(40, 30))
+    prompt = crashed.edit_panel.prompt
+    prompt.setFocus()
+    qtbot.keyClicks(prompt, "a red square")
+    qtbot.keyClick(prompt, Qt.Key.Key_Return)
+    qtbot.waitUntil(autosave.is_file, timeout=5000)
+    qtbot.wait(2 * DELAY_MS)  # the last change's autosave, too
+    crashed.files.autosaver.wait()
+    assert [p.name for p in autosave.parent.iterdir()] == [autosave.name]  # no temp file left
+    crashed.worker.shutdown()  # the process dies here: no close, no clean-up
+
+    answers.queued = [QMessageBox.StandardButton.Yes]
+    again = open_window(tmp_path, tiny_model_dir, qtbot, "second")
+    assert again.files.offer_recovery()
+    assert "scene.png" in answers[-1][1]  # the question names the file it came from
+    state = again.session.state
+    assert (state.masks[MaskName.OBJECT] == mask).all()
+    assert state.box == MoveBox(dx=8, dy=2) and len(state.pairs) == 1
+    assert state.task is Task.DRAG and state.prompt == "a red square"
+    assert again.windowTitle().startswith("scene.png (recovered)")
+    again.worker.shutdown()
+
+
+def test_a_clean_quit_leaves_no_autosave(tmp_path, tiny_model_dir, qtbot):
+    image, mask = square_scene(96, 64)
+    path = tmp_path / "scene.png"
+    Image.fromarray(image.rgb).save(path)
+    window = open_window(tmp_path, tiny_model_dir, qtbot, "only")
+    window.files.open_image(path)
+    commands.stroke(window.session, MaskName.OBJECT, (0, 0, 96, 64), mask, erase=False)
+    qtbot.waitUntil(window.files.autosave_path.is_file, timeout=5000)
+    assert window.close()  # the conftest answers Discard
+    assert not window.files.autosave_path.exists()
+
+
+def test_the_autosaves_mask_copies_follow_strokes_clears_and_a_new_reference(session):
+    from diffeditor_app.engine.imaging.images import SourceImage
+    from diffeditor_app.ui.file_controller import MaskCopies
+
+    copies = MaskCopies()
+    copies.restart(session.state.masks)
+    session.mask_changed.connect(copies.note)
+    _, mask = square_scene(96, 64)
+    commands.stroke(session, MaskName.OBJECT, (0, 0, 96, 64), mask, erase=False)
+    commands.add_point(session, Point(3, 3))
+    commands.invert_mask(session, MaskName.REGION)
+    commands.set_reference(session, SourceImage(session.image.rgb[:32, :48].copy()))
+    updated = copies.update(session.state.masks)
+    assert updated.keys() == session.state.masks.keys()
+    for name, live in session.state.masks.items():
+        assert (updated[name] == live).all() and updated[name] is not live

@@ -1,0 +1,85 @@
+"""Keep, Discard and Run again sit at fixed places and have keys (Keep: Return or K,
+Discard: Delete or D, Run again: R); Escape cancels a running edit (issue 24)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+from PySide6.QtCore import Qt
+from PySide6.QtTest import QTest
+
+from diffeditor_app.document import commands
+from diffeditor_app.document.session import Candidate, EditSetup, MaskName, MoveBox
+from diffeditor_app.engine.imaging.images import SourceImage
+from diffeditor_app.engine.models.testing import square_scene
+
+TIMEOUT_MS = 120_000
+
+
+@pytest.fixture
+def window(qtbot, tmp_path, tiny_window):
+    window = tiny_window
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow)
+    image, mask = square_scene(96, 64)
+    path = tmp_path / "scene.png"
+    Image.fromarray(image.rgb).save(path)
+    window.files.open_image(path)
+    commands.stroke(window.session, MaskName.OBJECT, (0, 0, 96, 64), mask, erase=False)
+    commands.set_box(window.session, MoveBox(dx=8))
+    window.session.set_options(steps=2)
+    window.canvas.setFocus()
+    return window
+
+
+def stage_result(window, summary: str = "seed 7 · 1.0 s") -> SourceImage:
+    result = SourceImage(np.full_like(window.session.image.rgb, 90))
+    setup = EditSetup.of(window.session.state)
+    window.session.add_candidate(Candidate(result, 7, summary, setup))
+    window.edits.show(len(window.session.candidates) - 1)
+    return result
+
+
+@pytest.mark.parametrize("key", [Qt.Key.Key_Return, Qt.Key.Key_Enter, Qt.Key.Key_K])
+def test_keep_keys(window, key):
+    result = stage_result(window)
+    QTest.keyClick(window, key)
+    assert window.session.image is result and window.session.candidates == []
+
+
+@pytest.mark.parametrize("key", [Qt.Key.Key_Delete, Qt.Key.Key_D])
+def test_discard_keys(window, key):
+    original = window.session.image
+    stage_result(window)
+    QTest.keyClick(window, key)
+    assert window.session.candidates == [] and window.session.image is original
+
+
+def test_r_runs_again_and_escape_cancels(window, qtbot):
+    stage_result(window)
+    seed = window.session.state.seed
+    with qtbot.waitSignal(window.edits.submitted, timeout=1000):
+        QTest.keyClick(window, Qt.Key.Key_R)
+    assert window.worker.busy and window.session.state.seed != seed
+    with qtbot.waitSignal(window.worker.cancelled, timeout=TIMEOUT_MS):
+        QTest.keyClick(window, Qt.Key.Key_Escape)
+    assert window.edit_panel.status.text() == "Cancelled."
+
+
+def test_the_keys_do_nothing_without_a_result(window, qtbot):
+    with qtbot.assertNotEmitted(window.edits.submitted, wait=100):
+        QTest.keyClick(window, Qt.Key.Key_R)
+    QTest.keyClick(window, Qt.Key.Key_K)
+    assert window.session.undo_stack.index() == 2  # the stroke and the box, nothing kept
+
+
+def test_the_buttons_stay_put_whatever_the_summary(window, qtbot):
+    stage_result(window, "seed 7 · 1.0 s")
+    qtbot.waitUntil(window.candidates.isVisible)
+    bar = window.candidates
+    places = [b.geometry() for b in (bar.keep, bar.discard, bar.again)]
+    stage_result(window, "seed 123456789 · 1234.5 s, with a note that runs on and on " * 3)
+    window.candidates.layout().activate()
+    assert [b.geometry() for b in (bar.keep, bar.discard, bar.again)] == places
+    assert window.candidates.width() <= window.centralWidget().width()
