@@ -147,7 +147,8 @@ class Bench:
             httpx.Client(base_url=self.url, timeout=HTTP_TIMEOUT_S) as http,
             http.stream("POST", EDITS_PATH, content=long_edit, headers={**auth, ids: "a"}) as held,
         ):
-            job = json.loads(next(held.iter_lines()))["id"]
+            lines = held.iter_lines()
+            job = json.loads(next(lines))["id"]
             made_up = self.post(long_edit, {**auth, ids: "made-up"}).status_code
             transport = httpx.HTTPTransport(local_address="127.0.0.2")
             with (
@@ -158,7 +159,7 @@ class Bench:
             ):
                 elsewhere = o.status_code
             http.post(f"{EDITS_PATH}/{job}/cancel", headers=auth)
-            kinds = [json.loads(line)["type"] for line in held.iter_lines() if line]
+            kinds = [json.loads(line)["type"] for line in lines if line]
         return made_up == 429 and elsewhere == 200 and kinds[-1] == "cancelled"
 
     def cases(self, model: Path, work: Path) -> dict[str, Case]:
