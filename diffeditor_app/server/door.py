@@ -5,8 +5,9 @@ request, and its uvicorn waits for headers and bodies without end. Serve calls
 `proxy_middlewares` in its proxy process (RAY_SERVE_HTTP_PROXY_CALLBACK_IMPORT_PATH, set
 by `serve_environment`), so the door there
 - asks every request, on every path, for the token (401);
-- gives a connection HEADER_TIMEOUT seconds for its first request's headers, then answers
-  408 and closes it;
+- gives every request HEADER_TIMEOUT seconds for its headers (the first from the
+  connection's start, a later one on a kept-alive connection from its first byte), then
+  answers 408 and closes the connection;
 - reads a body whole before the request goes on, within the body time-out (408) and the
   upload limit (413): a slow or short upload never reaches, or holds, an editor.
 
@@ -135,30 +136,50 @@ def replay(body: bytes, receive: Receive) -> Receive:
 
 
 def install_header_deadline(limits: Limits) -> None:
-    """Give each new connection of this process's uvicorn `header_timeout_s` to complete
-    its first request's headers; past it the connection gets 408 and is closed. uvicorn
-    has no such time-out of its own, and Serve builds its server without a hook, so this
-    wraps the protocol's `connection_made` (in Serve's proxy process only)."""
+    """Give every request of this process's uvicorn `header_timeout_s` to complete its
+    headers; past it the connection gets 408 and is closed. The first request's time
+    starts when the connection opens; a later one's on a kept-alive connection when its
+    first byte arrives (uvicorn's keep-alive time-out closes an idle connection, but stops
+    counting at that byte). uvicorn has no such time-out of its own, and Serve builds its
+    server without a hook, so this wraps the protocol's `connection_made` and
+    `data_received` (in Serve's proxy process only)."""
     from uvicorn.protocols.http.auto import AutoHTTPProtocol
 
     if getattr(AutoHTTPProtocol, "header_deadline_s", None) is not None:
         return  # installed already: one door per proxy process
     opened = AutoHTTPProtocol.connection_made
+    received = AutoHTTPProtocol.data_received
     body = json.dumps({"error": limits.header_sentence()}).encode()
     answer = (
         b"HTTP/1.1 408 Request Timeout\r\ncontent-type: application/json\r\n"
         b"connection: close\r\ncontent-length: " + str(len(body)).encode() + b"\r\n\r\n" + body
     )
 
+    def expire(protocol: Any, answered: Any) -> None:
+        """408 unless a request's headers arrived since the deadline was set: the protocol
+        starts a new cycle for each request whose headers are complete."""
+        transport = protocol.transport
+        if protocol.cycle is answered and not transport.is_closing():
+            transport.write(answer)
+            transport.close()
+
     def connection_made(protocol: Any, transport: asyncio.Transport) -> None:
         opened(protocol, transport)
+        protocol.header_deadline_for = None  # the cycle whose successor's deadline is set
+        protocol.loop.call_later(AutoHTTPProtocol.header_deadline_s, expire, protocol, None)
 
-        def expire() -> None:
-            if protocol.cycle is None and not transport.is_closing():  # no request yet
-                transport.write(answer)
-                transport.close()
-
-        protocol.loop.call_later(AutoHTTPProtocol.header_deadline_s, expire)
+    def data_received(protocol: Any, data: bytes) -> None:
+        answered = protocol.cycle
+        if (
+            answered is not None
+            and answered.response_complete
+            and protocol.header_deadline_for is not answered
+        ):  # the first byte of a request after an answered one
+            protocol.header_deadline_for = answered
+            deadline_s = AutoHTTPProtocol.header_deadline_s
+            protocol.loop.call_later(deadline_s, expire, protocol, answered)
+        received(protocol, data)
 
     AutoHTTPProtocol.header_deadline_s = limits.header_timeout_s
     AutoHTTPProtocol.connection_made = connection_made
+    AutoHTTPProtocol.data_received = data_received
