@@ -139,6 +139,25 @@ class Bench:
             for s in sockets:
                 s.close()
 
+    def slow_second_request(self) -> bool:
+        """A kept-alive connection: one answered request, then a second one's headers
+        trickle in part; 408 within the header time-out."""
+        first = f"GET {INFO_PATH} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\n\r\n"
+        with socket.create_connection(("127.0.0.1", self.port), timeout=SOCKET_TIMEOUT_S) as s:
+            s.sendall(first.encode())
+            data = b""
+            while b"\r\n\r\n" not in data and (chunk := s.recv(65536)):
+                data += chunk
+            head, _, body = data.partition(b"\r\n\r\n")
+            fields = (line.partition(b":") for line in head.split(b"\r\n")[1:])
+            length = next(int(v) for k, _, v in fields if k.strip().lower() == b"content-length")
+            while len(body) < length and (chunk := s.recv(65536)):
+                body += chunk
+            if not head.startswith(b"HTTP/1.1 200"):
+                return False
+            s.sendall(b"GET /v1/info HTTP/1.1\r\nHost: x\r\n")
+            return s.recv(100).startswith(b"HTTP/1.1 408")
+
     def queue_key(self) -> bool:
         ids = "X-DiffEditor-Client"
         auth = {"Authorization": f"Bearer {TOKEN}"}
@@ -190,6 +209,9 @@ class Bench:
             },
             "1 slow-header connection: 408": lambda: self.slow_headers(1),
             "20 slow-header connections: 408 each": lambda: self.slow_headers(20),
+            "slow headers of a second request on a kept-alive connection: 408": (
+                self.slow_second_request
+            ),
             "Content-Length 1000, 8 bytes sent: 408": lambda: (
                 self.raw(self.head("Content-Length: 1000\r\n\r\n") + b"12345678")[0] == 408
             ),
