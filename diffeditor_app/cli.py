@@ -13,6 +13,7 @@ traceback only with --debug).
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import math
 import os
@@ -542,23 +543,37 @@ def add_serve_parser(commands: argparse._SubParsersAction) -> None:
         "--queue-limit",
         type=int,
         default=limits.queue_per_client,
-        help="edits one client may have queued or running",
+        help="edits one client (its token and address) may have queued or running",
+    )
+    serve.add_argument(
+        "--header-timeout",
+        type=float,
+        default=limits.header_timeout_s,
+        help="seconds a connection has to send its request's headers (then 408)",
+    )
+    serve.add_argument(
+        "--body-timeout",
+        type=float,
+        default=limits.body_timeout_s,
+        help="seconds a request has to send its whole body (then 408)",
     )
     serve.add_argument("--debug", action="store_true", help="show tracebacks")
 
 
 def run_serve(args: argparse.Namespace) -> int:
-    try:
-        from diffeditor_app.server.serve import run_server
-    except ImportError:
-        raise BadArguments(
-            'diffeditor serve needs the server extra: pip install -e ".[serve]".'
-        ) from None
+    """Check everything Ray-free first, then set Ray's environment, then import Ray."""
     from diffeditor_app.engine.models.model import SD15_HUB_ID
-    from diffeditor_app.server.config import ServerConfig
-    from diffeditor_app.server.limits import MIB, Limits
+    from diffeditor_app.server.auth import server_token
+    from diffeditor_app.server.config import ServerConfig, check_config, ray_environment
+    from diffeditor_app.server.limits import Limits
 
-    limits = Limits(int(args.max_upload_mb * MIB), args.max_megapixels, args.queue_limit)
+    limits = Limits.from_flags(
+        args.max_upload_mb,
+        args.max_megapixels,
+        args.queue_limit,
+        args.header_timeout,
+        args.body_timeout,
+    )
     config = ServerConfig(
         host=args.host,
         port=args.port,
@@ -571,7 +586,14 @@ def run_serve(args: argparse.Namespace) -> int:
         allow_download=not args.no_download,
         limits=limits,
     )
-    return run_server(config)
+    check_config(config)
+    token = server_token()
+    if importlib.util.find_spec("ray") is None:  # not imported: Ray reads its environment then
+        raise BadArguments('diffeditor serve needs the server extra: pip install -e ".[serve]".')
+    os.environ.update(ray_environment(config, token))
+    from diffeditor_app.server.serve import run_server
+
+    return run_server(config, token)
 
 
 def run_models(args: argparse.Namespace) -> int:

@@ -14,7 +14,10 @@ from __future__ import annotations
 import base64
 import binascii
 import io
+import json
 import math
+import struct
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, fields
 from typing import Any
@@ -25,13 +28,15 @@ from PIL import Image
 from diffeditor_app.engine.editor import EditResult
 from diffeditor_app.engine.errors import InvalidInput
 from diffeditor_app.engine.imaging.images import SourceImage, mask_from_pil, open_image
+from diffeditor_app.engine.models.model import ModelProfile
 from diffeditor_app.engine.requests import (
     REQUEST_TYPES,
     EditRequest,
     Point,
     ReferenceEdit,
 )
-from diffeditor_app.engine.settings import Task
+from diffeditor_app.engine.settings import DEFAULTS, Task
+from diffeditor_app.server.limits import MAX_DRAG_PAIRS, MAX_TEXT_CHARS
 
 API_VERSION = 1
 INFO_PATH = "/v1/info"
@@ -88,16 +93,24 @@ class PreviewOptions:
 
 # -- plain values -------------------------------------------------------------------------
 
+SHOWN_CHARS = 40  # of a refused value quoted in a sentence
+
+
+def _shown(value: Any) -> str:
+    """A refused value as a sentence quotes it: on one line, cut short."""
+    text = repr(value)
+    return text if len(text) <= SHOWN_CHARS else text[: SHOWN_CHARS - 3] + "..."
+
 
 def _number(value: Any, name: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise BadRequest(f"'{name}' must be a finite number, got {value!r}.")
+        raise BadRequest(f"'{name}' must be a finite number, got {_shown(value)}.")
     return float(value)
 
 
 def _whole(value: Any, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
-        raise BadRequest(f"'{name}' must be a whole number, got {value!r}.")
+        raise BadRequest(f"'{name}' must be a whole number, got {_shown(value)}.")
     return value
 
 
@@ -107,25 +120,33 @@ def _optional(convert: Callable[[Any, str], Any]) -> Callable[[Any, str], Any]:
 
 def _flag(value: Any, name: str) -> bool:
     if not isinstance(value, bool):
-        raise BadRequest(f"'{name}' must be true or false, got {value!r}.")
+        raise BadRequest(f"'{name}' must be true or false, got {_shown(value)}.")
     return value
 
 
 def _text(value: Any, name: str) -> str:
     if not isinstance(value, str):
-        raise BadRequest(f"'{name}' must be a text, got {value!r}.")
+        raise BadRequest(f"'{name}' must be a text, got {_shown(value)}.")
+    if len(value) > MAX_TEXT_CHARS:
+        raise TooLarge(
+            f"'{name}' has {len(value)} characters; this server takes up to {MAX_TEXT_CHARS}."
+        )
     return value
 
 
 def _pair(value: Any, name: str) -> tuple[float, float]:
     if not isinstance(value, (list, tuple)) or len(value) != 2:
-        raise BadRequest(f"'{name}' must be two numbers [x, y], got {value!r}.")
+        raise BadRequest(f"'{name}' must be two numbers [x, y], got {_shown(value)}.")
     return _number(value[0], name), _number(value[1], name)
 
 
 def _pairs(value: Any, name: str) -> tuple[tuple[Point, Point], ...]:
     if not isinstance(value, list):
         raise BadRequest(f"'{name}' must be a list of [[hx, hy], [tx, ty]] pairs.")
+    if len(value) > MAX_DRAG_PAIRS:  # before any is read: each pair costs the editor time
+        raise TooLarge(
+            f"'{name}' has {len(value)} pairs; this server takes up to {MAX_DRAG_PAIRS}."
+        )
     pairs = []
     for pair in value:
         if not isinstance(pair, list) or len(pair) != 2:
@@ -134,10 +155,28 @@ def _pairs(value: Any, name: str) -> tuple[tuple[Point, Point], ...]:
     return tuple(pairs)
 
 
-def _overrides(value: Any, name: str) -> dict[str, float]:
+def overridable(task: Task) -> dict[str, type]:
+    """The task settings a request may override, and their type: the numeric ones (an
+    enum, a flag or the schedule cannot travel as a number)."""
+    return {
+        spec.name: type(getattr(DEFAULTS[task], spec.name))
+        for spec in fields(DEFAULTS[task])
+        if type(getattr(DEFAULTS[task], spec.name)) in (int, float)
+    }
+
+
+def _overrides(value: Any, name: str, task: Task) -> dict[str, float]:
+    allowed = overridable(task)
     if not isinstance(value, dict):
         raise BadRequest(f"'{name}' must be an object of setting names and numbers.")
-    return {_text(k, name): _number(v, f"{name}.{k}") for k, v in value.items()}
+    unknown = sorted(str(key)[:MAX_NAME_CHARS] for key in value if key not in allowed)
+    if unknown:
+        raise BadRequest(
+            f"Unknown setting '{unknown[0]}' in '{name}'; a {task.value} edit can override "
+            f"{', '.join(sorted(allowed))}."
+        )
+    convert = {int: _whole, float: _number}
+    return {key: convert[allowed[key]](item, f"{name}.{key}") for key, item in value.items()}
 
 
 Converter = Callable[[Any, str], Any]
@@ -147,7 +186,6 @@ COMMON_FIELDS: dict[str, Converter] = {
     "steps": _whole,
     "resolution": _optional(_whole),
     "raw": _flag,
-    "overrides": _overrides,
     "image_prompt": _flag,
 }
 TASK_FIELDS: dict[Task, dict[str, Converter]] = {
@@ -177,7 +215,7 @@ TASK_IMAGES: dict[Task, dict[str, ImageField]] = {
         "reference_mask": (True, "reference mask", "reference"),
     },
 }
-ENVELOPE = {"task", "images", "previews"}
+ENVELOPE = {"task", "images", "previews", "overrides"}
 
 
 # -- PNG in base64 --------------------------------------------------------------------------
@@ -260,7 +298,8 @@ def _task(payload: Any) -> Task:
         return Task(payload.get("task"))
     except ValueError:
         choices = ", ".join(task.value for task in Task)
-        raise BadRequest(f"'task' must be one of {choices}, got {payload.get('task')!r}.") from None
+        shown = _shown(payload.get("task"))
+        raise BadRequest(f"'task' must be one of {choices}, got {shown}.") from None
 
 
 def decode_previews(payload: dict[str, Any]) -> PreviewOptions:
@@ -277,6 +316,27 @@ def decode_previews(payload: dict[str, Any]) -> PreviewOptions:
     return PreviewOptions(mode, max(0, max_side), share)
 
 
+def decode_body(body: bytes, max_pixels: int | None) -> tuple[dict[str, Any], EditRequest]:
+    """A request body as its JSON and the validated engine request, or BadRequest /
+    TooLarge / InvalidInput with one sentence (and never another exception): everything
+    about a request that does not need the model is checked here, before it is queued."""
+    try:
+        payload = json.loads(body)
+    except (ValueError, RecursionError):  # RecursionError: "[" nested past Python's stack
+        raise BadRequest("The request body is not JSON.") from None
+    edit = decode_request(payload, max_pixels)
+    decode_previews(payload)
+    edit.validate()
+    return payload, edit
+
+
+def check_for_model(edit: EditRequest, profile: ModelProfile) -> None:
+    """What needs the server's model: the working resolution and the overridden settings."""
+    if edit.resolution is not None:
+        profile.check_resolution(edit.resolution)
+    profile.task_settings(edit.task).with_overrides(edit.overrides).validate()
+
+
 def image_key(request: EditRequest) -> str:
     """What routes an edit to the replica holding its prepared state: a hash of the base
     image's (and the reference's) pixels, the image part of the engine's prepare key."""
@@ -291,16 +351,18 @@ def decode_request(payload: Any, max_pixels: int | None) -> EditRequest:
     one sentence. `max_pixels` is checked from each image's header, before decoding."""
     task = _task(payload)
     known = {*ENVELOPE, *COMMON_FIELDS, *TASK_FIELDS[task]}
-    unknown = sorted(set(payload) - known)
+    unknown = sorted(str(key)[:MAX_NAME_CHARS] for key in set(payload) - known)
     if unknown:
         raise BadRequest(f"Unknown field '{unknown[0]}' in a {task.value} request.")
     converters = {**COMMON_FIELDS, **TASK_FIELDS[task]}
     values = {name: converters[name](payload[name], name) for name in converters if name in payload}
+    if "overrides" in payload:
+        values["overrides"] = _overrides(payload["overrides"], "overrides", task)
     images = payload.get("images")
     if not isinstance(images, dict):
         raise BadRequest("'images' must be an object of named base64 PNG images.")
     declared = TASK_IMAGES[task]
-    extra = sorted(set(images) - set(declared))
+    extra = sorted(str(key)[:MAX_NAME_CHARS] for key in set(images) - set(declared))
     if extra:
         raise BadRequest(f"Unknown image '{extra[0]}' in a {task.value} request.")
     decoded: dict[str, Any] = {}
@@ -324,30 +386,50 @@ def decode_request(payload: Any, max_pixels: int | None) -> EditRequest:
 
 
 def _source_image(data: bytes, name: str, max_pixels: int | None) -> SourceImage:
-    _check_header(data, name, max_pixels)
-    with open_image(name, data) as picture:
-        return SourceImage.from_pil(picture, name=name)
-
-
-def _mask(data: bytes, name: str, size: tuple[int, int], what: str) -> np.ndarray:
-    """A mask, named in messages as the CLI names it: "mask 'm.png'" (or just "mask")."""
-    with open_image(name or what, data) as picture:
-        return mask_from_pil(picture, size, what=f"{what} '{name}'" if name else what)
-
-
-def _check_header(data: bytes, name: str, max_pixels: int | None) -> None:
-    """The megapixel limit, read from the header before any pixel is decoded (an unreadable
-    header is left to `open_image`, which gives the CLI's sentence)."""
-    try:
-        with Image.open(io.BytesIO(data)) as picture:
-            width, height = picture.size
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
-        return
+    width, height = _header_size(data, name)
     if max_pixels is not None and width * height > max_pixels:
         raise TooLarge(
             f"'{name}' is {width}x{height}; this server edits images of up to "
             f"{max_pixels / 1e6:g} megapixels."
         )
+    with open_image(name, data) as picture:
+        return SourceImage.from_pil(picture, name=name)
+
+
+def _mask(data: bytes, name: str, size: tuple[int, int], what: str) -> np.ndarray:
+    """A mask, named in messages as the CLI names it: "mask 'm.png'" (or just "mask"). Its
+    header must give the image's size (or the size turned by a quarter, which its EXIF
+    orientation may undo) before a pixel is decoded: a mask cannot cost more memory than
+    its image."""
+    shown = f"{what} '{name}'" if name else what
+    width, height = _header_size(data, shown)
+    if (width, height) not in (size, size[::-1]):
+        raise InvalidInput(
+            f"The {shown} is {width}x{height} but the image is {size[0]}x{size[1]}; a mask "
+            "must have the image's size."
+        )
+    with open_image(name or what, data) as picture:
+        return mask_from_pil(picture, size, what=shown)
+
+
+def _header_size(data: bytes, name: str) -> tuple[int, int]:
+    """An image's size from its header, before any pixel is decoded. A header past Pillow's
+    decompression-bomb limit is too large (413); an unreadable one is left to `open_image`,
+    which gives the CLI's sentence."""
+    try:
+        with warnings.catch_warnings():  # the limit below says it in a sentence
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as picture:
+                return picture.size
+    except Image.DecompressionBombError:
+        raise TooLarge(
+            f"'{name}' declares more than {Image.MAX_IMAGE_PIXELS * 2 / 1e6:.0f} megapixels; "
+            "this server does not decode it."
+        ) from None
+    except (OSError, SyntaxError, ValueError, TypeError, struct.error, EOFError):
+        with open_image(name, data):
+            pass
+        raise BadRequest(f"'{name}' is not an image this server can read.") from None
 
 
 # -- results --------------------------------------------------------------------------------

@@ -36,7 +36,7 @@ from ray.serve.handle import DeploymentHandle, DeploymentResponseGenerator
 from diffeditor_app.engine.editor import Editor, StepInfo
 from diffeditor_app.engine.errors import EditCancelled, EngineError, InvalidInput, error_sentence
 from diffeditor_app.engine.models.loading import load_model
-from diffeditor_app.engine.models.model import ModelSpec
+from diffeditor_app.engine.models.model import ModelProfile, ModelSpec
 from diffeditor_app.engine.requests import EditRequest
 from diffeditor_app.server.api import (
     API_VERSION,
@@ -45,9 +45,10 @@ from diffeditor_app.server.api import (
     INFO_PATH,
     NDJSON,
     TERMINAL,
-    BadRequest,
     PreviewOptions,
     TooLarge,
+    check_for_model,
+    decode_body,
     decode_previews,
     decode_request,
     encode_preview,
@@ -57,7 +58,8 @@ from diffeditor_app.server.api import (
 )
 from diffeditor_app.server.auth import bearer_matches
 from diffeditor_app.server.config import ServerConfig
-from diffeditor_app.server.limits import ClientSlots, Limits
+from diffeditor_app.server.door import TOKEN_SENTENCE
+from diffeditor_app.server.limits import ClientSlots, Limits, client_key
 
 log = logging.getLogger("diffeditor_app.server")
 
@@ -76,7 +78,14 @@ LOST_SENTENCE = (
     "The server's editor stopped during the edit (its process ended); nothing was changed, "
     "run the edit again."
 )
+UNEXPECTED_SENTENCE = (
+    "The server failed on this edit for a reason of its own; its log has the details, and "
+    "nothing was changed."
+)
 REPLICA_GONE = (RayActorError, RequestCancelledError, TaskCancelledError)
+
+
+UNREADABLE_SENTENCE = "The server could not read this request; check that it is a version-1 edit."
 
 
 def line(event: dict[str, Any]) -> bytes:
@@ -117,6 +126,7 @@ class EditorReplica:
             "default_resolution": self.editor.default_resolution(),
             "resolution_range": list(profile.resolution_range),
             "image_prompt": m.image_prompt is not None,
+            "profile": profile.to_json(),
         }
 
     async def run(self, job: str, payload: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
@@ -177,9 +187,9 @@ class EditorReplica:
         except EngineError as error:
             bad_input = isinstance(error, InvalidInput)
             emit({"type": "failed", "message": error_sentence(error), "bad_input": bad_input})
-        except Exception as error:
+        except Exception:
             log.exception("An edit failed unexpectedly")
-            emit({"type": "failed", "message": error_sentence(error), "bad_input": False})
+            emit({"type": "failed", "message": UNEXPECTED_SENTENCE, "bad_input": False})
         else:
             emit({"type": "finished", "result": encode_result(result)})
 
@@ -244,13 +254,24 @@ class Gateway:
         self.slots = ClientSlots(limits.queue_per_client)
         self.running: dict[str, DeploymentResponseGenerator] = {}
         self.cancelled: set[str] = set()
+        self.profile: ModelProfile | None = None  # the replicas' model's, asked once
 
     def _unauthorised(self, request: Request) -> JSONResponse | None:
         if bearer_matches(request.headers.get("authorization"), self.token):
             return None
-        return refusal(
-            401, "This server needs its token: send 'Authorization: Bearer <DIFFEDITOR_TOKEN>'."
-        )
+        return refusal(401, TOKEN_SENTENCE)
+
+    async def _model_profile(self) -> ModelProfile:
+        if self.profile is None:
+            described = (await self.editor.describe.remote())["profile"]
+            self.profile = ModelProfile(
+                feature_blocks=tuple(described["feature_blocks"]),
+                default_resolution=described["default_resolution"],
+                resolution_range=tuple(described["resolution_range"]),
+                size_multiple=described["size_multiple"],
+                task_overrides=described["task_overrides"],
+            )
+        return self.profile
 
     @api.get(INFO_PATH)
     async def info(self, request: Request) -> JSONResponse:
@@ -270,30 +291,32 @@ class Gateway:
 
     @api.post(EDITS_PATH, response_model=None)
     async def submit(self, request: Request) -> JSONResponse | StreamingResponse:
-        """Check everything that can be checked here, then stream the edit's events."""
+        """Check everything that can be checked here, then stream the edit's events: a
+        request is refused (4xx, one sentence) before it is queued, never after."""
         refused = self._unauthorised(request)
         if refused is not None:
             return refused
-        client = request.headers.get(CLIENT_HEADER) or getattr(request.client, "host", "?")
+        client = client_key(self.token, getattr(request.client, "host", None) or "?")
         try:
             body = await read_body(request, self.limits)
-            payload, edit = await asyncio.to_thread(self._checked, body)  # decoding is slow
+            profile = await self._model_profile()
+            payload, edit = await asyncio.to_thread(self._checked, body, profile)  # slow
         except InvalidInput as error:
             return refusal(status_for(error), error_sentence(error))
+        except Exception:
+            log.exception("A request could not be read")
+            return refusal(400, UNREADABLE_SENTENCE)
         if not self.slots.acquire(client):
             return refusal(429, self.limits.queue_sentence())
         job = uuid.uuid4().hex
+        log.info("Edit %s for %s (client id %r)", job, client, request.headers.get(CLIENT_HEADER))
         events = self._follow(job, client, payload, image_key(edit))
         return StreamingResponse(events, media_type=NDJSON)
 
-    def _checked(self, body: bytes) -> tuple[dict[str, Any], EditRequest]:
+    def _checked(self, body: bytes, profile: ModelProfile) -> tuple[dict[str, Any], EditRequest]:
         """The JSON and the validated request, or InvalidInput with the CLI's sentence."""
-        try:
-            payload = json.loads(body)
-        except ValueError:
-            raise BadRequest("The request body is not JSON.") from None
-        edit = decode_request(payload, self.limits.max_pixels)
-        edit.validate()
+        payload, edit = decode_body(body, self.limits.max_pixels)
+        check_for_model(edit, profile)
         return payload, edit
 
     @api.post(EDITS_PATH + "/{job}/cancel")

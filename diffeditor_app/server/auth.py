@@ -9,9 +9,12 @@ from __future__ import annotations
 import hmac
 import os
 import secrets
+import stat
 from pathlib import Path
 
 import platformdirs
+
+from diffeditor_app.engine.errors import InvalidInput
 
 TOKEN_ENV = "DIFFEDITOR_TOKEN"  # the server's token, and what the clients send
 TOKEN_FILE = "server-token"
@@ -34,8 +37,10 @@ def server_token(path: Path | None = None, environ: dict[str, str] | None = None
 
 
 def read_or_create_token(path: Path) -> str:
-    """The token in `path`; a new random one written with mode 0600 when there is none."""
+    """The token in `path`; a new random one written with mode 0600 when there is none. A
+    file others may read (or write) is refused: its token may be known to them."""
     try:
+        check_token_file(path)
         token = path.read_text(encoding="utf-8").strip()
     except FileNotFoundError:
         token = ""
@@ -50,6 +55,17 @@ def read_or_create_token(path: Path) -> str:
     with os.fdopen(handle, "w", encoding="utf-8") as stream:
         stream.write(token + "\n")
     return token
+
+
+def check_token_file(path: Path) -> None:
+    """InvalidInput when the token file is more than its owner's (FileNotFoundError when
+    there is none)."""
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if mode & ~TOKEN_MODE:
+        raise InvalidInput(
+            f"The token file '{path}' has mode {mode:04o}, so others may read it; run "
+            f"'chmod 600 {path}' (or set {TOKEN_ENV}) and start again."
+        )
 
 
 def bearer_matches(header: str | None, token: str) -> bool:

@@ -216,7 +216,8 @@ class RemoteEditor:
         elif kind == "finished":
             return decode_result(event["result"])
         elif kind == "failed":
-            raise ServerUnavailable(str(event.get("message", "The edit failed on the server.")))
+            message = str(event.get("message", "The edit failed on the server."))
+            raise InvalidInput(message) if event.get("bad_input") else ServerUnavailable(message)
         elif kind == "cancelled":
             raise EditCancelled("The edit was cancelled.")
         return None

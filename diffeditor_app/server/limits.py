@@ -1,24 +1,67 @@
 """What one request and one client may ask of the server, and the per-client queue count.
 
-Ray-free, so the limits are unit-tested without starting a server.
+Every limit of the server lives here, each declared once with the `serve` flag that sets
+it, so the flag's check, the info endpoint and the refusals agree. Ray-free, so the limits
+are unit-tested without starting a server.
 """
 
 from __future__ import annotations
 
+import hashlib
+import math
 import threading
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from diffeditor_app.engine.errors import InvalidInput
+
 MIB = 1024 * 1024
+MAX_DRAG_PAIRS = 64  # handle/target pairs of one drag edit (the GUI's tool places a few)
+MAX_TEXT_CHARS = 4000  # a prompt or a file name; the text encoder reads 77 tokens anyway
+
+
+def flag(name: str) -> dict[str, str]:
+    """Field metadata: the `diffeditor serve` flag that sets this limit."""
+    return {"flag": name}
 
 
 @dataclass(frozen=True)
 class Limits:
-    """The server's limits; exceeding the first two gives 413, the third 429."""
+    """The server's limits: past the size ones a request gets 413, past the time-outs 408,
+    past the queue 429."""
 
-    max_upload_bytes: int = 64 * MIB  # a request body (base64 images and masks)
-    max_megapixels: float = 16.0  # per image, read from its header before decoding
-    queue_per_client: int = 4  # edits one client may have queued or running at once
+    max_upload_bytes: int = field(default=64 * MIB, metadata=flag("--max-upload-mb"))
+    max_megapixels: float = field(default=16.0, metadata=flag("--max-megapixels"))
+    queue_per_client: int = field(default=4, metadata=flag("--queue-limit"))
+    header_timeout_s: float = field(default=10.0, metadata=flag("--header-timeout"))
+    body_timeout_s: float = field(default=120.0, metadata=flag("--body-timeout"))
+
+    def __post_init__(self) -> None:
+        """Every limit is a finite number above 0: a NaN or negative one would make a server
+        that refuses (or accepts) everything."""
+        for spec in fields(self):
+            value = getattr(self, spec.name)
+            shown = spec.metadata.get("flag", spec.name)
+            if spec.name == "max_upload_bytes":
+                value = value / MIB
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise InvalidInput(f"'{shown}' must be a number, got {value!r}.")
+            if not math.isfinite(value) or value <= 0:
+                raise InvalidInput(f"'{shown}' must be a number above 0, got {value:g}.")
+
+    @classmethod
+    def from_flags(
+        cls,
+        upload_mb: float,
+        megapixels: float,
+        queue: int,
+        header_timeout_s: float,
+        body_timeout_s: float,
+    ) -> Limits:
+        """The limits of `diffeditor serve`'s flags, checked before any is converted."""
+        if not math.isfinite(upload_mb) or upload_mb <= 0:
+            raise InvalidInput(f"'--max-upload-mb' must be a number above 0, got {upload_mb:g}.")
+        return cls(int(upload_mb * MIB), megapixels, queue, header_timeout_s, body_timeout_s)
 
     @property
     def max_pixels(self) -> int:
@@ -40,9 +83,33 @@ class Limits:
             "server; wait for one to finish."
         )
 
+    def header_sentence(self) -> str:
+        return (
+            f"The request's headers did not arrive within {self.header_timeout_s:g} s; "
+            "the connection is closed."
+        )
+
+    def body_sentence(self) -> str:
+        return (
+            f"The request's body did not arrive within {self.body_timeout_s:g} s; send it "
+            "again on a faster line."
+        )
+
+
+def token_identity(token: str) -> str:
+    """A short, non-secret name of a token: what the queue limit counts it as."""
+    return hashlib.sha256(token.encode()).hexdigest()[:12]
+
+
+def client_key(token: str, address: str) -> str:
+    """Whose queue slots a request takes: its authenticated token and its network address.
+    Neither is the client's own choice, so a made-up client id cannot bypass the limit and
+    reusing another's id cannot use up their slots."""
+    return f"{token_identity(token)}@{address}"
+
 
 class ClientSlots:
-    """Edits in flight per client id; thread-safe, since requests arrive concurrently."""
+    """Edits in flight per client key; thread-safe, since requests arrive concurrently."""
 
     def __init__(self, per_client: int) -> None:
         self.per_client = per_client

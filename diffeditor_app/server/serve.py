@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import signal
-import socket
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -19,36 +19,15 @@ import ray
 from ray import serve
 
 from diffeditor_app.engine.errors import InvalidInput, ModelUnavailable
-from diffeditor_app.engine.models.loading import check_device, locate
 from diffeditor_app.server.api import INFO_PATH
 from diffeditor_app.server.app import QUIET_ENV, build_app
-from diffeditor_app.server.auth import server_token
-from diffeditor_app.server.config import ServerConfig
+from diffeditor_app.server.config import LOOPBACK_HOSTS, ServerConfig, exposure_note
 
 APP_NAME = "diffeditor"
 READY_TIMEOUT_S = 120.0  # from serve.run's return until the first authorised answer
 READY_POLL_S = 0.25
 WILDCARD_HOSTS = ("0.0.0.0", "::", "")
 RAY_START_ATTEMPTS = 2  # a local Ray instance whose node registers too slowly is restarted once
-
-
-def check_config(config: ServerConfig) -> None:
-    """What can be refused before Ray starts: the device, the model, a port in use."""
-    check_device(config.device)
-    locate(config.model)
-    if config.replicas is not None and config.replicas < 1:
-        raise InvalidInput(f"--replicas must be 1 or more, got {config.replicas}.")
-    if not 0 < config.port < 65536:
-        raise InvalidInput(f"--port must be between 1 and 65535, got {config.port}.")
-    if config.address is None:
-        with socket.socket() as probe:
-            try:
-                probe.bind((config.host, config.port))
-            except OSError as error:
-                raise InvalidInput(
-                    f"Cannot listen on {config.host}:{config.port} ({error.strerror or error}); "
-                    "choose another --port or --host."
-                ) from None
 
 
 def plan_replicas(config: ServerConfig, resources: dict[str, float]) -> tuple[int, int]:
@@ -82,17 +61,25 @@ def wait_until_answering(url: str, token: str, stop: threading.Event) -> None:
 
 def start_ray(address: str | None) -> None:
     """Join `address`, or start a local instance (again, once, if its node was too slow to
-    register: Ray allows it a fixed 30 s, which a busy machine can miss)."""
+    register: Ray allows it a fixed 30 s, which a busy machine can miss). A local instance
+    must have come up on loopback (`ray_environment`), with no dashboard."""
     attempts = 1 if address else RAY_START_ATTEMPTS
     for attempt in range(attempts):
         try:
             ray.init(
                 address=address or "local",  # "local": never an unrelated running instance
                 include_dashboard=False,
+                dashboard_host="127.0.0.1",
                 logging_level=logging.WARNING,
                 log_to_driver=False,
                 runtime_env={"env_vars": QUIET_ENV},
             )
+            node = ray.util.get_node_ip_address()
+            if address is None and node not in LOOPBACK_HOSTS:
+                raise ModelUnavailable(
+                    f"Ray started on {node}, not on loopback; run diffeditor serve as a "
+                    "command of its own."
+                )
             return
         except Exception as error:  # Ray raises a bare Exception for this
             if "timed out during startup" not in str(error) or attempt + 1 == attempts:
@@ -100,10 +87,14 @@ def start_ray(address: str | None) -> None:
             ray.shutdown()
 
 
-def run_server(config: ServerConfig, announce: Callable[[str], None] | None = None) -> int:
-    """Serve until SIGINT or SIGTERM; the exit code of the command."""
-    check_config(config)
-    token = server_token()
+def run_server(
+    config: ServerConfig, token: str, announce: Callable[[str], None] | None = None
+) -> int:
+    """Serve until SIGINT or SIGTERM; the exit code of the command. The caller has checked
+    the config and set `ray_environment` before Ray was imported."""
+    note = exposure_note(config)
+    if note:
+        print(f"diffeditor: note: {note}", file=sys.stderr, flush=True)
     start_ray(config.address)
     stop = threading.Event()  # after ray.init, which installs its own SIGTERM handler
     for number in (signal.SIGINT, signal.SIGTERM):

@@ -16,8 +16,8 @@ from diffeditor_app.server.serve import plan_replicas
     ("args", "code", "sentence"),
     [
         (["--device", "mps"], 2, "Unknown device 'mps'"),
-        (["--replicas", "0"], 2, "--replicas must be 1 or more"),
-        (["--port", "70000"], 2, "--port must be between 1 and 65535"),
+        (["--replicas", "0"], 2, "'--replicas' must be 1 or more"),
+        (["--port", "70000"], 2, "'--port' must be between 1 and 65535"),
         (["--model", "/no/such/model"], 1, "does not exist"),
     ],
 )
@@ -34,7 +34,7 @@ def test_a_port_in_use_is_bad_input(tiny_model_dir, capsys):
         taken.listen()
         port = taken.getsockname()[1]
         assert main(["serve", "--model", str(tiny_model_dir), "--port", str(port)]) == 2
-    assert f"Cannot listen on 127.0.0.1:{port}" in capsys.readouterr().err
+    assert f"Cannot listen on '127.0.0.1:{port}'" in capsys.readouterr().err
 
 
 def test_one_replica_per_gpu_or_cpu_replicas():

@@ -145,21 +145,28 @@ def test_progress_previews_and_cancel(address):
 
 
 def test_the_queue_limit_is_per_client_and_cancel_frees_the_slot(address):
+    """A client is its token and address: a made-up client id shares its slots, another
+    address (127.0.0.2) has its own."""
     body = encode_request(move(steps=1000))  # long enough to be cancelled, not finished
-    with httpx.Client(base_url=address.url, timeout=HTTP_TIMEOUT_S) as http, ExitStack() as held:
+    elsewhere = httpx.HTTPTransport(local_address="127.0.0.2")
+    with (
+        httpx.Client(base_url=address.url, timeout=HTTP_TIMEOUT_S) as http,
+        httpx.Client(base_url=address.url, timeout=HTTP_TIMEOUT_S, transport=elsewhere) as other,
+        ExitStack() as held,
+    ):
 
-        def submit(client: str) -> tuple[str, Iterator[str]]:
-            stream = http.stream("POST", EDITS_PATH, json=body, headers=headers(client=client))
+        def submit(via: httpx.Client, client: str) -> tuple[str, Iterator[str]]:
+            stream = via.stream("POST", EDITS_PATH, json=body, headers=headers(client=client))
             response = held.enter_context(stream)
             assert response.status_code == 200
             lines = response.iter_lines()
             return json.loads(next(lines))["id"], lines
 
-        jobs = [submit("busy") for _ in range(QUEUE_LIMIT)]
-        refused = http.post(EDITS_PATH, json=body, headers=headers(client="busy"))
+        jobs = [submit(http, "busy") for _ in range(QUEUE_LIMIT)]
+        refused = http.post(EDITS_PATH, json=body, headers=headers(client="made-up"))
         assert refused.status_code == 429
         assert "wait for one to finish" in refused.json()["error"]
-        jobs.append(submit("another"))  # the limit is per client
+        jobs.append(submit(other, "busy"))  # the limit is per address, whatever the id
         for job, lines in jobs:
             cancelled = http.post(f"{EDITS_PATH}/{job}/cancel", headers=headers())
             assert cancelled.status_code == 200

@@ -1,0 +1,31 @@
+"""Fixtures of the server tests."""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from collections.abc import Callable
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def bomb_png() -> Callable[[int, int], bytes]:
+    """A PNG whose header declares width x height and whose one IDAT is tiny: what a
+    decompression bomb looks like before decoding."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        crc = zlib.crc32(kind + data) & 0xFFFFFFFF
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
+
+    def make(width: int, height: int) -> bytes:
+        header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)  # 1-bit grey
+        rows = zlib.compress(b"\0" * 64, 9)
+        return (
+            b"\x89PNG\r\n\x1a\n"
+            + chunk(b"IHDR", header)
+            + chunk(b"IDAT", rows)
+            + chunk(b"IEND", b"")
+        )
+
+    return make
