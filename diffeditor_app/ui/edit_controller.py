@@ -198,7 +198,8 @@ class EditController(QObject):
     def discard(self) -> None:
         if self.session is None or self.index < 0:
             return
-        self.session.discard_candidate(self.session.candidates[self.index])
-        self.show(min(self.index, len(self.session.candidates) - 1))
+        index = self.index  # the session's signal below redraws the bar and can reset it
+        self.session.discard_candidate(self.session.candidates[index])
+        self.show(min(index, len(self.session.candidates) - 1))
         if not self.session.candidates:
             self.panel.status.setText("Discarded. Change the set-up and press Edit.")

@@ -366,7 +366,7 @@ class CandidatesBar(QWidget):
     def show_candidates(self, count: int, index: int, summary: str) -> None:
         self.count, self.index = count, index
         self.setVisible(count > 0)
-        self.label.setText(f"Result {index + 1} of {count} · {summary}" if count else "")
+        self.label.setText(f"Result {index + 1} of {count} · {summary}" if index >= 0 else "")
         self.previous.setEnabled(index > 0)
         self.next.setEnabled(0 <= index < count - 1)
         for action in self.key_actions:

@@ -56,6 +56,17 @@ def test_discard_keys(window, key):
     assert window.session.candidates == [] and window.session.image is original
 
 
+def test_discarding_the_last_of_two_results_shows_the_one_left(window):
+    first = stage_result(window, "seed 7 · 1.0 s")
+    stage_result(window, "seed 8 · 1.0 s")
+    QTest.keyClick(window, Qt.Key.Key_D)
+    assert len(window.session.candidates) == 1
+    assert window.edits.index == 0
+    assert window.edits.bar.label.text().startswith("Result 1 of 1 · seed 7")
+    QTest.keyClick(window, Qt.Key.Key_K)  # and that one can be kept
+    assert window.session.image is first
+
+
 def test_r_runs_again_and_escape_cancels(window, qtbot):
     stage_result(window)
     seed = window.session.state.seed
