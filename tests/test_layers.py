@@ -82,7 +82,7 @@ def test_layer_imports_only_downward(layer):
 
 
 RAY = ("ray", "fastapi", "starlette", "uvicorn")
-SERVE_APPLICATION = {"app.py", "serve.py"}  # the only modules the `serve` extra is for
+SERVE_APPLICATION = {"app.py", "serve.py", "door.py"}  # the only modules the extra is for
 SERVE_COMMAND = ("cli.py", "diffeditor_app.server.serve")  # imported when `serve` runs
 
 

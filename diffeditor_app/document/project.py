@@ -281,7 +281,7 @@ def _record(value, where: str, keys: set[str]) -> dict:
         raise _Invalid(f"{where} must be an object")
     unknown = set(value) - keys
     if unknown:
-        raise _Invalid(f"{where} has unknown fields ({', '.join(sorted(unknown))})")
+        raise _Invalid(f"{where} has unknown fields ({', '.join(map(quoted, sorted(unknown)))})")
     return value
 
 

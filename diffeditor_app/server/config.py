@@ -3,17 +3,26 @@ starts (Ray-free, so the CLI runs them before Ray is imported)."""
 
 from __future__ import annotations
 
+import json
 import secrets
 import socket
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 from diffeditor_app.engine.errors import InvalidInput
 from diffeditor_app.engine.models.model import SD15_HUB_ID, ModelSpec
-from diffeditor_app.server.door import serve_environment
+from diffeditor_app.server.auth import TOKEN_ENV
 from diffeditor_app.server.limits import Limits
 
 LOOPBACK_HOSTS = ("127.0.0.1", "::1", "localhost")
 RAY_TOKEN_BYTES = 32  # Ray's own token (its internal ports), new for every local instance
+LIMITS_ENV = "DIFFEDITOR_SERVER_LIMITS"  # the limits, as JSON, for Serve's proxy process
+CALLBACK_ENV = "RAY_SERVE_HTTP_PROXY_CALLBACK_IMPORT_PATH"  # Serve's proxy callback
+CALLBACK = "diffeditor_app.server.door.proxy_middlewares"  # the door (server/door.py)
+
+
+def serve_environment(token: str, limits: Limits) -> dict[str, str]:
+    """What Serve's proxy process needs in its environment to open the door."""
+    return {CALLBACK_ENV: CALLBACK, TOKEN_ENV: token, LIMITS_ENV: json.dumps(asdict(limits))}
 
 
 @dataclass(frozen=True)

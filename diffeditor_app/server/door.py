@@ -3,7 +3,7 @@
 Serve answers some paths itself (`/-/routes`, `/-/healthz`) before any deployment sees the
 request, and its uvicorn waits for headers and bodies without end. Serve calls
 `proxy_middlewares` in its proxy process (RAY_SERVE_HTTP_PROXY_CALLBACK_IMPORT_PATH, set
-by `serve_environment`), so the door there
+by `config.serve_environment`), so the door there
 - asks every request, on every path, for the token (401);
 - gives every request HEADER_TIMEOUT seconds for its headers (the first from the
   connection's start, a later one on a kept-alive connection from its first byte), then
@@ -20,15 +20,12 @@ import asyncio
 import json
 import os
 from collections.abc import Awaitable, Callable, MutableMapping
-from dataclasses import asdict
 from typing import Any
 
 from diffeditor_app.server.auth import TOKEN_ENV, bearer_matches
+from diffeditor_app.server.config import LIMITS_ENV
 from diffeditor_app.server.limits import Limits
 
-LIMITS_ENV = "DIFFEDITOR_SERVER_LIMITS"  # the limits, as JSON, for the proxy process
-CALLBACK_ENV = "RAY_SERVE_HTTP_PROXY_CALLBACK_IMPORT_PATH"
-CALLBACK = "diffeditor_app.server.door.proxy_middlewares"
 TOKEN_SENTENCE = "This server needs its token: send 'Authorization: Bearer <DIFFEDITOR_TOKEN>'."
 
 Scope = MutableMapping[str, Any]
@@ -44,11 +41,6 @@ class RequestTimeout(Exception):
 
 class BodyTooLarge(Exception):
     """The body passed the upload limit."""
-
-
-def serve_environment(token: str, limits: Limits) -> dict[str, str]:
-    """What Serve's proxy process needs in its environment to open the door."""
-    return {CALLBACK_ENV: CALLBACK, TOKEN_ENV: token, LIMITS_ENV: json.dumps(asdict(limits))}
 
 
 def proxy_middlewares() -> list[Any]:

@@ -174,8 +174,13 @@ def open_image(path: str | Path, data: bytes | None = None) -> Image.Image:
         raise InvalidInput(too_big) from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
         _close(image)
+        why = (  # Pillow's own sentence names the stream object, not the file
+            "not a format it knows"
+            if isinstance(error, UnidentifiedImageError)
+            else first_line(error)
+        )
         raise InvalidInput(
-            f"{quoted(path)} is not an image this editor can read ({first_line(error)})."
+            f"{quoted(path)} is not an image this editor can read ({why})."
         ) from None
     return image
 
