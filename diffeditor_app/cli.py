@@ -84,15 +84,16 @@ def _pair(text: str) -> tuple[float, float]:
 
 def _seed(text: str) -> int:
     """A seed in the range every seed of the app lives in; torch overflows far past it."""
+    from diffeditor_app.engine.errors import quoted
     from diffeditor_app.engine.requests import SEED_RANGE
 
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
+        raise argparse.ArgumentTypeError(f"{quoted(text)} is not a whole number") from None
     if not SEED_RANGE[0] <= value <= SEED_RANGE[1]:
         raise argparse.ArgumentTypeError(
-            f"the seed must be between {SEED_RANGE[0]} and {SEED_RANGE[1]}, got {text}"
+            f"the seed must be between {SEED_RANGE[0]} and {SEED_RANGE[1]}, got {quoted(text)}"
         )
     return value
 
@@ -105,14 +106,16 @@ def _box(text: str) -> tuple[float, float, float, float]:
 def _radius(text: str) -> float:
     value = _finite(text)
     if not 0 <= value <= 500:
-        raise argparse.ArgumentTypeError(f"a radius must be 0..500 pixels, got {text}")
+        raise argparse.ArgumentTypeError(f"a radius must be 0..500 pixels, got {value:g}")
     return value
 
 
 def _points(text: str) -> tuple[tuple[float, float], tuple[float, float]]:
+    from diffeditor_app.engine.errors import quoted
+
     handle, sep, target = text.partition(":")
     if not sep:
-        raise argparse.ArgumentTypeError(f"'{text}' is not HX,HY:TX,TY")
+        raise argparse.ArgumentTypeError(f"{quoted(text)} is not HX,HY:TX,TY")
     return _pair(handle), _pair(target)
 
 

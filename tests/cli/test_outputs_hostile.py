@@ -252,6 +252,13 @@ TYPED = st.text(max_size=40) | st.lists(
 ).map(",".join)
 
 
+@pytest.mark.parametrize("name", sorted(PARSERS))
+def test_typed_text_with_a_newline_is_quoted_on_one_line(name):  # found by the test below
+    with pytest.raises(argparse.ArgumentTypeError) as caught:
+        PARSERS[name]("1\n2")
+    assert "\n" not in str(caught.value) and "1\\n2" in str(caught.value)
+
+
 @settings(max_examples=300, deadline=None)
 @given(name=st.sampled_from(sorted(PARSERS)), text=TYPED)
 def test_number_parsers_end_in_a_value_or_one_sentence(name, text):

@@ -48,6 +48,7 @@ HUGE = 10**400  # parses as a Python int: past any float
         (lambda m: m["box"].update(dx=HUGE), ["box.dx"]),
         (lambda m: m.update(kept=HUGE), ["kept"]),
         (lambda m: m["options"].update(steps=HUGE), ["options.steps"]),
+        (lambda m: m.update(prompts={"\n": None}), ["prompts", "'\\n'"]),  # found by fuzzing
     ],
 )
 def test_crafted_fields_are_one_sentence(good, change, fragments):  # noqa: F811
