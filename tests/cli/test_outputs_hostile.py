@@ -198,37 +198,16 @@ def test_a_file_name_with_a_newline_stays_on_one_line(tmp_path):
 # -- numbers as typed ---------------------------------------------------------------------------
 
 
+MOVE = ["edit", "move", "--image", "i.png", "--mask", "m.png", "--out", "o.png"]
+
+
 @pytest.mark.parametrize(
     "argv",
     [
         ["mask", "--image", "i.png", "--box", "0,0,nan,20", "--out", "m.png"],
         ["mask", "--image", "i.png", "--click", "inf,3", "--out", "m.png"],
-        [
-            "edit",
-            "move",
-            "--image",
-            "i.png",
-            "--mask",
-            "m.png",
-            "--offset",
-            "nan,0",
-            "--out",
-            "o.png",
-        ],
-        [
-            "edit",
-            "move",
-            "--image",
-            "i.png",
-            "--mask",
-            "m.png",
-            "--offset",
-            "1,2",
-            "--scale",
-            "nan",
-            "--out",
-            "o.png",
-        ],
+        [*MOVE, "--offset", "nan,0"],
+        [*MOVE, "--offset", "1,2", "--scale", "nan"],
     ],
 )
 def test_nan_and_inf_are_refused_as_typed(capsys, argv):

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import pytest
+from PIL import Image
 from PySide6.QtWidgets import QMessageBox
 
-from diffeditor_app.document.session import EditSession
+from diffeditor_app.document import commands
+from diffeditor_app.document.session import EditSession, MaskName, MoveBox
 from diffeditor_app.engine.models.model import ModelSpec
 from diffeditor_app.engine.models.testing import square_scene
-from diffeditor_app.ui.app import create_window
+from diffeditor_app.ui.app import create_window, demo_model, prepare_demo
 from diffeditor_app.ui.canvas import Canvas
 
 
@@ -53,6 +55,34 @@ def tiny_window(qtbot, tmp_path, tiny_model_dir):
     window.show()
     yield window
     window.worker.shutdown()
+
+
+@pytest.fixture
+def demo(qtbot, tmp_path):
+    """The main window on the toy model with the demo's scene set up, shown and active."""
+    window = create_window(tmp_path / "settings.json", tmp_path / "data", demo_model())
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitActive(window)
+    prepare_demo(window)
+    yield window
+    window.worker.shutdown()
+
+
+@pytest.fixture
+def square_window(qtbot, tmp_path, tiny_window):
+    """`tiny_window`, active, with the 96 x 64 square scene open, its object painted and the
+    move box set 8 px right."""
+    window = tiny_window
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow)
+    image, mask = square_scene(96, 64)
+    path = tmp_path / "scene.png"
+    Image.fromarray(image.rgb).save(path)
+    window.files.open_image(path)
+    commands.stroke(window.session, MaskName.OBJECT, (0, 0, 96, 64), mask, erase=False)
+    commands.set_box(window.session, MoveBox(dx=8))
+    return window
 
 
 @pytest.fixture

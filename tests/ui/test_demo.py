@@ -6,19 +6,8 @@ import pytest
 
 from diffeditor_app.document.session import MaskName
 from diffeditor_app.engine.settings import Task
-from diffeditor_app.ui.app import create_window, demo_model, prepare_demo
 
 TIMEOUT_MS = 120_000
-
-
-@pytest.fixture
-def demo(qtbot, tmp_path):
-    window = create_window(tmp_path / "settings.json", tmp_path / "data", demo_model())
-    qtbot.addWidget(window)
-    window.show()
-    prepare_demo(window)
-    yield window
-    window.worker.shutdown()
 
 
 def test_the_demo_is_set_up_for_every_task(demo):

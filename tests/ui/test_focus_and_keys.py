@@ -14,13 +14,11 @@ from diffeditor_app.document import commands
 from diffeditor_app.document.session import (
     Candidate,
     EditSetup,
-    MaskName,
     MoveBox,
     SessionState,
 )
 from diffeditor_app.engine.imaging.images import SourceImage
 from diffeditor_app.engine.models.model import ModelProfile
-from diffeditor_app.engine.models.testing import square_scene
 from diffeditor_app.engine.settings import Task
 from diffeditor_app.ui.app import create_window, demo_model
 from diffeditor_app.ui.panels import EditPanel
@@ -29,18 +27,9 @@ TIMEOUT_MS = 120_000
 
 
 @pytest.fixture
-def window(qtbot, tmp_path, tiny_window):
-    window = tiny_window
-    window.activateWindow()
-    qtbot.waitUntil(window.isActiveWindow)
-    image, mask = square_scene(96, 64)
-    path = tmp_path / "scene.png"
-    Image.fromarray(image.rgb).save(path)
-    window.files.open_image(path)
-    commands.stroke(window.session, MaskName.OBJECT, (0, 0, 96, 64), mask, erase=False)
-    commands.set_box(window.session, MoveBox(dx=8))
-    window.session.set_text(prompt="a red square")
-    return window
+def window(square_window):
+    square_window.session.set_text(prompt="a red square")
+    return square_window
 
 
 def stage_result(window) -> None:

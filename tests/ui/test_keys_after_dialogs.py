@@ -4,23 +4,9 @@ gives the focus back (issue 24: after Export, Escape and Ctrl+Q did nothing)."""
 
 from __future__ import annotations
 
-import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QDialog, QFileDialog, QMessageBox
-
-from diffeditor_app.ui.app import create_window, demo_model, prepare_demo
-
-
-@pytest.fixture
-def demo(qtbot, tmp_path):
-    window = create_window(tmp_path / "settings.json", tmp_path / "data", demo_model())
-    qtbot.addWidget(window)
-    window.show()
-    qtbot.waitActive(window)
-    prepare_demo(window)
-    yield window
-    window.worker.shutdown()
 
 
 def a_dialog_that_takes_the_focus(qtbot, answer):

@@ -8,23 +8,12 @@ import pytest
 from PySide6.QtWidgets import QLabel, QLineEdit, QPushButton, QTabWidget, QToolButton
 
 from diffeditor_app.engine.settings import Task
-from diffeditor_app.ui.app import create_window, demo_model, prepare_demo
 from diffeditor_app.ui.preferences import HUB_ID, PreferencesDialog
 from diffeditor_app.ui.status_bar import ElidedLabel
 from diffeditor_app.ui.window import TOY_NOTE
 
 SIZES = ((1280, 800), (1920, 1080))
 SUMMARY = "Move · 50 steps · seed 42 · 12.3 s on cpu; the object was kept whole at its new place"
-
-
-@pytest.fixture
-def demo(qtbot, tmp_path):
-    window = create_window(tmp_path / "settings.json", tmp_path / "data", demo_model())
-    qtbot.addWidget(window)
-    window.show()
-    prepare_demo(window)
-    yield window
-    window.worker.shutdown()
 
 
 def elided_with_tooltip(label: ElidedLabel) -> bool:

@@ -5,32 +5,20 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from PIL import Image
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 
-from diffeditor_app.document import commands
-from diffeditor_app.document.session import Candidate, EditSetup, MaskName, MoveBox
+from diffeditor_app.document.session import Candidate, EditSetup
 from diffeditor_app.engine.imaging.images import SourceImage
-from diffeditor_app.engine.models.testing import square_scene
 
 TIMEOUT_MS = 120_000
 
 
 @pytest.fixture
-def window(qtbot, tmp_path, tiny_window):
-    window = tiny_window
-    window.activateWindow()
-    qtbot.waitUntil(window.isActiveWindow)
-    image, mask = square_scene(96, 64)
-    path = tmp_path / "scene.png"
-    Image.fromarray(image.rgb).save(path)
-    window.files.open_image(path)
-    commands.stroke(window.session, MaskName.OBJECT, (0, 0, 96, 64), mask, erase=False)
-    commands.set_box(window.session, MoveBox(dx=8))
-    window.session.set_options(steps=2)
-    window.canvas.setFocus()
-    return window
+def window(square_window):
+    square_window.session.set_options(steps=2)
+    square_window.canvas.setFocus()
+    return square_window
 
 
 def stage_result(window, summary: str = "seed 7 · 1.0 s") -> SourceImage:
