@@ -88,8 +88,9 @@ class Case:
     mode: str  # a key of MODES
 
 
-# Priority order (CLARIFICATIONS 23: 512 px for every task, 768 px for drag only, reference
-# mode for drag at 512 only); the last two are extras that run when the budget allows.
+# Priority order (docs/ENGINE-NOTES.md, The GPU benchmark: 512 px for every task, 768 px for
+# drag only, reference mode for drag at 512 only); the last two are extras that run when the
+# budget allows.
 CASES = (
     Case("drag", 512, "fast"),
     Case("drag", 512, "reference"),

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# The whole GPU benchmark as one command on the GPU machine (CLARIFICATIONS 23): install the
-# wheels carried in bench/wheels/ (made by bench/gpu_wheels.sh) beside the machine's own
-# torch, then run bench/engine_gpu.py. Results go to $OUT when it is set (the device
-# runner's folder that comes back), else to bench/results/. Extra arguments go to the
-# benchmark. Install plus run fit about 8 minutes on one H100: the benchmark skips cases
-# that would pass its --budget-s (400 s), and a hard stop at LIMIT_S (470 s) after the start
-# ends even a compile that runs long; the results of every finished case are on disk by then.
+# The whole GPU benchmark as one command on the GPU machine (docs/ENGINE-NOTES.md, The GPU
+# benchmark): install the wheels carried in bench/wheels/ (made by bench/gpu_wheels.sh)
+# beside the machine's own torch, then run bench/engine_gpu.py. Results go to $OUT when it
+# is set (the device runner's folder that comes back), else to bench/results/. Extra
+# arguments go to the benchmark. Install plus run fit about 8 minutes on one H100: the
+# benchmark skips cases that would pass its --budget-s (400 s), and a hard stop at LIMIT_S
+# (470 s) after the start ends even a compile that runs long; the results of every finished
+# case are on disk by then.
 #
 #     bash bench/gpu_run.sh
 set -euo pipefail

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Prepare the GPU run on a connected machine: download the wheels the GPU machine lacks
-# (it has Python 3.12 and its own CUDA torch, but no diffusers; CLARIFICATIONS 23) into
+# (it has Python 3.12 and its own CUDA torch, but no diffusers; docs/ENGINE-NOTES.md) into
 # bench/wheels/ (git-ignored), at the versions of requirements/linux-app.txt. About 39 MB:
 # small enough to travel with the working tree.
 # torch is not among them: every package below runs on the GPU machine's own torch.

@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-SIDE = 64  # scene side in pixels (CLARIFICATIONS 22)
+SIDE = 64  # scene side in pixels (docs/ENGINE-NOTES.md, Toy model)
 SUPERSAMPLE = 4  # sub-samples per pixel side for the anti-aliased coverage
 MASK_COVERAGE = 0.5  # a pixel belongs to an object's mask from this coverage on
 MIN_RADIUS, MAX_RADIUS = 6.0, 13.0  # object size: half its extent, in pixels

@@ -192,7 +192,7 @@ class EditSession(QObject):
     def task(self) -> Task:
         return self.state.task
 
-    # -- settings that are not undo steps (CLARIFICATIONS: tool options are preferences) --
+    # -- not undo steps: tool options are preferences (docs/ARCHITECTURE.md, One home per default)
 
     def set_task(self, task: Task) -> None:
         if task is not self.state.task:

@@ -29,7 +29,7 @@ MIN_SCALE = 0.1  # smaller leaves less than a feature cell of most objects
 MAX_SCALE = 4.0  # larger is a different picture, not an edit
 MAX_STEPS = 1000  # the scheduler's training timesteps: one per step at most
 DEFAULT_SEED = 42  # the seed of an edit nobody chose one for
-DEFAULT_STEPS = 50  # the length of the method's step table (ALGORITHM.md 8)
+DEFAULT_STEPS = 50  # the length of the method's step table (ALGORITHM.md §9)
 SEED_RANGE = (0, 2**31 - 1)  # seeds a user types or draws; the app's seed field shows these
 REACH = MAX_SCALE + 1  # past this many image sides away, a placed object cannot overlap it
 
@@ -61,7 +61,7 @@ class EditRequest:
             self.settings.validate()
 
     def edit_region(self) -> np.ndarray:
-        """Where the output may differ from the input, at the original size (CLARIFICATIONS 18)."""
+        """Where the output may differ from the input, at the original size (ALGORITHM.md §8)."""
         raise NotImplementedError
 
     def content_alpha(self) -> np.ndarray | None:

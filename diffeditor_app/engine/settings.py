@@ -1,4 +1,4 @@
-"""Every number of the method (ALGORITHM.md section 8) as a named, validated field.
+"""Every number of the method (ALGORITHM.md §9) as a named, validated field.
 
 The step windows are written for the 50-step table of the reference schedule; with N steps,
 step i behaves as table step floor(i * 50 / N) (`Schedule.table_step`).
@@ -33,7 +33,7 @@ class Task(str, enum.Enum):
 
 
 class BankMode(str, enum.Enum):
-    """How the memory bank enters the self-attention of the decoder (ALGORITHM.md 6)."""
+    """How the memory bank enters the self-attention of the decoder (ALGORITHM.md §7.5)."""
 
     REPLACE = "replace"  # stored K/V replace the current ones (move)
     CONCAT = "concat"  # stored K/V are appended to the current ones (drag)
@@ -42,7 +42,7 @@ class BankMode(str, enum.Enum):
 
 
 class Renoise(str, enum.Enum):
-    """How time travel brings z_prev back to t (ALGORITHM.md 4.2e)."""
+    """How time travel brings z_prev back to t (ALGORITHM.md §4.7)."""
 
     DDIM = "ddim"  # one deterministic DDIM inversion step (the default)
     RANDOM = "random"  # fresh Gaussian noise (an ablation)
@@ -61,7 +61,7 @@ class Schedule:
     time_travel_passes: int = 3  # U: passes per time-travel step
 
     def table_step(self, i: int, steps: int) -> int:
-        """Step i of an N-step run behaves as this step of the table (CLARIFICATIONS 10)."""
+        """Step i of an N-step run behaves as this step of the table (ALGORITHM.md §4.2)."""
         return (i * self.table_steps) // steps
 
     def is_guided(self, j: int) -> bool:
@@ -92,7 +92,7 @@ class Schedule:
 
 @dataclass(frozen=True)
 class TaskSettings:
-    """The tuned numbers of one task. `S` is guidance_strength x 1000 (CLARIFICATIONS 8)."""
+    """The tuned numbers of one task. `S` is guidance_strength x 1000 (ALGORITHM.md §4.5)."""
 
     cfg_scale: float  # classifier-free guidance scale
     guidance_strength: float  # S / 1000; 0 turns guidance and time travel off

@@ -1,4 +1,4 @@
-"""Energies against hand computations (ALGORITHM.md 6, CLARIFICATIONS 9)."""
+"""Energies against hand computations (ALGORITHM.md §7, §6.3)."""
 
 from __future__ import annotations
 

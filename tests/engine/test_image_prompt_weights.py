@@ -1,4 +1,4 @@
-"""Image-prompt weights: the public key layout (CLARIFICATIONS 21) loads strictly into the
+"""Image-prompt weights: the public key layout (ALGORITHM.md §5.2, §5.3) loads strictly into the
 full-size modules, mismatches and unsafe or unreadable files are one sentence, the offline
 rules hold, and the decoupled cross-attention is exactly plain attention when it is off."""
 

@@ -1,4 +1,4 @@
-"""The step functions against their formulas (ALGORITHM.md 4, CLARIFICATIONS 7)."""
+"""The step functions against their formulas (ALGORITHM.md §4, §3.2)."""
 
 from __future__ import annotations
 

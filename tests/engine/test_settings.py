@@ -1,4 +1,4 @@
-"""The schedule table and settings validation (ALGORITHM.md 8, CLARIFICATIONS 10, 11)."""
+"""The schedule table and settings validation (ALGORITHM.md §9, §4.2, §4.7)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Compose the edit into the original image (ALGORITHM.md 7, CLARIFICATIONS 18).
+"""Compose the edit into the original image (ALGORITHM.md §8).
 
 The working-size result is upscaled and blended in only inside the edit region, dilated by
 max(8 px, 1% of the long side) and feathered over the same width; every other pixel is the

@@ -19,7 +19,7 @@ Box = tuple[int, int, int, int]  # x0, y0, x1, y1 (exclusive), in a grid's cells
 
 
 def working_size(width: int, height: int, resolution: int, multiple: int) -> tuple[int, int]:
-    """Scale to about resolution^2 pixels, each side rounded to a multiple (ALGORITHM.md 1)."""
+    """Scale to about resolution^2 pixels, each side rounded to a multiple (ALGORITHM.md §2.1)."""
     budget = resolution * resolution
     k = math.sqrt(budget / (width * height))
     work_w = max(multiple, round(width * k / multiple) * multiple)
@@ -48,7 +48,7 @@ class Frame:
 
     @property
     def grid_shape(self) -> Shape:
-        """The feature grid of the energies: twice the latent grid (CLARIFICATIONS 6)."""
+        """The feature grid of the energies: twice the latent grid (ALGORITHM.md §2.3)."""
         rows, cols = self.latent_shape
         return 2 * rows, 2 * cols
 
@@ -67,7 +67,7 @@ class Frame:
 
 def resize_mask(mask: np.ndarray, shape: Shape) -> np.ndarray:
     """Area-resize a boolean mask and threshold at 0.5; a non-empty mask keeps at least the
-    cells it touches, so a thin stroke never vanishes (CLARIFICATIONS 9)."""
+    cells it touches, so a thin stroke never vanishes (ALGORITHM.md §2.3)."""
     if mask.shape == shape:
         return mask.copy()
     area = Image.fromarray(mask.astype(np.float32), "F").resize((shape[1], shape[0]), Image.BOX)
@@ -94,7 +94,7 @@ def box_centre(box: tuple[float, float, float, float]) -> tuple[float, float]:
 
 
 def bbox_centre(mask: np.ndarray) -> tuple[float, float]:
-    """Centre (x, y) of the mask's bounding box in continuous coordinates (CLARIFICATIONS 15)."""
+    """Centre (x, y) of the mask's bounding box in continuous coordinates (ALGORITHM.md §2.4)."""
     box = mask_bbox(mask)
     if box is None:
         raise ValueError("bbox_centre of an empty mask")
@@ -217,7 +217,7 @@ def disc_mask(shape: Shape, x: float, y: float, radius: float) -> np.ndarray:
 @dataclass(frozen=True)
 class Letterbox:
     """A reference image fitted into the base's working frame with its aspect kept and the
-    rest padded (CLARIFICATIONS 19): working x = offset_x + ratio * reference x."""
+    rest padded (ALGORITHM.md §2.5): working x = offset_x + ratio * reference x."""
 
     ratio: float
     offset_x: int

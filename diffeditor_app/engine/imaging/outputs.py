@@ -52,7 +52,7 @@ METADATA = {"exif": "EXIF data", "icc_profile": "ICC colour profile", "dpi": "re
 
 
 def preview_name(step: int) -> str:
-    """`step_000.png`, `step_001.png`, ... (CLARIFICATIONS 14)."""
+    """`step_000.png`, `step_001.png`, ... (docs/ARCHITECTURE.md, The command line)."""
     return f"step_{step:03d}.png"
 
 

@@ -1,4 +1,4 @@
-"""Attention processors: the memory bank (visual cross-attention, ALGORITHM.md 2 and 6).
+"""Attention processors: the memory bank (visual cross-attention, ALGORITHM.md §3.4, §7.5).
 
 During prepare, the self-attention layers of the UNet decoder record the projected keys and
 values of the source image per sampling step; during sampling they read them back, either
@@ -64,7 +64,7 @@ class TokenMasks:
     """The masked two-image bank (appearance, paste) keeps the base tokens outside the base
     object and the reference tokens inside the reference object. Objects are given on the
     latent grid and max-pooled to each layer's token grid, so an object always claims every
-    token it touches and a non-empty object keeps at least one (CLARIFICATIONS 19)."""
+    token it touches and a non-empty object keeps at least one (ALGORITHM.md §7.5)."""
 
     base_object: torch.Tensor  # [h, w] bool on the latent grid
     ref_object: torch.Tensor  # [h, w] bool on the latent grid

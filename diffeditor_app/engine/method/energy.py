@@ -1,4 +1,4 @@
-"""The energies of the editing tasks (ALGORITHM.md 6, CLARIFICATIONS 9).
+"""The energies of the editing tasks (ALGORITHM.md §7, §6.3).
 
 Symbols: F_gen = features of the latent being generated (with gradients), F_gud = features of
 the inverted source latent at the same timestep (F_base in the two-image tasks), F_ref =

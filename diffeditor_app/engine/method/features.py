@@ -1,4 +1,4 @@
-"""UNet decoder features for the energies (ALGORITHM.md 5): forward hooks, early exit.
+"""UNet decoder features for the energies (ALGORITHM.md §6): forward hooks, early exit.
 
 The same UNet that samples also gives the features (one copy in memory): hooks capture the
 outputs of the configured `up_blocks`, and the forward pass stops right after the last of

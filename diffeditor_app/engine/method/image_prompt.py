@@ -1,4 +1,4 @@
-"""The DiffEditor image prompt (paper 3.3, ALGORITHM.md 3): CLIP vision features -> resampler
+"""The DiffEditor image prompt (paper 3.3, ALGORITHM.md §5): CLIP vision features -> resampler
 -> image tokens c_im, fed through a decoupled cross-attention branch on every `attn2`:
 
     out = Attn(Q, K_text, V_text) + gamma * Attn(Q, W'_k c_im, W'_v c_im)      (paper Eq. 5)
@@ -25,7 +25,7 @@ from diffeditor_app.engine.method.attention import chunk_of, finish, multi_head
 
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)  # OpenAI CLIP pixel normalisation
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
-PRE_RESIZE = 256  # the image is first resized to 256 x 256 (ALGORITHM.md 3)
+PRE_RESIZE = 256  # the image is first resized to 256 x 256 (ALGORITHM.md §5.1)
 HEAD_WIDTH = 64  # resampler attention: heads of 64 channels (12 heads at width 768)
 
 
@@ -200,7 +200,7 @@ def install_image_prompt(unet, controller: ImagePromptController) -> nn.ModuleLi
 
 
 def clip_pixels(rgb: np.ndarray, size: int) -> torch.Tensor:
-    """ALGORITHM.md 3: resize to 256 x 256, then CLIP's shortest-side resize and centre crop
+    """ALGORITHM.md §5.1: resize to 256 x 256, then CLIP's shortest-side resize and centre crop
     to `size` (224 for ViT-H/14), normalised: [1, 3, size, size]."""
     image = Image.fromarray(rgb).convert("RGB")  # as CLIP's processor: RGBA, grey -> RGB
     image = image.resize((PRE_RESIZE, PRE_RESIZE), Image.BICUBIC)

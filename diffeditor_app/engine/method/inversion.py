@@ -1,4 +1,4 @@
-"""The prepare stage (ALGORITHM.md 2): encode, DDIM-invert, record the memory bank.
+"""The prepare stage (ALGORITHM.md §3): encode, DDIM-invert, record the memory bank.
 
 Everything here depends only on (image, prompt, model, resolution, steps), so the editor
 caches the result and a second edit of the same image skips this stage entirely.

@@ -1,4 +1,4 @@
-"""The DiffEditor sampling loop (paper Alg. 1, ALGORITHM.md section 4).
+"""The DiffEditor sampling loop (paper Alg. 1, ALGORITHM.md §4).
 
 Symbols: i = step index (0 is the noisiest), j = the step of the 50-step table it behaves as,
 t / t_prev = timesteps of this and the next level, a_t = alpha-bar (alphas_cumprod),
@@ -26,7 +26,7 @@ def renoise(z: torch.Tensor, eps: torch.Tensor, a_from: float, a_to: float) -> t
     """One deterministic DDIM move between noise levels (DDIM Eq. 12 with eta = 0).
 
     With a_to < a_from it is a DDIM sampling step; with a_to > a_from it is DDIM inversion
-    (Eq. 12 read backwards), used by prepare and by time travel (CLARIFICATIONS 7).
+    (Eq. 12 read backwards), used by prepare and by time travel (ALGORITHM.md §3.2).
     """
     x0 = (z - math.sqrt(1 - a_from) * eps) / math.sqrt(a_from)
     return math.sqrt(a_to) * x0 + math.sqrt(1 - a_to) * eps
@@ -79,7 +79,7 @@ def regional_sde_step(
 
 @dataclass
 class Costs:
-    """Machine-independent cost figures (CLARIFICATIONS 13): a CFG batch of 2 is one UNet
+    """Machine-independent cost figures (ALGORITHM.md §10): a CFG batch of 2 is one UNet
     call, an early-exit feature pass is one call, each autograd.grad is one backward."""
 
     unet_forward: int = 0
@@ -241,7 +241,7 @@ class DiffEditorSampler:
         cond: Conditioning,
         generator: torch.Generator,
     ) -> torch.Tensor:
-        """Time travel: bring z_prev back to level t for another pass (ALGORITHM.md 4.2e)."""
+        """Time travel: bring z_prev back to level t for another pass (ALGORITHM.md §4.7)."""
         a_prev, a_t = self.alpha(t_prev), self.alpha(t)
         if self.settings.renoise is Renoise.RANDOM:
             noise = torch.randn(

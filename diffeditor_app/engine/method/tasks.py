@@ -111,7 +111,7 @@ def plan_move(
 
 def grown_region(request: DragEdit, frame: Frame) -> tuple[np.ndarray, list[str]]:
     """The editable region, grown by a small disc around any point outside it
-    (CLARIFICATIONS 16): two feature cells or 1% of the long side, whichever is larger."""
+    (ALGORITHM.md §7.2): two feature cells or 1% of the long side, whichever is larger."""
     region = request.mask.copy()
     cell = max(frame.width / frame.grid_shape[1], frame.height / frame.grid_shape[0])
     radius = max(2.0 * cell, 0.01 * max(frame.width, frame.height))

@@ -1,4 +1,4 @@
-"""The Hugging Face hub, under the offline rules of the house (CLARIFICATIONS 17).
+"""The Hugging Face hub, under the offline rules (docs/ARCHITECTURE.md, Offline first).
 
 The cache is always tried first; a download happens only when allowed and online, with
 every request's timeouts bounded, so an offline machine fails within seconds with one

@@ -245,7 +245,7 @@ def attach_image_prompt(
 ) -> None:
     """Give the model its image prompt. An explicit spec must load; without one, a model that
     has no weights (or no CLIP encoder to go with weights it found) edits with the image
-    prompt off and says so once (CLARIFICATIONS 16)."""
+    prompt off and says so once (ALGORITHM.md §1.3)."""
     if weights == "none":
         return
     path = locate_weights(weights, model_folder, allow_download)

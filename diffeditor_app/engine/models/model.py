@@ -1,7 +1,7 @@
 """What names a model, what its family needs, and what loading it gives.
 
 `ModelSpec` is what a user or the settings ask for, `ModelProfile` the architecture-dependent
-choices of a model family (CLARIFICATIONS 4), and `LoadedModel` the components an editor
+choices of a model family (ALGORITHM.md §1.2), and `LoadedModel` the components an editor
 works with. Loading (loading.py) and the image-prompt weights both build on these.
 """
 
@@ -40,7 +40,7 @@ class ModelSpec:
 
 @dataclass(frozen=True)
 class ModelProfile:
-    """Architecture-dependent choices of a model family (CLARIFICATIONS 4)."""
+    """Architecture-dependent choices of a model family (ALGORITHM.md §1.2)."""
 
     feature_blocks: tuple[int, ...] = (1, 2)  # up_blocks whose outputs feed the energies
     default_resolution: int = 768  # working resolution R

@@ -1,4 +1,4 @@
-"""Training the image-prompt encoder (paper Eq. 6; ALGORITHM.md 3, last bullet).
+"""Training the image-prompt encoder (paper Eq. 6; ALGORITHM.md §5.5).
 
     L = E_{x0, t, eps ~ N(0, I)} || eps - eps_theta(z_t, t, c, c_im) ||^2          (paper Eq. 6)
 
