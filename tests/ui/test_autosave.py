@@ -3,6 +3,11 @@ Keep, and a window started after a crash offers it back (issue 24)."""
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+
 from PIL import Image
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox
@@ -94,3 +99,54 @@ def test_the_autosaves_mask_copies_follow_strokes_clears_and_a_new_reference(ses
     assert updated.keys() == session.state.masks.keys()
     for name, live in session.state.masks.items():
         assert (updated[name] == live).all() and updated[name] is not live
+
+
+CRASHING_RUN = """
+import os, signal, sys, time
+from pathlib import Path
+from PIL import Image
+from PySide6.QtWidgets import QApplication
+from diffeditor_app.document import commands
+from diffeditor_app.document.session import MaskName
+from diffeditor_app.engine.models.model import ModelSpec
+from diffeditor_app.engine.models.testing import square_scene
+from diffeditor_app.ui.app import create_window
+
+folder, model = Path(sys.argv[1]), sys.argv[2]
+app = QApplication([])
+window = create_window(folder / "run" / "settings.json", folder / "data",
+                       ModelSpec(model, device="cpu"), autosave_delay_ms=50)
+window.show()
+image, mask = square_scene(96, 64)
+Image.fromarray(image.rgb).save(folder / "scene.png")
+window.files.open_image(folder / "scene.png")
+commands.stroke(window.session, MaskName.OBJECT, (0, 0, 96, 64), mask, erase=False)
+deadline = time.monotonic() + 60
+while not window.files.autosave_path.is_file() and time.monotonic() < deadline:
+    app.processEvents()
+    time.sleep(0.01)
+window.files.autosaver.wait()
+os.kill(os.getpid(), signal.SIGKILL)  # a crash: no close, no clean-up, no exit handlers
+"""
+
+
+def test_a_killed_process_leaves_its_strokes_to_the_next_run(
+    tmp_path, tiny_model_dir, qtbot, answers
+):
+    """Kill the app's process after a stroke and before any Keep; the next run offers the
+    strokes back."""
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+    run = subprocess.run(
+        [sys.executable, "-c", CRASHING_RUN, str(tmp_path), str(tiny_model_dir)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == -signal.SIGKILL, run.stderr
+    answers.queued = [QMessageBox.StandardButton.Yes]
+    again = open_window(tmp_path, tiny_model_dir, qtbot, "next")
+    assert again.files.offer_recovery()
+    _, mask = square_scene(96, 64)
+    assert (again.session.state.masks[MaskName.OBJECT] == mask).all()
+    again.worker.shutdown()
