@@ -17,6 +17,7 @@ import stat
 import warnings
 import zipfile
 import zlib
+from collections.abc import Iterable
 from dataclasses import asdict, fields
 from pathlib import Path
 
@@ -162,14 +163,23 @@ def _member(archive: zipfile.ZipFile, name: str, limit: int) -> bytes:
     return data
 
 
+def _named_twice(names: Iterable[str]) -> str | None:
+    """The first name that comes a second time (a zip member, a manifest key), else None."""
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            return name
+        seen.add(name)
+    return None
+
+
 def _check_archive(archive: zipfile.ZipFile) -> None:
     members = archive.infolist()
     if len(members) > MAX_MEMBERS:
         raise _Invalid(f"it has {len(members)} members, more than {MAX_MEMBERS}")
-    names = [info.filename for info in members]
-    if len(set(names)) != len(names):
-        twice = sorted({name for name in names if names.count(name) > 1})
-        raise _Invalid(f"it holds {quoted(twice[0])} twice")
+    twice = _named_twice(info.filename for info in members)
+    if twice is not None:
+        raise _Invalid(f"it holds {quoted(twice)} twice")
     total = sum(info.file_size for info in members)
     if total > MAX_PROJECT_BYTES:
         raise _Invalid(f"it would be {total:,} bytes decompressed, more than {MAX_PROJECT_BYTES:,}")
@@ -214,9 +224,8 @@ def _check_pixel_budget(archive: zipfile.ZipFile) -> None:
 
 
 def _refuse_duplicate_keys(pairs: list[tuple[str, object]]) -> dict:
-    keys = [key for key, _ in pairs]
-    if len(set(keys)) != len(keys):
-        twice = next(key for key in keys if keys.count(key) > 1)
+    twice = _named_twice(key for key, _ in pairs)
+    if twice is not None:
         raise _Invalid(f"{MANIFEST} names {quoted(twice)} twice")
     return dict(pairs)
 

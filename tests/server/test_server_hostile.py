@@ -71,14 +71,19 @@ def post(server, body: bytes | dict, headers: dict | None = None) -> httpx.Respo
         return http.post(server.url + EDITS_PATH, content=content, headers=headers or auth())
 
 
+def read_until_closed(connection: socket.socket) -> bytes:
+    """Everything the server sends until it closes the connection."""
+    answer = b""
+    while chunk := connection.recv(65536):
+        answer += chunk
+    return answer
+
+
 def raw_exchange(port: int, data: bytes) -> bytes:
     """Send `data` and read the answer until the server closes the connection."""
     with socket.create_connection(("127.0.0.1", port), timeout=SOCKET_TIMEOUT_S) as connection:
         connection.sendall(data)
-        answer = b""
-        while chunk := connection.recv(65536):
-            answer += chunk
-        return answer
+        return read_until_closed(connection)
 
 
 def status_and_json(answer: bytes) -> tuple[int, dict]:
@@ -147,10 +152,7 @@ def test_slow_headers_get_408_and_the_connection_closes(port):
         for connection in connections:
             connection.sendall(b"POST /v1/edits HTTP/1.1\r\nHost: x\r\n")
         for connection in connections:
-            answer = b""
-            while chunk := connection.recv(65536):
-                answer += chunk
-            status, body = status_and_json(answer)
+            status, body = status_and_json(read_until_closed(connection))
             assert status == 408 and "headers did not arrive" in body["error"]
     finally:
         for connection in connections:
@@ -180,9 +182,7 @@ def test_slow_headers_of_a_second_request_on_a_kept_alive_connection_get_408(por
         connection.sendall(first.encode())
         assert read_response(connection)[0] == 200
         connection.sendall(b"POST /v1/edits HTTP/1.1\r\nHost: x\r\n")
-        answer = b""
-        while chunk := connection.recv(65536):
-            answer += chunk
+        answer = read_until_closed(connection)
     status, body = status_and_json(answer)
     assert status == 408 and "headers did not arrive" in body["error"]
 
@@ -199,7 +199,6 @@ def test_a_slow_chunked_upload_gets_408(port):
     head += "Transfer-Encoding: chunked\r\n\r\n"
     with socket.create_connection(("127.0.0.1", port), timeout=SOCKET_TIMEOUT_S) as connection:
         connection.sendall(head.encode())
-        answer = b""
         for _ in range(BODY_TIMEOUT_S * 4):  # a chunk every half second, never the last one
             try:
                 connection.sendall(b"4\r\n[[[[\r\n")
@@ -208,8 +207,7 @@ def test_a_slow_chunked_upload_gets_408(port):
             time.sleep(0.5)
         with contextlib.suppress(OSError):  # the server may have closed it already
             connection.shutdown(socket.SHUT_WR)
-        while chunk := connection.recv(65536):
-            answer += chunk
+        answer = read_until_closed(connection)
     status, body = status_and_json(answer)
     assert status == 408 and "body did not arrive" in body["error"]
 

@@ -49,6 +49,7 @@ MAX_SIDE = {  # pixels a side each format can hold (JPEG's 16-bit size fields le
     "BMP": 2**31 - 1,
 }
 METADATA = {"exif": "EXIF data", "icc_profile": "ICC colour profile", "dpi": "resolution (dpi)"}
+SAVE_ERRORS = (OSError, ValueError, TypeError, OverflowError, struct.error)  # Pillow refusing
 
 
 def preview_name(step: int) -> str:
@@ -283,7 +284,7 @@ def plan_export(
             continue
         try:
             _trial_save(fmt, {k: v for k, v in params.items() if k not in METADATA or k == key})
-        except (OSError, ValueError, TypeError, OverflowError, struct.error) as error:
+        except SAVE_ERRORS as error:
             del params[key]
             notes.append(
                 f"The input's {what} cannot be written to a {fmt} file ({first_line(error)}); "
@@ -291,7 +292,7 @@ def plan_export(
             )
     try:
         _trial_save(fmt, params)
-    except (OSError, ValueError, TypeError, OverflowError, struct.error) as error:
+    except SAVE_ERRORS as error:
         raise InvalidInput(
             f"{quoted(path)} cannot be written as {fmt} ({first_line(error)})."
         ) from None
