@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import struct
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
+
+from diffeditor_app.server.process import ServerProcess
 
 
 @pytest.fixture(scope="session")
@@ -29,3 +32,12 @@ def bomb_png() -> Callable[[int, int], bytes]:
         )
 
     return make
+
+
+def serving(args: list[str], token: str, log: Path) -> Iterator[ServerProcess]:
+    """A module's server: started, handed to the tests, then stopped by its own process
+    group, which must end cleanly (exit 0). Module fixtures `yield from` it."""
+    process = ServerProcess(args, token, log)
+    process.start()
+    yield process
+    assert process.stop() == 0, process.tail()

@@ -28,7 +28,8 @@ from diffeditor_app.engine.models.loading import load_model
 from diffeditor_app.engine.models.testing import square_scene, tinted_scene
 from diffeditor_app.server.api import CLIENT_HEADER, EDITS_PATH, INFO_PATH, encode_request
 from diffeditor_app.server.client import RemoteEditor, ServerAddress, ServerUnavailable
-from diffeditor_app.server.process import ServerProcess, free_port
+from diffeditor_app.server.process import free_port
+from tests.server.conftest import serving
 
 TOKEN = "loopback-test-token"
 WIDTH, HEIGHT = 96, 64  # square_scene()'s size, inside the tiny model's range
@@ -47,10 +48,7 @@ def server(tiny_model_dir, tmp_path_factory):
         "--max-upload-mb", str(MAX_UPLOAD_MB), "--max-megapixels", str(MAX_MEGAPIXELS),
         "--queue-limit", str(QUEUE_LIMIT),
     ]  # fmt: skip
-    process = ServerProcess(args, TOKEN, log)
-    process.start()
-    yield process
-    assert process.stop() == 0, process.tail()
+    yield from serving(args, TOKEN, log)
 
 
 @pytest.fixture(scope="module")

@@ -21,7 +21,8 @@ from diffeditor_app.cli import main
 from diffeditor_app.engine import MoveEdit
 from diffeditor_app.engine.models.testing import square_scene
 from diffeditor_app.server.api import EDITS_PATH, INFO_PATH, encode_request
-from diffeditor_app.server.process import ServerProcess, free_port
+from diffeditor_app.server.process import free_port
+from tests.server.conftest import serving
 
 TOKEN = "hostile-test-token"
 WIDTH, HEIGHT = 96, 64
@@ -42,10 +43,7 @@ def server(tiny_model_dir, tmp_path_factory):
         "--max-upload-mb", "4", "--max-megapixels", "0.1",
         "--header-timeout", str(HEADER_TIMEOUT_S), "--body-timeout", str(BODY_TIMEOUT_S),
     ]  # fmt: skip
-    process = ServerProcess(args, TOKEN, log)
-    process.start()
-    yield process
-    assert process.stop() == 0, process.tail()
+    yield from serving(args, TOKEN, log)
 
 
 @pytest.fixture(scope="module")
