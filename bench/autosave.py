@@ -25,7 +25,8 @@ import numpy as np
 from PySide6.QtCore import QCoreApplication
 
 from diffeditor_app.document import commands
-from diffeditor_app.document.session import EditSession, MaskName
+from diffeditor_app.document.session import EditSession
+from diffeditor_app.document.state import MaskName
 from diffeditor_app.engine.imaging.images import SourceImage
 from diffeditor_app.ui.file_controller import Autosaver
 

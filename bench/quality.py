@@ -50,20 +50,15 @@ from metrics import (
 )
 from scenes import Scene, random_object, random_scene
 
-from diffeditor_app.engine import (
-    AppearanceEdit,
-    DragEdit,
-    Editor,
-    ModelSpec,
-    MoveEdit,
-    PasteEdit,
-    Point,
-    load_model,
-)
+from diffeditor_app.engine import Editor, ModelSpec, Point, load_model
 from diffeditor_app.engine.imaging.geometry import Placement, bbox_centre
 from diffeditor_app.engine.imaging.images import SourceImage
 from diffeditor_app.engine.method.inversion import decode_latent, encode_image
-from diffeditor_app.engine.requests import EditRequest, paste_map
+from diffeditor_app.engine.requests import EditRequest
+from diffeditor_app.engine.tasks.appearance import AppearanceEdit
+from diffeditor_app.engine.tasks.drag import DragEdit
+from diffeditor_app.engine.tasks.move import MoveEdit
+from diffeditor_app.engine.tasks.paste import PasteEdit, paste_map
 
 REPO = Path(__file__).resolve().parents[1]
 TASKS = ("move", "resize", "drag", "appearance", "paste")

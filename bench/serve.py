@@ -25,9 +25,10 @@ from pathlib import Path
 
 import torch
 
-from diffeditor_app.engine import Editor, ModelSpec, MoveEdit
+from diffeditor_app.engine import Editor, ModelSpec
 from diffeditor_app.engine.models.loading import load_model
 from diffeditor_app.engine.models.testing import tinted_scene, write_tiny_model
+from diffeditor_app.engine.tasks.move import MoveEdit
 from diffeditor_app.server.client import RemoteEditor, ServerAddress
 from diffeditor_app.server.process import ServerProcess, free_port
 

@@ -1,7 +1,7 @@
 """The `diffeditor` command: the GUI by default, headless subcommands for scripts.
 
-    diffeditor edit move --image IN --mask OBJECT.png --offset DX,DY [--scale S] --out OUT
-    diffeditor edit drag --image IN --mask REGION.png --points HX,HY:TX,TY [...] --out OUT
+    diffeditor edit TASK --image IN [the task's own arguments] --out OUT
+        (`diffeditor edit --help` lists the tasks, `diffeditor edit TASK --help` their arguments)
     diffeditor mask --image IN (--click X,Y | --negative X,Y | --box X0,Y0,X1,Y1)... --out MASK
     diffeditor models tiny DIR
     diffeditor serve [--host 127.0.0.1] [--port 8765] [--model SPEC] [--replicas N]
@@ -119,13 +119,37 @@ def _points(text: str) -> tuple[tuple[float, float], tuple[float, float]]:
     return _pair(handle), _pair(target)
 
 
+def _add_field_argument(command: argparse.ArgumentParser, field) -> None:
+    """One option of a task's subcommand, from a `WireField` of its request."""
+    from diffeditor_app.engine.requests import Kind
+
+    types = {
+        Kind.IMAGE: Path,
+        Kind.MASK: Path,
+        Kind.PAIR: _pair,
+        Kind.NUMBER: _finite,
+        Kind.TEXT: str,
+        Kind.POINT_PAIRS: _points,
+    }
+    options = dict(dest=field.name, type=types[field.kind], help=field.help)
+    if field.kind is Kind.POINT_PAIRS:
+        options["action"] = "append"
+    if field.required:
+        options["required"] = True
+    else:
+        options["default"] = field.default
+    command.add_argument(field.flag, **options)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    """Every default and choice comes from the engine's own declarations: the request,
-    model-spec and training dataclasses, the dtype list and the memory presets."""
+    """Every default and choice comes from the engine's own declarations: the task registry
+    (each task's subcommand and arguments), the model-spec and training dataclasses, the
+    dtype list and the memory presets."""
     from diffeditor_app.engine.models.memory import VramPreset
     from diffeditor_app.engine.models.model import DTYPES, ModelSpec
     from diffeditor_app.engine.models.training import TrainingConfig
-    from diffeditor_app.engine.requests import DEFAULT_SEED, DEFAULT_STEPS, MoveEdit, PasteEdit
+    from diffeditor_app.engine.requests import DEFAULT_SEED, DEFAULT_STEPS
+    from diffeditor_app.engine.tasks.registry import TASKS
 
     parser = _Parser(prog="diffeditor", description="Fine-grained diffusion image editing.")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
@@ -140,8 +164,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--task",
-        default="move",
-        choices=["move", "drag", "appearance", "paste"],
+        default=next(iter(TASKS)).value,
+        choices=[task.value for task in TASKS],
         help="task shown by --screenshot",
     )
     parser.add_argument(
@@ -157,7 +181,7 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument(
         "--prompt",
         default="",
-        help="what the image shows; for appearance and paste, what the result should show",
+        help="what the image shows; for a two-image task, what the result should show",
     )
     common.add_argument("--seed", type=_seed, default=DEFAULT_SEED)
     common.add_argument("--steps", type=int, default=DEFAULT_STEPS)
@@ -194,45 +218,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="run the edit on a `diffeditor serve` server at this URL (token: DIFFEDITOR_TOKEN)",
     )
 
-    masked = _Parser(add_help=False)
-    masked.add_argument("--mask", required=True, type=Path, help="mask image, non-zero = inside")
-    reference = _Parser(add_help=False)
-    reference.add_argument("--reference", required=True, type=Path, help="reference image")
-    reference.add_argument(
-        "--reference-mask", required=True, type=Path, help="the object on the reference"
-    )
-    reference.add_argument("--reference-prompt", default="", help="what the reference shows")
-
     edit = commands.add_parser("edit", help="edit an image headless").add_subparsers(
         dest="task", required=True, parser_class=_Parser
     )
-    move = edit.add_parser("move", parents=[common, masked], help="move and resize an object")
-    move.add_argument("--offset", required=True, type=_pair, help="DX,DY in image pixels")
-    move.add_argument(
-        "--scale", type=_finite, default=MoveEdit.scale, help="resize about its centre"
-    )
-    move.add_argument("--fill-hint", type=Path, help="mask of what should fill the vacated area")
-    drag = edit.add_parser("drag", parents=[common, masked], help="drag content by point pairs")
-    drag.add_argument(
-        "--points",
-        required=True,
-        action="append",
-        type=_points,
-        help="HX,HY:TX,TY (repeat for more pairs)",
-    )
-
-    edit.add_parser(
-        "appearance",
-        parents=[common, masked, reference],
-        help="give an object the appearance of the reference's object",
-    )
-    paste = edit.add_parser(
-        "paste", parents=[common, reference], help="paste the reference's object"
-    )
-    paste.add_argument("--at", required=True, type=_pair, help="X,Y: centre of the pasted object")
-    paste.add_argument(
-        "--scale", type=_finite, default=PasteEdit.scale, help="resize about its centre"
-    )
+    for task, spec in TASKS.items():  # each task's arguments are its request's own fields
+        command = edit.add_parser(task.value, parents=[common], help=spec.summary)
+        for field in spec.own_fields():
+            _add_field_argument(command, field)
 
     train = commands.add_parser(
         "train-image-prompt", help="train the image-prompt encoder (paper Eq. 6)"
@@ -303,14 +295,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-PLACEMENT_ARGS = ("offset", "scale", "at")  # the subcommands that have them pass them as given
-GIVEN_FILES = {  # argument -> what it is, in messages
-    "image": "the input image",
-    "mask": "the mask",
-    "fill_hint": "the fill hint",
-    "reference": "the reference image",
-    "reference_mask": "the reference mask",
-}
+def given_files(args: argparse.Namespace) -> dict[str, Path]:
+    """Every file the edit reads, as named in messages ("the reference mask")."""
+    from diffeditor_app.engine.requests import Kind
+    from diffeditor_app.engine.tasks.registry import Task, spec_of
+
+    given = {"the input image": args.image}
+    for field in spec_of(Task(args.task)).own_fields():
+        if field.kind in (Kind.IMAGE, Kind.MASK) and getattr(args, field.name) is not None:
+            given[f"the {field.what}"] = getattr(args, field.name)
+    return given
 
 
 def _check_files(args: argparse.Namespace) -> None:
@@ -319,27 +313,14 @@ def _check_files(args: argparse.Namespace) -> None:
     from diffeditor_app.engine.imaging.outputs import UserFiles
     from diffeditor_app.engine.requests import MAX_STEPS
 
-    given = {
-        what: getattr(args, name)
-        for name, what in GIVEN_FILES.items()
-        if getattr(args, name, None) is not None
-    }
-    files = UserFiles(given)
+    files = UserFiles(given_files(args))
     files.check_output(args.out)
     if args.previews is not None:  # steps past MAX_STEPS are refused with the request
         files.check_previews(args.previews, min(max(args.steps, 0), MAX_STEPS))
 
 
 def run_edit(args: argparse.Namespace) -> int:
-    from diffeditor_app.engine import (
-        Editor,
-        ModelSpec,
-        Point,
-        Task,
-        load_image,
-        load_mask,
-        load_model,
-    )
+    from diffeditor_app.engine import Editor, ModelSpec, load_image, load_mask, load_model
     from diffeditor_app.engine.imaging.outputs import (
         export_image,
         plan_export,
@@ -348,7 +329,8 @@ def run_edit(args: argparse.Namespace) -> int:
     )
     from diffeditor_app.engine.models.loading import check_device, declared_profile
     from diffeditor_app.engine.models.model import SD15_HUB_ID
-    from diffeditor_app.engine.requests import request_for
+    from diffeditor_app.engine.requests import Kind
+    from diffeditor_app.engine.tasks.registry import Task, request_for, spec_of
 
     _check_files(args)
     check_device(args.device)
@@ -365,21 +347,18 @@ def run_edit(args: argparse.Namespace) -> int:
         image_prompt=args.image_prompt != "none",
         overrides={} if args.ip_scale is None else {"ip_scale": args.ip_scale},
     )
-    if args.task in {"appearance", "paste"}:
-        reference = load_image(args.reference)
-        common.update(
-            reference=reference,
-            reference_mask=load_mask(args.reference_mask, reference.size, "reference mask"),
-            reference_prompt=args.reference_prompt,
-        )
-    if args.task != "paste":
-        common["mask"] = load_mask(args.mask, image.size)
-    if getattr(args, "fill_hint", None):
-        common["fill_hint"] = load_mask(args.fill_hint, image.size, "fill hint")
-    if args.task == "drag":
-        common["pairs"] = tuple((Point(*h), Point(*t)) for h, t in args.points)
-    placement = {name: getattr(args, name) for name in PLACEMENT_ARGS if hasattr(args, name)}
-    request = request_for(Task(args.task), **placement, **common)
+    task = Task(args.task)
+    pictures = {"image": image}  # the images read so far, by field: their masks' sizes
+    own = {}
+    for field in spec_of(task).own_fields():
+        given = getattr(args, field.name)
+        if field.kind is Kind.IMAGE:
+            pictures[field.name] = own[field.name] = load_image(given)
+        elif field.kind is Kind.MASK and given is not None:
+            own[field.name] = load_mask(given, pictures[field.sized_like].size, field.what)
+        else:
+            own[field.name] = given
+    request = request_for(task, **own, **common)
     request.validate()  # before the model loads: bad input fails in a moment
     source = None if args.raw else image  # a raw result has the working size, far below limits
     plan = plan_export(args.out, None if args.raw else image.size, source)  # before, not after

@@ -44,8 +44,9 @@ def run() -> int:
 def _edit() -> dict[str, object]:
     from PySide6.QtCore import QCoreApplication, QEventLoop, QTimer
 
-    from diffeditor_app.engine import ModelSpec, MoveEdit
+    from diffeditor_app.engine import ModelSpec
     from diffeditor_app.engine.imaging.images import load_image, load_mask
+    from diffeditor_app.engine.tasks.move import MoveEdit
     from diffeditor_app.runtime.worker import WorkerClient
     from diffeditor_app.ui.app import DEMO_IMAGE, DEMO_MASK, DEMO_MODEL, DEMO_MOVE
 

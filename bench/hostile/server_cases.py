@@ -26,8 +26,8 @@ import httpx
 import psutil
 from PIL import Image
 
-from diffeditor_app.engine import MoveEdit
 from diffeditor_app.engine.models.testing import square_scene, write_tiny_model
+from diffeditor_app.engine.tasks.move import MoveEdit
 from diffeditor_app.server.api import EDITS_PATH, INFO_PATH, encode_request
 from diffeditor_app.server.process import ServerProcess, free_port
 

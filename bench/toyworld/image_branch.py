@@ -23,7 +23,7 @@ from scenes import random_scene
 
 from diffeditor_app.engine import ModelSpec, load_model
 from diffeditor_app.engine.method.inversion import encode_image, encode_prompt
-from diffeditor_app.engine.settings import DEFAULTS, Task
+from diffeditor_app.engine.tasks.registry import DEFAULTS, Task
 
 SCALES = (DEFAULTS[Task.MOVE].ip_scale, 1.0)  # the method's gamma, and the branch at full weight
 

@@ -9,19 +9,11 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtGui import QUndoCommand
 
-from diffeditor_app.document.session import (
-    BBox,
-    DragPair,
-    EditSession,
-    EditSetup,
-    MaskName,
-    MoveBox,
-    PasteLayer,
-)
-from diffeditor_app.engine.imaging.geometry import Placement, bbox_centre
+from diffeditor_app.document.session import EditSession
+from diffeditor_app.document.state import BBox, DragPair, EditSetup, MaskName, MoveBox, PasteLayer
+from diffeditor_app.document.tasks import DOCUMENT_TASKS
 from diffeditor_app.engine.imaging.images import SourceImage
 from diffeditor_app.engine.requests import Point
-from diffeditor_app.engine.settings import Task
 
 NUDGE_ID = 1001  # QUndoCommand.id() of mergeable nudges
 
@@ -228,59 +220,30 @@ class KeepResult(QUndoCommand):
         self.session._apply_current(*self.before)
 
 
-def moved_mask(mask: np.ndarray, box: MoveBox) -> np.ndarray:
-    """The object mask carried by the move box, exactly as the edit moved the object (scale
-    about the mask's bounding-box centre, then shift), cropped at the borders."""
-    if not mask.any():
-        return mask.copy()
-    cx, cy = bbox_centre(mask)
-    return Placement(box.scale, box.dx, box.dy, cx, cy).place(mask)
-
-
-def _follow_move(session: EditSession, setup: EditSetup) -> None:
-    """The object mask moves onto the moved object and the box is reset on it; the fill
-    hint, which described the vacated area, is cleared."""
-    if setup.box == MoveBox():
-        return
-    mask = session.mask(MaskName.OBJECT)
-    moved = moved_mask(setup.object_mask, setup.box)
-    if not np.array_equal(moved, mask):
-        session.undo_stack.push(
-            MaskEdit(session, MaskName.OBJECT, whole(mask), moved, "Follow object")
-        )
-    clear_mask(session, MaskName.FILL)
-    set_box(session, MoveBox())
-
-
-def _follow_drag(session: EditSession, setup: EditSetup) -> None:
-    """The pairs the drag used are spent; pairs added since stay."""
-    left = [pair for pair in session.state.pairs if pair not in setup.pairs]
-    if left != session.state.pairs:
-        session.undo_stack.push(PairsEdit(session, left, "Clear points"))
-
-
-def _follow_paste(session: EditSession, setup: EditSetup) -> None:
-    """The pasted object is in the image now: the layer is cleared, its scale kept."""
-    set_paste(session, PasteLayer(None, setup.paste.scale))
-
-
-FOLLOW_UPS = {  # what keeping a task's result does to the set-up that made it
-    Task.MOVE: _follow_move,
-    Task.DRAG: _follow_drag,
-    Task.APPEARANCE: lambda session, setup: None,  # the object stays where it was
-    Task.PASTE: _follow_paste,
-}
-
-
 def keep_result(
     session: EditSession, image: SourceImage, made_with: EditSetup | None = None
 ) -> None:
     """Keep a result, and make what was set up for it follow the kept image, as one undo
-    step (FOLLOW_UPS). `made_with` is the set-up the edit ran with (the candidate's), so a
-    task chosen since does not change what Keep does; None: the session's own."""
+    step (the task's `follow_up`, document/tasks.py). `made_with` is the set-up the edit ran
+    with (the candidate's), so a task chosen since does not change what Keep does; None:
+    the session's own."""
     setup = made_with or EditSetup.of(session.state)
+    follow = DOCUMENT_TASKS[setup.task].follow_up(session.state, setup)
     stack = session.undo_stack
     stack.beginMacro("Keep result")
     stack.push(KeepResult(session, image))
-    FOLLOW_UPS[setup.task](session, setup)
+    if follow.object_mask is not None:
+        mask = session.mask(MaskName.OBJECT)
+        if not np.array_equal(follow.object_mask, mask):
+            stack.push(
+                MaskEdit(session, MaskName.OBJECT, whole(mask), follow.object_mask, "Follow object")
+            )
+    for name in follow.cleared:
+        clear_mask(session, name)
+    if follow.box is not None:
+        set_box(session, follow.box)
+    if follow.pairs is not None and list(follow.pairs) != session.state.pairs:
+        stack.push(PairsEdit(session, list(follow.pairs), "Clear points"))
+    if follow.paste is not None:
+        set_paste(session, follow.paste)
     stack.endMacro()

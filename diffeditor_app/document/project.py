@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from diffeditor_app.document.session import (
+from diffeditor_app.document.state import (
     OPTION_RANGES,
     DragPair,
     EditOptions,
@@ -38,7 +38,7 @@ from diffeditor_app.engine.errors import InvalidInput, first_line, quoted
 from diffeditor_app.engine.imaging.images import MAX_PIXELS, SourceImage, mask_from_pil, open_image
 from diffeditor_app.engine.imaging.outputs import write_atomically
 from diffeditor_app.engine.requests import MAX_SCALE, MIN_SCALE, REACH, SEED_RANGE, Point
-from diffeditor_app.engine.settings import Task
+from diffeditor_app.engine.tasks.registry import Task
 
 FORMAT = "diffedit"
 VERSION = 2  # 2: a prompt per task (1: one prompt, still read)

@@ -1,12 +1,14 @@
-"""The request snapshot: everything an edit needs, copied out of the live session, so the
-worker never reads the document while the user keeps working."""
+"""The request snapshot: everything an edit needs, copied out of the session's state, so
+the worker never reads the document while the user keeps working. A pure function of the
+state (no Qt): the task's own fields come from its `DocumentTask`, the request from the
+engine's `request_for`, the one builder the CLI and the server use too."""
 
 from __future__ import annotations
 
-from diffeditor_app.document.session import TASK_MASK, EditSession, MaskName, SessionState
-from diffeditor_app.engine.errors import InvalidInput
-from diffeditor_app.engine.requests import EditRequest, request_for
-from diffeditor_app.engine.settings import Task
+from diffeditor_app.document.state import SessionState
+from diffeditor_app.document.tasks import DOCUMENT_TASKS
+from diffeditor_app.engine.requests import EditRequest
+from diffeditor_app.engine.tasks.registry import request_for
 
 
 def task_overrides(state: SessionState) -> dict[str, float]:
@@ -23,53 +25,20 @@ def task_overrides(state: SessionState) -> dict[str, float]:
     return overrides
 
 
-def build_request(session: EditSession, default_resolution: int | None = None) -> EditRequest:
-    """The complete request for the session's task, with copies of every array, validated
+def build_request(state: SessionState, default_resolution: int | None = None) -> EditRequest:
+    """The complete request for the state's task, with copies of every array, validated
     here once: the worker and the engine get it as it is. The working resolution is the
-    session's own choice, else `default_resolution` (the user's preference), else None: the
+    state's own choice, else `default_resolution` (the user's preference), else None: the
     model's default."""
-    request = _request(session, default_resolution)
-    request.validate()
-    return request
-
-
-def _request(session: EditSession, default_resolution: int | None) -> EditRequest:
-    state = session.state
-    common = dict(
+    request = request_for(
+        state.task,
         image=state.current,
         prompt=state.prompt,
         seed=state.seed,
         steps=state.options.steps,
         resolution=state.options.resolution or default_resolution,
         overrides=task_overrides(state),
+        **DOCUMENT_TASKS[state.task].values(state),
     )
-    task = state.task
-    mask = state.masks[TASK_MASK[task]].copy()
-    if task is Task.MOVE:
-        fill = state.masks[MaskName.FILL]
-        fill_hint = fill.copy() if fill.any() else None
-        return request_for(
-            task,
-            mask=mask,
-            offset=(state.box.dx, state.box.dy),
-            scale=state.box.scale,
-            fill_hint=fill_hint,
-            **common,
-        )
-    if task is Task.DRAG:
-        pairs = tuple((p.handle, p.target) for p in state.pairs if p.target is not None)
-        return request_for(task, mask=mask, pairs=pairs, **common)
-    if state.reference is None:
-        raise InvalidInput("Load a reference image first.")
-    if task is Task.PASTE and state.paste.at is None:
-        raise InvalidInput("Place the reference object on the image first.")
-    return request_for(
-        task,
-        mask=mask,
-        reference=state.reference,
-        reference_mask=state.masks[MaskName.REFERENCE].copy(),
-        reference_prompt=state.reference_prompt,
-        at=state.paste.at,
-        scale=state.paste.scale,
-        **common,
-    )
+    request.validate()
+    return request

@@ -1,7 +1,8 @@
 """The DiffEditor algorithm on torch + diffusers, with no Qt anywhere below this package.
 
 Entry points: `load_model` (loading.py), `Editor` (editor.py) and the request types of
-requests.py. Everything handed back is numpy / PIL / plain dataclasses.
+the task modules (tasks/, named in tasks/registry.py). Everything handed back is numpy /
+PIL / plain dataclasses.
 """
 
 from diffeditor_app.engine.editor import Editor, EditResult, StepInfo
@@ -9,12 +10,11 @@ from diffeditor_app.engine.errors import EditCancelled, EngineError, InvalidInpu
 from diffeditor_app.engine.imaging.images import SourceImage, load_image, load_mask
 from diffeditor_app.engine.models.loading import load_model
 from diffeditor_app.engine.models.model import LoadedModel, ModelSpec
-from diffeditor_app.engine.requests import AppearanceEdit, DragEdit, MoveEdit, PasteEdit, Point
-from diffeditor_app.engine.settings import Schedule, Task, TaskSettings
+from diffeditor_app.engine.requests import Point
+from diffeditor_app.engine.settings import Schedule, TaskSettings
+from diffeditor_app.engine.tasks.registry import Task
 
 __all__ = [
-    "AppearanceEdit",
-    "DragEdit",
     "EditCancelled",
     "EditResult",
     "Editor",
@@ -23,8 +23,6 @@ __all__ = [
     "LoadedModel",
     "ModelSpec",
     "ModelUnavailable",
-    "MoveEdit",
-    "PasteEdit",
     "Point",
     "Schedule",
     "SourceImage",

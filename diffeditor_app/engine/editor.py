@@ -34,10 +34,10 @@ from diffeditor_app.engine.method.inversion import (
 )
 from diffeditor_app.engine.method.preview import StepPreviews
 from diffeditor_app.engine.method.sampler import Conditioning, Costs, DiffEditorSampler, Levels
-from diffeditor_app.engine.method.tasks import PLANNERS
 from diffeditor_app.engine.models.memory import out_of_memory_sentence, release_memory, synchronize
 from diffeditor_app.engine.models.model import LoadedModel
 from diffeditor_app.engine.requests import EditRequest, ReferenceEdit
+from diffeditor_app.engine.tasks.registry import PLANNERS
 
 
 @dataclass(frozen=True)

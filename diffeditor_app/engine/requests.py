@@ -1,23 +1,26 @@
-"""What a user asks for: one frozen dataclass per task, validated before any model work.
+"""What a user asks for: the base of every task's request dataclass, validated before any
+model work. Each task declares its own request in its module under engine/tasks/.
 
 Coordinates, offsets and masks are in the input image's pixels; `Frame` (geometry.py) maps
-them to the working size and the model grids. The two-image tasks (appearance, paste) join
-this family with a reference image and its mask.
+them to the working size and the model grids. The two-image tasks join this family through
+`ReferenceEdit`, with a reference image and its mask.
+
+A field a front end fills carries `wire(...)` metadata: its kind, a help line and, for an
+image or mask, what it is called in messages. The server's wire schema and the CLI's
+arguments are derived from these (`wire_fields`), so a new task writes them nowhere else.
 """
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass, field, fields
+import enum
+from dataclasses import MISSING, dataclass, field, fields
 from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 
 from diffeditor_app.engine.errors import InvalidInput
-from diffeditor_app.engine.imaging.compose import box_sum, feather_width
-from diffeditor_app.engine.imaging.geometry import AxisMap, Placement, bbox_centre
 from diffeditor_app.engine.imaging.images import SourceImage
-from diffeditor_app.engine.settings import Task, TaskSettings
+from diffeditor_app.engine.settings import TaskSettings
 
 
 class Point(NamedTuple):
@@ -34,20 +37,96 @@ SEED_RANGE = (0, 2**31 - 1)  # seeds a user types or draws; the app's seed field
 REACH = MAX_SCALE + 1  # past this many image sides away, a placed object cannot overlap it
 
 
+class Kind(str, enum.Enum):
+    """What a front-end field holds, which says how the CLI parses it and JSON carries it."""
+
+    TEXT = "text"
+    WHOLE = "whole"  # an integer
+    OPTIONAL_WHOLE = "optional whole"  # an integer or None
+    FLAG = "flag"
+    NUMBER = "number"  # a finite float
+    PAIR = "pair"  # two finite numbers, X,Y
+    POINT_PAIRS = "point pairs"  # handle -> target pairs of points
+    IMAGE = "image"
+    MASK = "mask"  # a boolean mask the size of the image named by `sized_like`
+
+
+@dataclass(frozen=True)
+class WireField:
+    """One field of a request as a front end sees it (see `wire`)."""
+
+    name: str
+    kind: Kind
+    help: str
+    what: str  # its name in messages ("reference mask")
+    sized_like: str | None  # a mask: the image field whose size it has
+    flag: str  # the CLI option
+    required: bool  # a front end must give it
+    default: Any
+
+
+def wire(
+    kind: Kind,
+    help: str,
+    *,
+    what: str = "",
+    sized_like: str | None = None,
+    flag: str = "",
+    required: bool | None = None,
+) -> dict[str, Any]:
+    """The metadata of a request field a front end fills. `required` None: required when the
+    dataclass field has no default."""
+    return {"wire": (kind, help, what, sized_like, flag, required)}
+
+
+def wire_fields(kind: type[EditRequest]) -> tuple[WireField, ...]:
+    """The front-end fields of a request type, in declaration order (an image before its
+    masks)."""
+    found = []
+    for spec in fields(kind):
+        if "wire" not in spec.metadata:
+            continue
+        field_kind, help_text, what, sized_like, flag, required = spec.metadata["wire"]
+        default: Any = spec.default
+        if spec.default_factory is not MISSING:
+            default = spec.default_factory()
+        if required is None:
+            required = default is MISSING
+        found.append(
+            WireField(
+                name=spec.name,
+                kind=field_kind,
+                help=help_text,
+                what=what or spec.name.replace("_", " "),
+                sized_like=sized_like,
+                flag=flag or "--" + spec.name.replace("_", "-"),
+                required=required,
+                default=None if default is MISSING else default,
+            )
+        )
+    return tuple(found)
+
+
 @dataclass(frozen=True, kw_only=True, eq=False)
 class EditRequest:
     """Everything one edit needs besides the model: the snapshot a worker can own."""
 
-    task: ClassVar[Task]
-    image: SourceImage
-    prompt: str = ""
-    seed: int = DEFAULT_SEED
-    steps: int = DEFAULT_STEPS
-    resolution: int | None = None  # None: the model profile's default
-    raw: bool = False  # return the working-size decode instead of composing
+    task: ClassVar[str]  # the task's key (a `Task`, a str enum), set by the task registry
+    image: SourceImage = field(metadata=wire(Kind.IMAGE, "input image"))
+    prompt: str = field(default="", metadata=wire(Kind.TEXT, "what the image shows"))
+    seed: int = field(default=DEFAULT_SEED, metadata=wire(Kind.WHOLE, "the noise seed"))
+    steps: int = field(default=DEFAULT_STEPS, metadata=wire(Kind.WHOLE, "sampling steps"))
+    resolution: int | None = field(  # None: the model profile's default
+        default=None, metadata=wire(Kind.OPTIONAL_WHOLE, "working resolution")
+    )
+    raw: bool = field(  # return the working-size decode instead of composing
+        default=False, metadata=wire(Kind.FLAG, "write the working-size decode")
+    )
     settings: TaskSettings | None = None  # None: the model's defaults for the task
     overrides: dict[str, Any] = field(default_factory=dict)  # changed on top of those
-    image_prompt: bool = True  # use the image prompt when the model has one
+    image_prompt: bool = field(  # use the image prompt when the model has one
+        default=True, metadata=wire(Kind.FLAG, "use the image prompt")
+    )
 
     def validate(self) -> None:
         """Raise InvalidInput with one sentence for anything the edit cannot work with."""
@@ -74,110 +153,24 @@ class EditRequest:
 class MaskedEdit(EditRequest):
     """An edit of one region of the image, given as a mask of the image's size."""
 
-    mask: np.ndarray  # H x W bool
+    mask: np.ndarray = field(  # H x W bool
+        metadata=wire(Kind.MASK, "mask image, non-zero = inside", sized_like="image")
+    )
     mask_name: str = field(default="mask", repr=False)
 
     def validate(self) -> None:
         super().validate()
-        _check_mask(self.mask, self.image, self.mask_name)
+        check_mask(self.mask, self.image, self.mask_name)
 
 
-@dataclass(frozen=True, kw_only=True, eq=False)
-class MoveEdit(MaskedEdit):
-    """Move an object by an offset and resize it about its own centre."""
-
-    task: ClassVar[Task] = Task.MOVE
-    offset: tuple[float, float] = (0.0, 0.0)  # (dx, dy) in image pixels
-    scale: float = 1.0
-    fill_hint: np.ndarray | None = None  # what should fill the vacated area (optional)
-
-    def validate(self) -> None:
-        super().validate()
-        if not all(math.isfinite(v) for v in self.offset):
-            raise InvalidInput("The offset must be two finite numbers.")
-        if _far_outside(self.offset, self.image, (0.0, 0.0)):
-            raise InvalidInput(
-                f"The offset ({self.offset[0]:g}, {self.offset[1]:g}) moves the object far "
-                "outside the image; choose a smaller offset."
-            )
-        if not (math.isfinite(self.scale) and MIN_SCALE <= self.scale <= MAX_SCALE):
-            raise InvalidInput(
-                f"scale must be between {MIN_SCALE} and {MAX_SCALE}, got {self.scale}."
-            )
-        if self.fill_hint is not None:
-            _check_shape(self.fill_hint, self.image, "fill hint")
-        if not self.placement().place(self.mask).any():
-            raise InvalidInput(
-                "The offset and scale move the object entirely outside the image; "
-                "choose a smaller offset."
-            )
-
-    def placement(self) -> Placement:
-        """The move in original pixels: scale about the object's bounding-box centre."""
-        cx, cy = bbox_centre(self.mask)
-        return Placement(self.scale, float(self.offset[0]), float(self.offset[1]), cx, cy)
-
-    def edit_region(self) -> np.ndarray:
-        return self.mask | self.placement().place(self.mask)
-
-    def content_alpha(self) -> np.ndarray | None:
-        """The object takes its alpha along; the area it leaves gets its surroundings' alpha
-        (the median of a ring around it), so a vacated opaque area stays opaque."""
-        alpha = self.image.alpha
-        if alpha is None:
-            return None
-        background = alpha.copy()
-        radius = feather_width(self.image.width, self.image.height)
-        ring = (box_sum(self.mask, radius) > 0) & ~self.mask
-        if ring.any():
-            background[self.mask] = np.uint8(np.median(alpha[ring]))
-        carried = self.placement().inverse().carry(np.where(self.mask, alpha, 0).astype(np.uint8))
-        return np.maximum(background, carried)
-
-    @property
-    def fill_region(self) -> np.ndarray | None:
-        """The fill hint, or None when absent or empty (an empty layer means no hint)."""
-        if self.fill_hint is None or not self.fill_hint.any():
-            return None
-        return self.fill_hint
-
-
-@dataclass(frozen=True, kw_only=True, eq=False)
-class DragEdit(MaskedEdit):
-    """Drag content from handle points to target points inside an editable region."""
-
-    task: ClassVar[Task] = Task.DRAG
-    pairs: tuple[tuple[Point, Point], ...] = ()
-    mask_name: str = field(default="editable region", repr=False)
-
-    def validate(self) -> None:
-        super().validate()
-        if not self.pairs:
-            raise InvalidInput("Add at least one handle -> target point pair to drag.")
-        for number, (handle, target) in enumerate(self.pairs, start=1):
-            for label, point in (("handle", handle), ("target", target)):
-                if not (0 <= point.x < self.image.width and 0 <= point.y < self.image.height):
-                    raise InvalidInput(
-                        f"Pair {number}: the {label} ({point.x:g}, {point.y:g}) is outside the "
-                        f"{self.image.width}x{self.image.height} image."
-                    )
-        if all(handle == target for handle, target in self.pairs):
-            raise InvalidInput("Every handle equals its target: there is nothing to drag.")
-
-    def edit_region(self) -> np.ndarray:
-        return self.mask
-
-
-def _far_outside(
-    value: tuple[float, float], image: SourceImage, extra: tuple[float, float]
-) -> bool:
+def far_outside(value: tuple[float, float], image: SourceImage, extra: tuple[float, float]) -> bool:
     """Whether a shift or position lies so far out that nothing placed can reach the image:
     checked before any arithmetic, so huge numbers never overflow a coordinate grid."""
     sides = (image.width + extra[0], image.height + extra[1])
     return any(abs(v) > REACH * side for v, side in zip(value, sides, strict=True))
 
 
-def _check_shape(mask: np.ndarray, image: SourceImage, name: str) -> None:
+def check_shape(mask: np.ndarray, image: SourceImage, name: str) -> None:
     if mask.shape != (image.height, image.width):
         raise InvalidInput(
             f"The {name} is {mask.shape[1]}x{mask.shape[0]} but the image is "
@@ -185,8 +178,8 @@ def _check_shape(mask: np.ndarray, image: SourceImage, name: str) -> None:
         )
 
 
-def _check_mask(mask: np.ndarray, image: SourceImage, name: str) -> None:
-    _check_shape(mask, image, name)
+def check_mask(mask: np.ndarray, image: SourceImage, name: str) -> None:
+    check_shape(mask, image, name)
     if mask.dtype != bool:
         raise InvalidInput(f"The {name} must be a boolean array.")
     if not mask.any():
@@ -197,102 +190,14 @@ def _check_mask(mask: np.ndarray, image: SourceImage, name: str) -> None:
 class ReferenceEdit(EditRequest):
     """An edit that takes an object from a second image (the reference)."""
 
-    reference: SourceImage
-    reference_mask: np.ndarray  # the object on the reference, the reference's size
-    reference_prompt: str = ""
+    reference: SourceImage = field(
+        metadata=wire(Kind.IMAGE, "reference image", what="reference image")
+    )
+    reference_mask: np.ndarray = field(  # the object on the reference, the reference's size
+        metadata=wire(Kind.MASK, "the object on the reference", sized_like="reference")
+    )
+    reference_prompt: str = field(default="", metadata=wire(Kind.TEXT, "what the reference shows"))
 
     def validate(self) -> None:
         super().validate()
-        _check_mask(self.reference_mask, self.reference, "reference mask")
-
-
-@dataclass(frozen=True, kw_only=True, eq=False)
-class AppearanceEdit(ReferenceEdit):
-    """Give an object of the image the appearance of the reference's object."""
-
-    task: ClassVar[Task] = Task.APPEARANCE
-    mask: np.ndarray  # the object whose appearance changes
-
-    def validate(self) -> None:
-        super().validate()
-        _check_mask(self.mask, self.image, "object mask")
-
-    def edit_region(self) -> np.ndarray:
-        return self.mask
-
-
-@dataclass(frozen=True, kw_only=True, eq=False)
-class PasteEdit(ReferenceEdit):
-    """Paste the reference's object into the image, centred at `at`, scaled about its centre."""
-
-    task: ClassVar[Task] = Task.PASTE
-    at: tuple[float, float]  # centre of the pasted object, in the image's pixels
-    scale: float = 1.0
-
-    def validate(self) -> None:
-        super().validate()
-        if not all(math.isfinite(v) for v in self.at):
-            raise InvalidInput("The paste position must be two finite numbers.")
-        if _far_outside(self.at, self.image, self.reference.size):
-            raise InvalidInput(
-                f"The paste position ({self.at[0]:g}, {self.at[1]:g}) is far outside the "
-                "image; choose a position inside it."
-            )
-        if not (math.isfinite(self.scale) and MIN_SCALE <= self.scale <= MAX_SCALE):
-            raise InvalidInput(
-                f"scale must be between {MIN_SCALE} and {MAX_SCALE}, got {self.scale}."
-            )
-        if not self.edit_region().any():
-            raise InvalidInput(
-                "At that position the pasted object lies entirely outside the image; "
-                "choose a position inside it."
-            )
-
-    def edit_region(self) -> np.ndarray:
-        """The placed object on the image, at the image's size (never wrapping)."""
-        return placed_reference(self)
-
-    def content_alpha(self) -> np.ndarray | None:
-        """The pasted object brings its alpha (opaque where the reference has none)."""
-        alpha = self.image.alpha
-        if alpha is None:
-            return None
-        source = self.reference.alpha
-        if source is None:
-            source = np.full(self.reference_mask.shape, 255, np.uint8)
-        carried = paste_map(self).carry(
-            np.where(self.reference_mask, source, 0).astype(np.uint8), alpha.shape
-        )
-        return np.maximum(alpha, carried)
-
-
-REQUEST_TYPES: dict[Task, type[EditRequest]] = {
-    Task.MOVE: MoveEdit,
-    Task.DRAG: DragEdit,
-    Task.APPEARANCE: AppearanceEdit,
-    Task.PASTE: PasteEdit,
-}
-
-
-def request_for(task: Task, **values: Any) -> EditRequest:
-    """The request of `task` from everything a front end gathered (the CLI's arguments, the
-    app's session): each request type takes the fields it has, so a paste ignores a mask and
-    a move ignores a reference. Not validated: call `validate()` once, before any work."""
-    kind = REQUEST_TYPES[task]
-    accepted = {f.name for f in fields(kind) if f.init}
-    return kind(**{name: value for name, value in values.items() if name in accepted})
-
-
-def paste_map(request: PasteEdit) -> AxisMap:
-    """Base-image pixels -> reference pixels of the pasted object: the reference object is
-    scaled about its bounding-box centre c and its centre put on `at` (a pixel, whose
-    centre is at + 0.5): p = c + (q - at - 0.5) / s."""
-    cx, cy = bbox_centre(request.reference_mask)
-    s = request.scale
-    return AxisMap(1 / s, cx - (request.at[0] + 0.5) / s, 1 / s, cy - (request.at[1] + 0.5) / s)
-
-
-def placed_reference(request: PasteEdit) -> np.ndarray:
-    """The pasted object on the base image, at the base image's size."""
-    shape = (request.image.height, request.image.width)
-    return paste_map(request).place(request.reference_mask, shape)
+        check_mask(self.reference_mask, self.reference, "reference mask")

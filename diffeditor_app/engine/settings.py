@@ -25,13 +25,6 @@ NON_NEGATIVE = (  # weights and scales that may be switched off with 0 but never
 )
 
 
-class Task(str, enum.Enum):
-    MOVE = "move"
-    DRAG = "drag"
-    APPEARANCE = "appearance"
-    PASTE = "paste"
-
-
 class BankMode(str, enum.Enum):
     """How the memory bank enters the self-attention of the decoder (ALGORITHM.md §7.5)."""
 
@@ -162,46 +155,3 @@ class TaskSettings:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-DEFAULTS: dict[Task, TaskSettings] = {
-    Task.MOVE: TaskSettings(
-        cfg_scale=4.0,
-        guidance_strength=0.5,
-        guidance_lambda=0.08,
-        w_edit=4.0,
-        w_content=6.0,
-        w_contrast=0.2,
-        w_inpaint=0.8,
-        bank_mode=BankMode.REPLACE,
-        bank_from=5,
-    ),
-    Task.DRAG: TaskSettings(
-        cfg_scale=4.0,
-        guidance_strength=2.0,
-        guidance_lambda=0.04,
-        w_edit=4.0,
-        w_content=6.0,
-        w_inpaint=0.2,
-        bank_mode=BankMode.CONCAT,
-        bank_from=5,
-    ),
-    Task.APPEARANCE: TaskSettings(
-        cfg_scale=5.0,
-        guidance_strength=2.0,
-        guidance_lambda=0.04,
-        w_edit=3.5,
-        w_content=5.0,
-        bank_mode=BankMode.MASKED,
-        bank_until=36,  # steps 0..35
-    ),
-    Task.PASTE: TaskSettings(
-        cfg_scale=4.0,
-        guidance_strength=1.5,
-        guidance_lambda=0.04,
-        w_edit=4.0,
-        w_content=6.0,
-        bank_mode=BankMode.MASKED,
-        bank_until=36,
-    ),
-}

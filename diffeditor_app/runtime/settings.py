@@ -32,7 +32,7 @@ from diffeditor_app.engine.models.memory import VramPreset
 from diffeditor_app.engine.models.model import DTYPES, RESOLUTION_LIMITS, SD15_HUB_ID, ModelSpec
 from diffeditor_app.engine.selection.sam import SAM_HUB_ID
 from diffeditor_app.engine.selection.wand import DEFAULT_TOLERANCE, MAX_TOLERANCE
-from diffeditor_app.engine.settings import Task
+from diffeditor_app.engine.tasks.registry import Task
 from diffeditor_app.server.client import ServerAddress
 
 log = logging.getLogger(__name__)

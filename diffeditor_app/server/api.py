@@ -29,13 +29,8 @@ from diffeditor_app.engine.editor import EditResult
 from diffeditor_app.engine.errors import InvalidInput
 from diffeditor_app.engine.imaging.images import SourceImage, mask_from_pil, open_image
 from diffeditor_app.engine.models.model import ModelProfile
-from diffeditor_app.engine.requests import (
-    REQUEST_TYPES,
-    EditRequest,
-    Point,
-    ReferenceEdit,
-)
-from diffeditor_app.engine.settings import DEFAULTS, Task
+from diffeditor_app.engine.requests import EditRequest, Kind, Point, ReferenceEdit, WireField
+from diffeditor_app.engine.tasks.registry import Task, request_for, spec_of
 from diffeditor_app.server.limits import MAX_DRAG_PAIRS, MAX_TEXT_CHARS
 
 API_VERSION = 1
@@ -158,10 +153,11 @@ def _pairs(value: Any, name: str) -> tuple[tuple[Point, Point], ...]:
 def overridable(task: Task) -> dict[str, type]:
     """The task settings a request may override, and their type: the numeric ones (an
     enum, a flag or the schedule cannot travel as a number)."""
+    defaults = spec_of(task).defaults
     return {
-        spec.name: type(getattr(DEFAULTS[task], spec.name))
-        for spec in fields(DEFAULTS[task])
-        if type(getattr(DEFAULTS[task], spec.name)) in (int, float)
+        spec.name: type(getattr(defaults, spec.name))
+        for spec in fields(defaults)
+        if type(getattr(defaults, spec.name)) in (int, float)
     }
 
 
@@ -180,41 +176,28 @@ def _overrides(value: Any, name: str, task: Task) -> dict[str, float]:
 
 
 Converter = Callable[[Any, str], Any]
-COMMON_FIELDS: dict[str, Converter] = {
-    "prompt": _text,
-    "seed": _whole,
-    "steps": _whole,
-    "resolution": _optional(_whole),
-    "raw": _flag,
-    "image_prompt": _flag,
+CONVERTERS: dict[Kind, Converter] = {  # how JSON carries each kind of request field
+    Kind.TEXT: _text,
+    Kind.WHOLE: _whole,
+    Kind.OPTIONAL_WHOLE: _optional(_whole),
+    Kind.FLAG: _flag,
+    Kind.NUMBER: _number,
+    Kind.PAIR: _pair,
+    Kind.POINT_PAIRS: _pairs,
 }
-TASK_FIELDS: dict[Task, dict[str, Converter]] = {
-    Task.MOVE: {"offset": _pair, "scale": _number},
-    Task.DRAG: {"pairs": _pairs},
-    Task.APPEARANCE: {"reference_prompt": _text},
-    Task.PASTE: {"at": _pair, "scale": _number, "reference_prompt": _text},
-}
-# image fields of each task: name -> (required, what it is in messages, whose size it has)
-ImageField = tuple[bool, str, str | None]
-TASK_IMAGES: dict[Task, dict[str, ImageField]] = {
-    Task.MOVE: {
-        "image": (True, "image", None),
-        "mask": (True, "mask", "image"),
-        "fill_hint": (False, "fill hint", "image"),
-    },
-    Task.DRAG: {"image": (True, "image", None), "mask": (True, "mask", "image")},
-    Task.APPEARANCE: {
-        "image": (True, "image", None),
-        "mask": (True, "mask", "image"),
-        "reference": (True, "reference image", None),
-        "reference_mask": (True, "reference mask", "reference"),
-    },
-    Task.PASTE: {
-        "image": (True, "image", None),
-        "reference": (True, "reference image", None),
-        "reference_mask": (True, "reference mask", "reference"),
-    },
-}
+PICTURES = (Kind.IMAGE, Kind.MASK)  # these travel under `images`, as base64 PNGs
+
+
+def value_fields(task: Task) -> dict[str, Converter]:
+    """The task's fields that travel as JSON values, from its request dataclass."""
+    return {f.name: CONVERTERS[f.kind] for f in spec_of(task).fields() if f.kind not in PICTURES}
+
+
+def image_fields(task: Task) -> tuple[WireField, ...]:
+    """The task's images and masks, each image before the masks of its size."""
+    return tuple(f for f in spec_of(task).fields() if f.kind in PICTURES)
+
+
 ENVELOPE = {"task", "images", "previews", "overrides"}
 
 
@@ -263,24 +246,24 @@ def encode_request(request: EditRequest, previews: PreviewOptions | None = None)
         raise InvalidInput(
             "An edit with custom task settings cannot run on a server; use overrides instead."
         )
-    names = [*COMMON_FIELDS, *TASK_FIELDS[request.task]]
     payload: dict[str, Any] = {"task": request.task.value}
-    for name in names:
+    kinds = {f.name: f.kind for f in spec_of(request.task).fields()}
+    for name in value_fields(request.task):
         value = getattr(request, name)
-        if name == "pairs":
+        if kinds[name] is Kind.POINT_PAIRS:
             value = [[list(h), list(t)] for h, t in value]
         elif isinstance(value, tuple):
             value = list(value)
         payload[name] = value
     images: dict[str, dict[str, str]] = {}
-    for name, (_, _, sized_like) in TASK_IMAGES[request.task].items():
-        value = getattr(request, name)
+    for spec in image_fields(request.task):
+        value = getattr(request, spec.name)
         if value is None:
             continue
-        if sized_like is None:
-            images[name] = {"name": value.name, "png": png_b64(value.to_pil())}
+        if spec.kind is Kind.IMAGE:
+            images[spec.name] = {"name": value.name, "png": png_b64(value.to_pil())}
         else:
-            images[name] = {"png": mask_png(value)}  # an app's mask has no file name
+            images[spec.name] = {"png": mask_png(value)}  # an app's mask has no file name
     payload["images"] = images
     options = previews or PreviewOptions()
     payload["previews"] = {
@@ -350,25 +333,28 @@ def decode_request(payload: Any, max_pixels: int | None) -> EditRequest:
     """The engine request of version-1 JSON, or BadRequest / TooLarge / InvalidInput with
     one sentence. `max_pixels` is checked from each image's header, before decoding."""
     task = _task(payload)
-    known = {*ENVELOPE, *COMMON_FIELDS, *TASK_FIELDS[task]}
+    converters = value_fields(task)
+    known = {*ENVELOPE, *converters}
     unknown = sorted(str(key)[:MAX_NAME_CHARS] for key in set(payload) - known)
     if unknown:
         raise BadRequest(f"Unknown field '{unknown[0]}' in a {task.value} request.")
-    converters = {**COMMON_FIELDS, **TASK_FIELDS[task]}
     values = {name: converters[name](payload[name], name) for name in converters if name in payload}
     if "overrides" in payload:
         values["overrides"] = _overrides(payload["overrides"], "overrides", task)
     images = payload.get("images")
     if not isinstance(images, dict):
         raise BadRequest("'images' must be an object of named base64 PNG images.")
-    declared = TASK_IMAGES[task]
-    extra = sorted(str(key)[:MAX_NAME_CHARS] for key in set(images) - set(declared))
+    declared = image_fields(task)
+    extra = sorted(
+        str(key)[:MAX_NAME_CHARS] for key in set(images) - {spec.name for spec in declared}
+    )
     if extra:
         raise BadRequest(f"Unknown image '{extra[0]}' in a {task.value} request.")
     decoded: dict[str, Any] = {}
-    for name, (required, what, sized_like) in declared.items():  # images before their masks
+    for spec in declared:  # images before their masks
+        name, what, sized_like = spec.name, spec.what, spec.sized_like
         if name not in images:
-            if required:
+            if spec.required:
                 raise BadRequest(f"The {what} is missing from the request ('images.{name}').")
             continue
         entry = images[name]
@@ -377,12 +363,12 @@ def decode_request(payload: Any, max_pixels: int | None) -> EditRequest:
         file_name = _text(entry.get("name", ""), f"images.{name}.name")
         file_name = file_name.replace("/", "_").replace("\\", "_")[:MAX_NAME_CHARS]
         data = b64_bytes(entry["png"], f"images.{name}.png")
-        if sized_like is None:
+        if spec.kind is Kind.IMAGE:
             decoded[name] = _source_image(data, file_name or name, max_pixels)
         else:
             size = decoded[sized_like].size
             decoded[name] = _mask(data, file_name, size, what)
-    return REQUEST_TYPES[task](**values, **decoded)
+    return request_for(task, **values, **decoded)
 
 
 def _source_image(data: bytes, name: str, max_pixels: int | None) -> SourceImage:

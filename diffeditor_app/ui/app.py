@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from diffeditor_app.engine.models.model import ModelSpec
-from diffeditor_app.engine.settings import Task
+from diffeditor_app.engine.tasks.registry import Task
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLES = REPO / "resources" / "samples"
@@ -19,9 +19,10 @@ DEMO_MASK = SAMPLES / "toy_circle_mask.png"
 DEMO_REGION = SAMPLES / "toy_square_region.png"
 DEMO_REFERENCE = SAMPLES / "toy_reference.png"
 DEMO_REFERENCE_MASK = SAMPLES / "toy_reference_mask.png"
-DEMO_RESULTS = {  # what the two-image edits should show: their prompts
-    Task.APPEARANCE: SAMPLES / "toy_appearance.txt",
-    Task.PASTE: SAMPLES / "toy_paste.txt",
+DEMO_RESULTS = {  # what a task's edit of the demo should show, where it has a prompt of its own
+    task: SAMPLES / f"toy_{task.value}.txt"
+    for task in Task
+    if (SAMPLES / f"toy_{task.value}.txt").is_file()
 }
 DEMO_MODEL = "toy"  # models/toy: trained on toy scenes, shipped with the app
 DEMO_MOVE = (26, -4)  # pixels: the sample circle's move (also the README's and CI's)
@@ -95,7 +96,7 @@ def prepare_demo(window) -> None:
     appearance and paste prompts describe their results, as the prompt field asks; move and
     drag keep theirs empty, as a user who types nothing would."""
     from diffeditor_app.document import commands
-    from diffeditor_app.document.session import MaskName, MoveBox, PasteLayer
+    from diffeditor_app.document.state import MaskName, MoveBox, PasteLayer
     from diffeditor_app.engine.imaging.images import load_image, load_mask
     from diffeditor_app.engine.requests import Point
 

@@ -25,7 +25,8 @@ from PySide6.QtCore import QEvent, QPointF, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QImage, QPainter
 from PySide6.QtWidgets import QAbstractSpinBox, QApplication, QLineEdit, QTextEdit
 
-from diffeditor_app.document.session import BBox, EditSession, MaskName
+from diffeditor_app.document.session import EditSession
+from diffeditor_app.document.state import BBox, MaskName
 from diffeditor_app.engine.imaging.images import SourceImage
 from diffeditor_app.runtime.settings import BRUSH_LIMITS, default_brush, setting
 from diffeditor_app.ui.drawing import View

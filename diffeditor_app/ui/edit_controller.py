@@ -14,22 +14,16 @@ from collections.abc import Callable
 from PySide6.QtCore import QObject, Signal, Slot
 
 from diffeditor_app.document import commands
-from diffeditor_app.document.session import Candidate, EditSession, EditSetup
+from diffeditor_app.document.session import EditSession
 from diffeditor_app.document.snapshot import build_request
+from diffeditor_app.document.state import Candidate, EditSetup
 from diffeditor_app.engine.errors import EngineError
 from diffeditor_app.engine.models.model import ModelSpec
-from diffeditor_app.engine.settings import Task
 from diffeditor_app.server.client import ServerAddress
 from diffeditor_app.ui.canvas import Canvas
 from diffeditor_app.ui.panels import CandidatesBar, EditPanel, new_seed
+from diffeditor_app.ui.tasks import VIEWS
 
-KEPT_NEXT = {
-    Task.MOVE: "Kept. The mask and the box now sit on the moved object: move it again, or "
-    "paint another object.",
-    Task.DRAG: "Kept. The drag points are spent and cleared: click a new handle and target.",
-    Task.APPEARANCE: "Kept. Paint another object, or load another reference.",
-    Task.PASTE: "Kept. The paste layer is cleared: place the reference object again.",
-}
 NOTE_MS = 10_000  # how long a result's note stays in the status bar
 
 
@@ -102,7 +96,7 @@ class EditController(QObject):
         if fresh_seed:
             self.session.set_text(seed=new_seed())
         try:
-            request = build_request(self.session, self.default_resolution())
+            request = build_request(self.session.state, self.default_resolution())
             server = self.server()
         except EngineError as error:
             self.problem.emit("Cannot run the edit", str(error))
@@ -191,7 +185,7 @@ class EditController(QObject):
         commands.keep_result(self.session, chosen.image, chosen.made_with)
         self.session.clear_candidates()
         self.show(-1)
-        self.panel.status.setText(KEPT_NEXT[chosen.made_with.task])
+        self.panel.status.setText(VIEWS[chosen.made_with.task].kept)
         self.kept.emit()
 
     @Slot()

@@ -19,11 +19,12 @@ from PySide6.QtCore import QObject, QStandardPaths, QTimer, Signal, Slot
 from PySide6.QtWidgets import QFileDialog, QMenu, QMessageBox, QWidget
 
 from diffeditor_app.document.project import load_project, project_origin, save_project
-from diffeditor_app.document.session import BBox, EditSession, MaskName, SessionState
+from diffeditor_app.document.session import EditSession
+from diffeditor_app.document.state import BBox, MaskName, SessionState
 from diffeditor_app.engine.errors import EngineError, InvalidInput
 from diffeditor_app.engine.imaging.images import load_image
 from diffeditor_app.engine.imaging.outputs import UserFiles, export_image
-from diffeditor_app.engine.settings import Task
+from diffeditor_app.engine.tasks.registry import Task
 
 log = logging.getLogger(__name__)
 

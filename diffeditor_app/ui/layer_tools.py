@@ -12,7 +12,7 @@ from PySide6.QtCore import QPointF, Qt
 from PySide6.QtGui import QPainter
 
 from diffeditor_app.document import commands
-from diffeditor_app.document.session import BBox, DragPair, MoveBox, PasteLayer
+from diffeditor_app.document.state import BBox, DragPair, MoveBox, PasteLayer
 from diffeditor_app.engine.imaging.geometry import box_centre
 from diffeditor_app.engine.requests import Point
 from diffeditor_app.ui.drawing import (

@@ -27,10 +27,11 @@ from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QBrush, QColor, QFont, QImage, QPainter, QPixmap
 from PySide6.QtWidgets import QWidget
 
-from diffeditor_app.document.session import MASKS_OF_TASK, BBox, DragPair, EditSession, MaskName
+from diffeditor_app.document.session import EditSession
+from diffeditor_app.document.state import BBox, DragPair, MaskName
+from diffeditor_app.document.tasks import DOCUMENT_TASKS
 from diffeditor_app.engine.imaging.geometry import mask_bbox
 from diffeditor_app.engine.imaging.images import SourceImage
-from diffeditor_app.engine.settings import Task
 from diffeditor_app.ui.drawing import (
     HANDLE_COLOR,
     POINT_RADIUS_PX,
@@ -50,6 +51,7 @@ from diffeditor_app.ui.qimage import (
     qimage_array,
     rgb_to_qimage,
 )
+from diffeditor_app.ui.tasks import VIEWS
 from diffeditor_app.ui.tools import Layer, Tool, move_placement, paste_placement
 
 MASK_COLORS = {
@@ -57,12 +59,6 @@ MASK_COLORS = {
     MaskName.REGION: QColor(30, 200, 120),  # green: drag's editable region
     MaskName.FILL: QColor(255, 170, 20),  # amber: what should fill the vacated area
     MaskName.REFERENCE: QColor(140, 60, 255),
-}
-LAYERS_OF_TASK = {  # the session's layers besides masks a task uses: shown with any tool
-    Task.MOVE: (Layer.BOX,),
-    Task.DRAG: (Layer.PAIRS,),
-    Task.APPEARANCE: (),
-    Task.PASTE: (Layer.PASTE,),
 }
 OTHER_MASK_DIM = 0.45  # opacity of the task's other masks, relative to the active one
 GHOST_OPACITY = 0.5  # the moved object's live ghost
@@ -257,7 +253,7 @@ def layer_shown(host: PaintHost, layer: Layer) -> bool:
         return False
     if layer is Layer.PASTE and session.state.reference is None:
         return False
-    return layer in LAYERS_OF_TASK[session.task] or host.chosen_tool().edits is layer
+    return layer in VIEWS[session.task].layers or host.chosen_tool().edits is layer
 
 
 def _paint_marks(painter: QPainter, view: View, host: PaintHost, layer: Layer) -> None:
@@ -314,7 +310,7 @@ def shown_masks(host: PaintHost) -> list[tuple[MaskName, float]]:
         return []
     active = host.mask_name
     masks = host.masks()
-    others = () if host.target == "reference" else MASKS_OF_TASK.get(host.session.task, ())
+    others = () if host.target == "reference" else DOCUMENT_TASKS[host.session.task].reads
     opacity = host.mask_opacity
     shown = [(name, opacity * OTHER_MASK_DIM) for name in others if name != active]
     if host.target == "reference" or active in others or host.chosen_tool().edits is Layer.MASK:

@@ -24,33 +24,16 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from diffeditor_app.document.session import (
-    OPTION_RANGES,
-    EditOptions,
-    EditSession,
-    SessionState,
-)
+from diffeditor_app.document.session import EditSession
+from diffeditor_app.document.state import OPTION_RANGES, EditOptions, SessionState
 from diffeditor_app.engine.imaging.images import SourceImage
 from diffeditor_app.engine.models.model import ModelProfile
 from diffeditor_app.engine.requests import SEED_RANGE
-from diffeditor_app.engine.settings import Task
 from diffeditor_app.ui.status_bar import ElidedLabel
+from diffeditor_app.ui.tasks import VIEWS, uses_reference
 
 IMAGE_PROMPT_HINT = "What the image shows (optional)"
 RESULT_PROMPT_HINT = "What the result should show (optional)"
-
-TASK_LABELS = {
-    Task.MOVE: "Move / Resize",
-    Task.DRAG: "Drag",
-    Task.APPEARANCE: "Replace appearance",
-    Task.PASTE: "Paste",
-}
-TASK_HINTS = {
-    Task.MOVE: "Paint the object, then drag the box to move it; drag a corner to resize.",
-    Task.DRAG: "Paint the editable region, then click a handle and its target.",
-    Task.APPEARANCE: "Paint the object here and the new look on the reference.",
-    Task.PASTE: "Paint the object on the reference, then place it on the image.",
-}
 
 
 BLANK = SessionState.for_image(SourceImage(np.zeros((1, 1, 3), np.uint8)))  # the defaults
@@ -221,10 +204,10 @@ class EditPanel(QWidget):
         )
         for widget in widgets:
             widget.blockSignals(True)
-        self.hint.setText(TASK_HINTS[state.task] if self.session else NO_IMAGE_HINT)
+        self.hint.setText(VIEWS[state.task].hint if self.session else NO_IMAGE_HINT)
         show_text(self.prompt, state.prompt)
         show_text(self.reference_prompt, state.reference_prompt)
-        two_image = state.task in {Task.APPEARANCE, Task.PASTE}
+        two_image = uses_reference(state.task)
         # a two-image edit's caption says what the result shows: the image's own caption
         # names the old colour or leaves the pasted object out, and guidance then pulls back
         self.prompt.setPlaceholderText(RESULT_PROMPT_HINT if two_image else IMAGE_PROMPT_HINT)

@@ -31,7 +31,7 @@ from PySide6.QtGui import QAction, QColor, QKeySequence, QPainter
 from PySide6.QtWidgets import QCheckBox, QLabel, QMessageBox, QSpinBox, QToolBar, QWidget
 
 from diffeditor_app.document import commands
-from diffeditor_app.document.session import MaskName
+from diffeditor_app.document.state import MaskName
 from diffeditor_app.engine.errors import EngineError
 from diffeditor_app.engine.selection import (
     Box,

@@ -54,14 +54,8 @@ from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QPainter
 
 from diffeditor_app.document import commands
-from diffeditor_app.document.session import (
-    BBox,
-    DragPair,
-    EditSession,
-    MaskName,
-    MoveBox,
-    PasteLayer,
-)
+from diffeditor_app.document.session import EditSession
+from diffeditor_app.document.state import BBox, DragPair, MaskName, MoveBox, PasteLayer
 from diffeditor_app.engine.imaging.geometry import Placement, box_centre
 from diffeditor_app.engine.requests import MAX_SCALE, MIN_SCALE, Point
 from diffeditor_app.ui.drawing import Rect, View, cosmetic, frame_corners
@@ -139,7 +133,7 @@ def hit_frame(rect: Rect, x: float, y: float, radius: float) -> FrameHit | None:
 
 def move_placement(object_bbox: BBox, box: MoveBox) -> Placement:
     """The move box as the engine's placement: the object scaled about its bounding-box
-    centre, then shifted (what `MoveEdit.placement` does with the same numbers)."""
+    centre, then shifted (what the move request's `placement` does with the same numbers)."""
     return Placement(box.scale, box.dx, box.dy, *box_centre(object_bbox))
 
 

@@ -23,18 +23,21 @@ from PySide6.QtWidgets import (
 )
 
 from diffeditor_app.document import commands
-from diffeditor_app.document.session import TASK_MASK, EditSession, MaskName
+from diffeditor_app.document.session import EditSession
+from diffeditor_app.document.state import MaskName
+from diffeditor_app.document.tasks import DOCUMENT_TASKS
 from diffeditor_app.engine.errors import InvalidInput
 from diffeditor_app.engine.models.loading import declared_profile, is_toy_model
 from diffeditor_app.engine.models.model import ModelSpec
-from diffeditor_app.engine.settings import Task
+from diffeditor_app.engine.tasks.registry import Task
 from diffeditor_app.ui.canvas import Canvas
 from diffeditor_app.ui.edit_controller import EditController
 from diffeditor_app.ui.file_controller import AUTOSAVE_DELAY_MS, AUTOSAVE_NAME, FileController
 from diffeditor_app.ui.keys import KeyRouter
-from diffeditor_app.ui.panels import TASK_LABELS, CandidatesBar, EditPanel
+from diffeditor_app.ui.panels import CandidatesBar, EditPanel
 from diffeditor_app.ui.selection_tools import SELECTION_TOOLS, SelectionController
 from diffeditor_app.ui.status_bar import StatusBar
+from diffeditor_app.ui.tasks import VIEWS, needs_painting, uses_fill_hint, uses_reference
 from diffeditor_app.ui.tool_options import ToolOptions
 
 log = logging.getLogger(__name__)
@@ -45,12 +48,6 @@ TOY_NOTE = (
     "in Settings > Model setup for photos."
 )
 HISTORY_ROWS = 12  # the History panel shows at least this many steps
-TASK_TOOLS = {  # the tool a task needs once its mask is painted (before: the brush)
-    Task.MOVE: "box",
-    Task.DRAG: "points",
-    Task.APPEARANCE: "brush",
-    Task.PASTE: "paste",
-}
 TOOLS = (
     ("brush", "Brush", "B"),
     ("eraser", "Eraser", "E"),
@@ -216,8 +213,8 @@ class MainWindow(QMainWindow):
         self.addToolBar(tasks)
         self.task_actions: dict[Task, QAction] = {}
         group = QActionGroup(self)
-        for task, label in TASK_LABELS.items():
-            action = QAction(label, self, checkable=True)
+        for task, view in VIEWS.items():
+            action = QAction(view.label, self, checkable=True)
             action.triggered.connect(lambda _=False, t=task: self.set_task(t))
             group.addAction(action)
             tasks.addAction(action)
@@ -326,10 +323,8 @@ class MainWindow(QMainWindow):
         self.edits.set_session(session)
         for action in (*self.task_actions.values(), *self.tool_actions.values()):
             action.setEnabled(session is not None)
-        self.fill_action.setEnabled(session is not None and session.task is Task.MOVE)
-        self.reference_dock.setVisible(
-            session is not None and session.task in {Task.APPEARANCE, Task.PASTE}
-        )
+        self.fill_action.setEnabled(session is not None and uses_fill_hint(session.task))
+        self.reference_dock.setVisible(session is not None and uses_reference(session.task))
         if old is not None:
             old.deleteLater()  # its undo stack and commands go with it, in this thread
         self._update_title()
@@ -391,19 +386,20 @@ class MainWindow(QMainWindow):
         self.session.set_task(task)
         self.settings.remember("last_task", task.value)
         self.task_actions[task].setChecked(True)
-        self.fill_action.setEnabled(task is Task.MOVE)
+        self.fill_action.setEnabled(uses_fill_hint(task))
         self.fill_action.setChecked(False)
-        self.canvas.mask_name = TASK_MASK[task]
-        self.reference_dock.setVisible(task in {Task.APPEARANCE, Task.PASTE})
+        self.canvas.mask_name = DOCUMENT_TASKS[task].brush_mask
+        self.reference_dock.setVisible(uses_reference(task))
         self.set_tool(self._tool_for(task))
         self._forget_note()  # a finished edit's note belongs to its task
         self.focus_canvas()
 
     def _tool_for(self, task: Task) -> str:
-        """The task's own tool (Move: the box, Drag: points, Paste: the layer); the brush
-        while the task's mask is still empty, since there is nothing to move or drag yet."""
-        painted = task is Task.PASTE or self.session.mask(TASK_MASK[task]).any()
-        return TASK_TOOLS[task] if painted else "brush"
+        """The task's own tool (ui/tasks.py); the brush while the mask it needs is still
+        empty, since there is nothing to move or drag yet."""
+        brush_mask = DOCUMENT_TASKS[task].brush_mask
+        painted = not needs_painting(task) or self.session.mask(brush_mask).any()
+        return VIEWS[task].tool if painted else "brush"
 
     def set_tool(self, name: str) -> None:
         name = self.selection.tool_chosen(name, self.canvas.tool)
@@ -412,7 +408,8 @@ class MainWindow(QMainWindow):
 
     def set_fill_hint(self, on: bool) -> None:
         if self.session is not None:
-            self.canvas.mask_name = MaskName.FILL if on else TASK_MASK[self.session.task]
+            brush_mask = DOCUMENT_TASKS[self.session.task].brush_mask
+            self.canvas.mask_name = MaskName.FILL if on else brush_mask
             self.set_tool("brush")
 
     def undo(self) -> None:

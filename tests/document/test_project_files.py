@@ -15,10 +15,10 @@ from PIL import Image
 
 from diffeditor_app.document import project
 from diffeditor_app.document.project import load_project, save_project
-from diffeditor_app.document.session import MaskName, SessionState
+from diffeditor_app.document.state import MaskName, SessionState
 from diffeditor_app.engine.errors import InvalidInput
 from diffeditor_app.engine.models.testing import square_scene
-from diffeditor_app.engine.settings import Task
+from diffeditor_app.engine.tasks.registry import Task
 
 WIDTH, HEIGHT = 64, 48
 

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from diffeditor_app.document import project
 from diffeditor_app.document.project import load_project, save_project
-from diffeditor_app.document.session import SessionState
+from diffeditor_app.document.state import SessionState
 from diffeditor_app.engine.errors import InvalidInput
 from diffeditor_app.engine.models.testing import square_scene
 from tests.document.test_project_files import (

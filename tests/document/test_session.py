@@ -8,20 +8,18 @@ import pytest
 
 from diffeditor_app.document import commands
 from diffeditor_app.document.project import load_project, save_project
-from diffeditor_app.document.session import (
-    DragPair,
-    EditOptions,
-    EditSession,
-    MaskName,
-    MoveBox,
-    PasteLayer,
-)
+from diffeditor_app.document.session import EditSession
 from diffeditor_app.document.snapshot import build_request
-from diffeditor_app.engine import AppearanceEdit, DragEdit, InvalidInput, MoveEdit, PasteEdit
+from diffeditor_app.document.state import DragPair, EditOptions, MaskName, MoveBox, PasteLayer
+from diffeditor_app.engine import InvalidInput
 from diffeditor_app.engine.imaging.images import SourceImage
 from diffeditor_app.engine.models.testing import square_scene
 from diffeditor_app.engine.requests import Point
-from diffeditor_app.engine.settings import Task
+from diffeditor_app.engine.tasks.appearance import AppearanceEdit
+from diffeditor_app.engine.tasks.drag import DragEdit
+from diffeditor_app.engine.tasks.move import MoveEdit
+from diffeditor_app.engine.tasks.paste import PasteEdit
+from diffeditor_app.engine.tasks.registry import Task
 
 
 @pytest.fixture
@@ -123,7 +121,7 @@ def test_snapshots_copy_the_session(session):
     commands.stroke(session, MaskName.OBJECT, (10, 10, 20, 20), np.ones((10, 10), bool), False)
     commands.set_box(session, MoveBox(dx=8, dy=2, scale=1.2))
     session.set_options(guidance_strength=1.0, steps=12)
-    move = build_request(session)
+    move = build_request(session.state)
     assert isinstance(move, MoveEdit) and move.offset == (8, 2) and move.scale == 1.2
     assert move.steps == 12 and move.overrides == {"guidance_strength": 1.0}
     assert move.fill_hint is None
@@ -132,28 +130,28 @@ def test_snapshots_copy_the_session(session):
 
     session.set_task(Task.DRAG)
     with pytest.raises(InvalidInput, match="editable region is empty"):
-        build_request(session)  # validated once, where it is built
+        build_request(session.state)  # validated once, where it is built
     commands.stroke(session, MaskName.REGION, (0, 0, 40, 30), np.ones((30, 40), bool), False)
     commands.add_point(session, Point(5, 5))
     commands.add_point(session, Point(9, 5))
     commands.add_point(session, Point(30, 30))  # a handle without a target is left out
-    drag = build_request(session)
+    drag = build_request(session.state)
     assert isinstance(drag, DragEdit) and drag.pairs == ((Point(5, 5), Point(9, 5)),)
 
     session.set_task(Task.PASTE)
     with pytest.raises(InvalidInput, match="reference image"):
-        build_request(session)
+        build_request(session.state)
     commands.set_reference(session, square_scene(40, 30)[0])
     reference = np.ones((10, 10), bool)
     commands.stroke(session, MaskName.REFERENCE, (10, 10, 20, 20), reference, False)
     with pytest.raises(InvalidInput, match="Place the reference"):
-        build_request(session)
+        build_request(session.state)
     commands.set_paste(session, PasteLayer(Point(30, 20), 0.5))
-    paste = build_request(session)
+    paste = build_request(session.state)
     assert isinstance(paste, PasteEdit) and paste.at == (30, 20) and paste.scale == 0.5
     session.set_task(Task.APPEARANCE)
     commands.stroke(session, MaskName.OBJECT, (10, 10, 20, 20), np.ones((10, 10), bool), False)
-    assert isinstance(build_request(session), AppearanceEdit)
+    assert isinstance(build_request(session.state), AppearanceEdit)
 
 
 def test_project_round_trip(session, tmp_path):
@@ -261,7 +259,7 @@ def test_each_result_has_its_own_prompt_and_move_and_drag_share_the_images(sessi
 def test_keep_follows_the_set_up_the_edit_was_run_with(session):
     """A drag's result kept while Move is chosen spends the drag's points and leaves the
     move box and the object mask alone."""
-    from diffeditor_app.document.session import EditSetup
+    from diffeditor_app.document.state import EditSetup
 
     commands.set_box(session, MoveBox(dx=5))
     commands.add_point(session, Point(3, 3))

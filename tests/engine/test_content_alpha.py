@@ -7,7 +7,10 @@ import numpy as np
 
 from diffeditor_app.engine.imaging.compose import compose
 from diffeditor_app.engine.imaging.images import SourceImage
-from diffeditor_app.engine.requests import DragEdit, MoveEdit, PasteEdit, Point
+from diffeditor_app.engine.requests import Point
+from diffeditor_app.engine.tasks.drag import DragEdit
+from diffeditor_app.engine.tasks.move import MoveEdit
+from diffeditor_app.engine.tasks.paste import PasteEdit
 
 W, H = 120, 80
 

@@ -6,15 +6,17 @@ import numpy as np
 import pytest
 import torch
 
-from diffeditor_app.engine import DragEdit, EditCancelled, MoveEdit, Point
+from diffeditor_app.engine import EditCancelled, Point
 from diffeditor_app.engine.imaging.compose import blend_weights, feather_width
 from diffeditor_app.engine.method.inversion import PrepareSources
 from diffeditor_app.engine.method.sampler import Conditioning, Costs, DiffEditorSampler
-from diffeditor_app.engine.method.tasks import PLANNERS
 from diffeditor_app.engine.models.loading import load_model
 from diffeditor_app.engine.models.model import ModelSpec
 from diffeditor_app.engine.models.testing import square_scene
-from diffeditor_app.engine.settings import DEFAULTS, BankMode, Task
+from diffeditor_app.engine.settings import BankMode
+from diffeditor_app.engine.tasks.drag import DragEdit
+from diffeditor_app.engine.tasks.move import MoveEdit
+from diffeditor_app.engine.tasks.registry import DEFAULTS, PLANNERS, Task
 
 
 def untouched(region: np.ndarray) -> np.ndarray:

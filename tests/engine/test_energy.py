@@ -5,13 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from diffeditor_app.engine.method.energy import (
-    COS_FLOOR,
-    DragEnergy,
-    MoveEnergy,
-    cosine,
-    similarity,
-)
+from diffeditor_app.engine.method.energy import COS_FLOOR, cosine, similarity
+from diffeditor_app.engine.tasks.drag import DragEnergy
+from diffeditor_app.engine.tasks.move import MoveEnergy
 
 
 def idx(*values: int) -> torch.Tensor:

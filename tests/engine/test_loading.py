@@ -19,7 +19,7 @@ from diffeditor_app.engine.models.loading import (
 )
 from diffeditor_app.engine.models.model import SD15_HUB_ID, ModelProfile
 from diffeditor_app.engine.models.testing import build_random_model
-from diffeditor_app.engine.settings import Task
+from diffeditor_app.engine.tasks.registry import Task
 
 
 def test_tiny_model_loads_with_its_profile_and_sdpa(tiny_model):

@@ -11,10 +11,11 @@ import pytest
 import torch
 from PIL import Image
 
-from diffeditor_app.engine import Editor, ModelSpec, MoveEdit, load_model
+from diffeditor_app.engine import Editor, ModelSpec, load_model
 from diffeditor_app.engine.imaging.images import load_image, load_mask
 from diffeditor_app.engine.method.preview import StepPreviews
 from diffeditor_app.engine.models.memory import PLANS, VramPreset
+from diffeditor_app.engine.tasks.move import MoveEdit
 from diffeditor_app.ui.app import DEMO_IMAGE, DEMO_MASK, DEMO_MODEL, DEMO_MOVE
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from diffeditor_app.engine.errors import InvalidInput
-from diffeditor_app.engine.settings import DEFAULTS, BankMode, Schedule, Task
+from diffeditor_app.engine.settings import BankMode, Schedule
+from diffeditor_app.engine.tasks.registry import DEFAULTS, Task
 
 
 def test_fifty_step_schedule_is_the_reference_table():

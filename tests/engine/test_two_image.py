@@ -7,7 +7,7 @@ import pytest
 import torch
 from PIL import Image
 
-from diffeditor_app.engine import AppearanceEdit, InvalidInput, MoveEdit, PasteEdit, SourceImage
+from diffeditor_app.engine import InvalidInput, SourceImage
 from diffeditor_app.engine.imaging.compose import blend_weights, feather_width
 from diffeditor_app.engine.method.attention import (
     BankAttnProcessor,
@@ -17,6 +17,9 @@ from diffeditor_app.engine.method.attention import (
     _Injection,
 )
 from diffeditor_app.engine.settings import BankMode
+from diffeditor_app.engine.tasks.appearance import AppearanceEdit
+from diffeditor_app.engine.tasks.move import MoveEdit
+from diffeditor_app.engine.tasks.paste import PasteEdit
 
 
 def reference_scene(

@@ -12,7 +12,7 @@ import pytest
 import torch
 from torch import nn
 
-from diffeditor_app.engine import Editor, ModelSpec, MoveEdit, load_model
+from diffeditor_app.engine import Editor, ModelSpec, load_model
 from diffeditor_app.engine.errors import InvalidInput
 from diffeditor_app.engine.method.attention import (
     BankAttnProcessor,
@@ -36,6 +36,7 @@ from diffeditor_app.engine.models.memory import (
     out_of_memory_sentence,
 )
 from diffeditor_app.engine.models.testing import square_scene
+from diffeditor_app.engine.tasks.move import MoveEdit
 
 CUDA = torch.device("cuda")
 CPU = torch.device("cpu")

@@ -17,8 +17,9 @@ import pytest
 from PySide6.QtCore import QObject, QThread, Slot
 from PySide6.QtWidgets import QApplication
 
-from diffeditor_app.engine import EditCancelled, EditResult, ModelSpec, MoveEdit, StepInfo
+from diffeditor_app.engine import EditCancelled, EditResult, ModelSpec, StepInfo
 from diffeditor_app.engine.models.testing import square_scene, write_tiny_model
+from diffeditor_app.engine.tasks.move import MoveEdit
 from diffeditor_app.runtime.jobs import CancelFlags, JobIds, StepClock
 from diffeditor_app.runtime.worker import (
     ModelManager,

@@ -9,8 +9,9 @@ from typing import ClassVar
 import numpy as np
 import pytest
 
-from diffeditor_app.engine import EditResult, ModelSpec, MoveEdit, StepInfo
+from diffeditor_app.engine import EditResult, ModelSpec, StepInfo
 from diffeditor_app.engine.models.testing import square_scene
+from diffeditor_app.engine.tasks.move import MoveEdit
 from diffeditor_app.runtime.worker import ModelManager, WorkerClient
 from diffeditor_app.server.client import ServerAddress, ServerUnavailable
 

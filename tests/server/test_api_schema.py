@@ -10,10 +10,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from diffeditor_app.engine import EditResult, InvalidInput, MoveEdit
+from diffeditor_app.engine import EditResult, InvalidInput
 from diffeditor_app.engine.imaging.images import SourceImage, load_mask
 from diffeditor_app.engine.models.testing import scene_requests, square_scene
-from diffeditor_app.engine.settings import DEFAULTS, Task
+from diffeditor_app.engine.tasks.move import MoveEdit
+from diffeditor_app.engine.tasks.registry import DEFAULTS, Task
 from diffeditor_app.server.api import (
     BadRequest,
     PreviewOptions,

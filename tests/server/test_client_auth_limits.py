@@ -10,8 +10,9 @@ import httpx
 import numpy as np
 import pytest
 
-from diffeditor_app.engine import EditCancelled, InvalidInput, MoveEdit
+from diffeditor_app.engine import EditCancelled, InvalidInput
 from diffeditor_app.engine.models.testing import square_scene
+from diffeditor_app.engine.tasks.move import MoveEdit
 from diffeditor_app.runtime.settings import APP_NAME as SETTINGS_APP_NAME
 from diffeditor_app.server import auth
 from diffeditor_app.server.api import CLIENT_HEADER, EDITS_PATH, encode_preview

@@ -23,9 +23,10 @@ import torch
 from PIL import Image
 
 from diffeditor_app.cli import main
-from diffeditor_app.engine import EditCancelled, Editor, InvalidInput, ModelSpec, MoveEdit
+from diffeditor_app.engine import EditCancelled, Editor, InvalidInput, ModelSpec
 from diffeditor_app.engine.models.loading import load_model
 from diffeditor_app.engine.models.testing import square_scene, tinted_scene
+from diffeditor_app.engine.tasks.move import MoveEdit
 from diffeditor_app.server.api import CLIENT_HEADER, EDITS_PATH, INFO_PATH, encode_request
 from diffeditor_app.server.client import RemoteEditor, ServerAddress, ServerUnavailable
 from diffeditor_app.server.process import free_port

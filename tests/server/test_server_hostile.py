@@ -18,8 +18,8 @@ import pytest
 from PIL import Image
 
 from diffeditor_app.cli import main
-from diffeditor_app.engine import MoveEdit
 from diffeditor_app.engine.models.testing import square_scene
+from diffeditor_app.engine.tasks.move import MoveEdit
 from diffeditor_app.server.api import EDITS_PATH, INFO_PATH, encode_request
 from diffeditor_app.server.process import free_port
 from tests.server.conftest import serving

@@ -16,9 +16,10 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from diffeditor_app.cli import main
-from diffeditor_app.engine import InvalidInput, MoveEdit
+from diffeditor_app.engine import InvalidInput
 from diffeditor_app.engine.models.model import ModelProfile
 from diffeditor_app.engine.models.testing import square_scene
+from diffeditor_app.engine.tasks.move import MoveEdit
 from diffeditor_app.server import auth
 from diffeditor_app.server.api import (
     BadRequest,

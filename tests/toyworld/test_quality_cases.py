@@ -30,7 +30,7 @@ from quality import (
     summarise,
 )
 
-from diffeditor_app.engine.settings import DEFAULTS, Task
+from diffeditor_app.engine.tasks.registry import DEFAULTS, Task
 
 
 @pytest.mark.parametrize("task", ["move", "resize", "drag", "appearance", "paste"])

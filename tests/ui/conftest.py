@@ -7,7 +7,8 @@ from PIL import Image
 from PySide6.QtWidgets import QMessageBox
 
 from diffeditor_app.document import commands
-from diffeditor_app.document.session import EditSession, MaskName, MoveBox
+from diffeditor_app.document.session import EditSession
+from diffeditor_app.document.state import MaskName, MoveBox
 from diffeditor_app.engine.models.model import ModelSpec
 from diffeditor_app.engine.models.testing import square_scene
 from diffeditor_app.ui.app import create_window, demo_model, prepare_demo

@@ -13,11 +13,11 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox
 
 from diffeditor_app.document import commands
-from diffeditor_app.document.session import MaskName, MoveBox
+from diffeditor_app.document.state import MaskName, MoveBox
 from diffeditor_app.engine.models.model import ModelSpec
 from diffeditor_app.engine.models.testing import square_scene
 from diffeditor_app.engine.requests import Point
-from diffeditor_app.engine.settings import Task
+from diffeditor_app.engine.tasks.registry import Task
 from diffeditor_app.ui.app import create_window
 
 DELAY_MS = 50  # the app waits 30 s; a test need not
@@ -107,7 +107,7 @@ from pathlib import Path
 from PIL import Image
 from PySide6.QtWidgets import QApplication
 from diffeditor_app.document import commands
-from diffeditor_app.document.session import MaskName
+from diffeditor_app.document.state import MaskName
 from diffeditor_app.engine.models.model import ModelSpec
 from diffeditor_app.engine.models.testing import square_scene
 from diffeditor_app.ui.app import create_window

@@ -12,12 +12,13 @@ from PySide6.QtGui import QColor, QImage, QMouseEvent, QWheelEvent
 from PySide6.QtWidgets import QApplication, QVBoxLayout, QWidget
 
 from diffeditor_app.document import commands
-from diffeditor_app.document.session import DragPair, EditSession, MaskName, MoveBox
+from diffeditor_app.document.session import EditSession
+from diffeditor_app.document.state import DragPair, MaskName, MoveBox
 from diffeditor_app.engine.imaging.geometry import mask_bbox
 from diffeditor_app.engine.imaging.images import SourceImage
 from diffeditor_app.engine.models.testing import square_scene
 from diffeditor_app.engine.requests import Point
-from diffeditor_app.engine.settings import Task
+from diffeditor_app.engine.tasks.registry import Task
 from diffeditor_app.ui.canvas import Canvas
 from diffeditor_app.ui.qimage import mask_overlay, pil_to_qimage, rgb_to_qimage
 from diffeditor_app.ui.tools import (

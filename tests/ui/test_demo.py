@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from diffeditor_app.document.session import MaskName
-from diffeditor_app.engine.settings import Task
+from diffeditor_app.document.state import MaskName
+from diffeditor_app.engine.tasks.registry import Task
 
 TIMEOUT_MS = 120_000
 

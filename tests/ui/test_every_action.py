@@ -15,7 +15,7 @@ from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QDialog, QFileDialog, QMenu, QMessageBox, QToolBar
 
 from diffeditor_app.document.project import save_project
-from diffeditor_app.document.session import SessionState
+from diffeditor_app.document.state import SessionState
 from diffeditor_app.engine.imaging.images import SourceImage
 from diffeditor_app.engine.models.testing import square_scene
 

@@ -11,7 +11,7 @@ from PySide6.QtGui import QEnterEvent
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
-from diffeditor_app.document.session import MaskName
+from diffeditor_app.document.state import MaskName
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from pathlib import Path
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from diffeditor_app.document import commands
-from diffeditor_app.document.session import MaskName
+from diffeditor_app.document.state import MaskName
 from diffeditor_app.ui.app import DEMO_IMAGE, create_window, demo_model, prepare_demo
 from diffeditor_app.ui.file_controller import APP_FOLDER
 from diffeditor_app.ui.model_setup import ModelSetupDialog

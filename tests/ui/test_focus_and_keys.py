@@ -11,15 +11,10 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 
 from diffeditor_app.document import commands
-from diffeditor_app.document.session import (
-    Candidate,
-    EditSetup,
-    MoveBox,
-    SessionState,
-)
+from diffeditor_app.document.state import Candidate, EditSetup, MoveBox, SessionState
 from diffeditor_app.engine.imaging.images import SourceImage
 from diffeditor_app.engine.models.model import ModelProfile
-from diffeditor_app.engine.settings import Task
+from diffeditor_app.engine.tasks.registry import Task
 from diffeditor_app.ui.app import create_window, demo_model
 from diffeditor_app.ui.panels import EditPanel
 

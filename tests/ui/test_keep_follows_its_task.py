@@ -7,10 +7,10 @@ import numpy as np
 from PIL import Image
 
 from diffeditor_app.document import commands
-from diffeditor_app.document.session import DragPair, MaskName, MoveBox
+from diffeditor_app.document.state import DragPair, MaskName, MoveBox
 from diffeditor_app.engine.models.testing import square_scene
 from diffeditor_app.engine.requests import Point
-from diffeditor_app.engine.settings import Task
+from diffeditor_app.engine.tasks.registry import Task
 
 TIMEOUT_MS = 120_000
 

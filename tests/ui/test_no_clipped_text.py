@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from PySide6.QtWidgets import QLabel, QLineEdit, QPushButton, QTabWidget, QToolButton
 
-from diffeditor_app.engine.settings import Task
+from diffeditor_app.engine.tasks.registry import Task
 from diffeditor_app.ui.preferences import HUB_ID, PreferencesDialog
 from diffeditor_app.ui.status_bar import ElidedLabel
 from diffeditor_app.ui.window import TOY_NOTE

@@ -8,7 +8,7 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 
-from diffeditor_app.document.session import Candidate, EditSetup
+from diffeditor_app.document.state import Candidate, EditSetup
 from diffeditor_app.engine.imaging.images import SourceImage
 
 TIMEOUT_MS = 120_000

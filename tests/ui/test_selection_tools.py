@@ -11,7 +11,7 @@ from PySide6.QtGui import QMouseEvent
 from PySide6.QtWidgets import QApplication
 
 from diffeditor_app.document import commands
-from diffeditor_app.document.session import MaskName
+from diffeditor_app.document.state import MaskName
 from diffeditor_app.engine.selection import iou
 from diffeditor_app.engine.selection.scenes import make_scene
 from diffeditor_app.ui import selection_tools

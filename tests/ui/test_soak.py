@@ -52,10 +52,10 @@ def soak(model_dir: Path, scratch: Path) -> dict[str, int]:
     from PySide6.QtWidgets import QLabel, QMessageBox
 
     from diffeditor_app.document import commands
-    from diffeditor_app.document.session import MoveBox, PasteLayer
+    from diffeditor_app.document.state import MoveBox, PasteLayer
     from diffeditor_app.engine.models.model import ModelSpec
     from diffeditor_app.engine.requests import Point
-    from diffeditor_app.engine.settings import Task
+    from diffeditor_app.engine.tasks.registry import Task
     from diffeditor_app.ui.app import create_window, prepare_demo
 
     problems: list[str] = []

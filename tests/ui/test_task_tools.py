@@ -8,8 +8,8 @@ from PIL import Image
 from PySide6.QtCore import Qt
 
 from diffeditor_app.document import commands
-from diffeditor_app.document.session import MaskName
-from diffeditor_app.engine.settings import Task
+from diffeditor_app.document.state import MaskName
+from diffeditor_app.engine.tasks.registry import Task
 
 
 def scene(tmp_path, name: str, width: int, height: int):

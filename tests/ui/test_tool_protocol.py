@@ -10,10 +10,10 @@ from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtGui import QColor, QImage, QPainter, QTransform
 
 from diffeditor_app.document import commands
-from diffeditor_app.document.session import DragPair, MaskName, MoveBox, PasteLayer
+from diffeditor_app.document.state import DragPair, MaskName, MoveBox, PasteLayer
 from diffeditor_app.engine.models.testing import square_scene
 from diffeditor_app.engine.requests import Point
-from diffeditor_app.engine.settings import Task
+from diffeditor_app.engine.tasks.registry import Task
 from diffeditor_app.ui.canvas import Canvas
 from diffeditor_app.ui.drawing import SELECTED_COLOR, View
 from diffeditor_app.ui.layer_tools import BoxTool, PasteTool, PointTool

@@ -13,9 +13,9 @@ from PySide6.QtGui import QDropEvent
 from PySide6.QtWidgets import QMessageBox
 
 from diffeditor_app.document import commands
-from diffeditor_app.document.session import MaskName, MoveBox
+from diffeditor_app.document.state import MaskName, MoveBox
 from diffeditor_app.engine.models.model import ModelSpec
-from diffeditor_app.engine.settings import Task
+from diffeditor_app.engine.tasks.registry import Task
 from diffeditor_app.ui.app import create_window
 
 TIMEOUT_MS = 120_000
@@ -235,7 +235,7 @@ def crafted_project(tmp_path, scene_path, change) -> Path:
     import zipfile
 
     from diffeditor_app.document.project import save_project
-    from diffeditor_app.document.session import SessionState
+    from diffeditor_app.document.state import SessionState
     from diffeditor_app.engine.imaging.images import load_image
 
     good = tmp_path / "good.diffedit"

@@ -6,7 +6,7 @@ import numpy as np
 from PIL import Image
 
 from diffeditor_app.document import commands
-from diffeditor_app.document.session import MaskName, MoveBox
+from diffeditor_app.document.state import MaskName, MoveBox
 from diffeditor_app.server.client import ServerAddress
 
 

@@ -18,7 +18,7 @@ import torch
 from diffeditor_app.engine.method.attention import BankController, MemoryBank
 from diffeditor_app.engine.method.features import FeatureExtractor, to_grid
 from diffeditor_app.engine.method.image_prompt import ImagePromptController
-from diffeditor_app.engine.method.tasks import EditPlan
+from diffeditor_app.engine.method.plans import EditPlan
 from diffeditor_app.engine.settings import Renoise, TaskSettings
 
 

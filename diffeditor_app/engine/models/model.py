@@ -16,7 +16,8 @@ import torch
 
 from diffeditor_app.engine.errors import InvalidInput, ModelUnavailable, first_line, quoted
 from diffeditor_app.engine.models.memory import PLANS, MemoryPlan, VramPreset
-from diffeditor_app.engine.settings import DEFAULTS, Task, TaskSettings
+from diffeditor_app.engine.settings import TaskSettings
+from diffeditor_app.engine.tasks.registry import DEFAULTS, Task
 
 SD15_HUB_ID = "stable-diffusion-v1-5/stable-diffusion-v1-5"
 PROFILE_FILE = "diffeditor.json"

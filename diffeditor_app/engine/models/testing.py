@@ -16,14 +16,9 @@ import torch
 from diffeditor_app.engine.imaging.images import SourceImage
 from diffeditor_app.engine.models.loading import MODELS_DIR, prepare_modules, quiet_libraries
 from diffeditor_app.engine.models.model import PROFILE_FILE, LoadedModel, ModelProfile
-from diffeditor_app.engine.requests import (
-    AppearanceEdit,
-    DragEdit,
-    EditRequest,
-    MoveEdit,
-    PasteEdit,
-    Point,
-)
+from diffeditor_app.engine.requests import EditRequest
+from diffeditor_app.engine.tasks.base import Scene
+from diffeditor_app.engine.tasks.registry import TASKS
 
 TINY_PROFILE = ModelProfile(
     feature_blocks=(1, 2),
@@ -272,32 +267,17 @@ def tinted_scene(run: int, width: int, height: int) -> tuple[SourceImage, np.nda
 
 
 def scene_requests(image: SourceImage, mask: np.ndarray, steps: int) -> dict[str, EditRequest]:
-    """One request per task on a `square_scene`, in the proportions of the image: move,
-    resize (a move that scales), a one-point drag, and the two-image tasks with a reference
-    of another size (letterboxed)."""
+    """Every task's example requests on a `square_scene`, in the proportions of the image
+    (the two-image tasks get a reference of another size, letterboxed)."""
     h, w = mask.shape
     reference, ref_mask = square_scene(w * 3 // 4, h)
     region = np.zeros_like(mask)
     region[h // 8 : h - h // 8, w // 8 : w - w // 8] = True
-    handle = Point(w * 0.35, h * 0.45)
-    return {
-        "move": MoveEdit(image=image, mask=mask, offset=(w * 0.2, h * 0.05), steps=steps),
-        "resize": MoveEdit(image=image, mask=mask, offset=(w * 0.1, 0), scale=1.3, steps=steps),
-        "drag": DragEdit(
-            image=image, mask=region, pairs=((handle, Point(w * 0.55, h * 0.5)),), steps=steps
-        ),
-        "appearance": AppearanceEdit(
-            image=image, mask=mask, reference=reference, reference_mask=ref_mask, steps=steps
-        ),
-        "paste": PasteEdit(
-            image=image,
-            reference=reference,
-            reference_mask=ref_mask,
-            at=(w * 0.7, h * 0.6),
-            scale=0.8,
-            steps=steps,
-        ),
-    }
+    scene = Scene(image, mask, region, reference, ref_mask, steps)
+    requests: dict[str, EditRequest] = {}
+    for spec in TASKS.values():
+        requests.update(spec.examples(scene))
+    return requests
 
 
 def _write_tiny_image_prompt(folder: Path, unet) -> None:
