@@ -85,7 +85,7 @@ def plan_appearance(
     )
 
 
-DEFAULTS = TaskSettings(
+DEFAULTS = TaskSettings(  # the tuned numbers (ALGORITHM.md §9)
     cfg_scale=5.0,
     guidance_strength=2.0,
     guidance_lambda=0.04,

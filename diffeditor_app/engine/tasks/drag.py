@@ -169,7 +169,7 @@ def plan_drag(
     )
 
 
-DEFAULTS = TaskSettings(
+DEFAULTS = TaskSettings(  # the tuned numbers (ALGORITHM.md §9)
     cfg_scale=4.0,
     guidance_strength=2.0,
     guidance_lambda=0.04,

@@ -175,7 +175,7 @@ def plan_move(
     )
 
 
-DEFAULTS = TaskSettings(
+DEFAULTS = TaskSettings(  # the tuned numbers (ALGORITHM.md §9)
     cfg_scale=4.0,
     guidance_strength=0.5,
     guidance_lambda=0.08,

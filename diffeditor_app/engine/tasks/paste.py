@@ -160,7 +160,7 @@ def plan_paste(
     )
 
 
-DEFAULTS = TaskSettings(
+DEFAULTS = TaskSettings(  # the tuned numbers (ALGORITHM.md §9)
     cfg_scale=4.0,
     guidance_strength=1.5,
     guidance_lambda=0.04,
