@@ -40,6 +40,25 @@ def break_file_writes(monkeypatch):
     return lambda: monkeypatch.setattr(os, "replace", broken_replace)
 
 
+@pytest.fixture
+def connections(monkeypatch) -> list[object]:
+    """Every network connection the test's code tries, refused and listed. "Fails fast
+    offline" is checked as "never tried the network": a stopwatch would pass a slow retry on a
+    fast machine and fail a quick lookup on a loaded one."""
+    import socket
+
+    tried: list[object] = []
+
+    def refuse(address: object, *args: object, **kwargs: object):
+        tried.append(address)
+        raise OSError(101, "the tests have no network")
+
+    monkeypatch.setattr(socket.socket, "connect", lambda self, address: refuse(address))
+    monkeypatch.setattr(socket.socket, "connect_ex", lambda self, address: refuse(address))
+    monkeypatch.setattr(socket, "getaddrinfo", refuse)
+    return tried
+
+
 @pytest.fixture(scope="session", autouse=True)
 def collect_qt_garbage_at_the_end():
     """Free every Qt wrapper left in a reference cycle while the QApplication still runs:

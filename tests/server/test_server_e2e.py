@@ -11,7 +11,6 @@ import json
 import os
 import signal
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
@@ -133,13 +132,11 @@ def test_progress_previews_and_cancel(address):
             raise EditCancelled("The edit was cancelled.")
 
     late: list[int] = []
-    start = time.monotonic()
     with pytest.raises(EditCancelled):
         RemoteEditor(address).edit(
             move(steps=200), on_step=lambda info: late.append(info.step), interrupt=cancel_after_two
         )
-    assert 2 <= len(late) < 50
-    assert time.monotonic() - start < 30
+    assert 2 <= len(late) < 50  # the call ended with the cancel, not with the 200 steps
 
 
 def test_the_queue_limit_is_per_client_and_cancel_frees_the_slot(address):
