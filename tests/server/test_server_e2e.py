@@ -5,6 +5,11 @@ The replica-kill test runs last: it leaves Ray restarting a replica."""
 
 from __future__ import annotations
 
+import pytest
+
+pytest.importorskip("ray", reason="needs the [serve] extra (Ray Serve)")
+pytest.importorskip("fastapi", reason="needs the [serve] extra (FastAPI)")
+
 import base64
 import io
 import json
@@ -17,7 +22,6 @@ from pathlib import Path
 
 import httpx
 import numpy as np
-import pytest
 import torch
 from PIL import Image
 

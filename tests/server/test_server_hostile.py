@@ -4,6 +4,12 @@ stopped by its own process id."""
 
 from __future__ import annotations
 
+import pytest
+
+pytest.importorskip("ray", reason="needs the [serve] extra (Ray Serve)")
+pytest.importorskip("fastapi", reason="needs the [serve] extra (FastAPI)")
+pytest.importorskip("grpc", reason="needs the [serve] extra (Ray's gRPC door)")
+
 import base64
 import contextlib
 import io
@@ -14,7 +20,6 @@ import time
 import grpc
 import httpx
 import psutil
-import pytest
 from PIL import Image
 
 from diffeditor_app.cli import main
