@@ -32,7 +32,7 @@ from diffeditor_app.engine.models.testing import square_scene, tinted_scene
 from diffeditor_app.server.api import CLIENT_HEADER, EDITS_PATH, INFO_PATH, encode_request
 from diffeditor_app.server.client import RemoteEditor, ServerAddress, ServerUnavailable
 from diffeditor_app.server.process import free_port
-from tests.server.conftest import serving
+from tests.server.conftest import cli_move, serving
 
 TOKEN = "loopback-test-token"
 WIDTH, HEIGHT = 96, 64  # square_scene()'s size, inside the tiny model's range
@@ -226,17 +226,7 @@ def test_two_concurrent_clients_both_finish(address):
 
 
 def test_cli_edit_with_server(address, tmp_path, monkeypatch, capsys):
-    image, mask = square_scene(WIDTH, HEIGHT)
-    image.to_pil().save(tmp_path / "in.png")
-    Image.fromarray(mask).save(tmp_path / "mask.png")
-    args = [
-        "edit",
-        "move",
-        "--image",
-        str(tmp_path / "in.png"),
-        "--mask",
-        str(tmp_path / "mask.png"),
-    ]
+    args = cli_move(tmp_path, WIDTH, HEIGHT)
     args += ["--offset", "-10,2", "--steps", "3", "--server", address.url, "--json"]
     monkeypatch.delenv("DIFFEDITOR_TOKEN", raising=False)
     assert main([*args, "--out", str(tmp_path / "a.png")]) == 2

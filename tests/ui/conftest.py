@@ -67,6 +67,13 @@ def click(qtbot, canvas: Canvas, x: float, y: float, modifiers=NONE, button=LEFT
     qtbot.mouseClick(canvas.viewport(), button, modifiers, at(canvas, x, y))
 
 
+def paint_rect(session: EditSession, rows: slice, cols: slice) -> None:
+    """One brush stroke on the object mask covering image rows x cols."""
+    mask = np.zeros((session.image.height, session.image.width), dtype=bool)
+    mask[rows, cols] = True
+    commands.stroke(session, MaskName.OBJECT, (0, 0, mask.shape[1], mask.shape[0]), mask, False)
+
+
 def saved_scene(
     folder: Path, width: int = 96, height: int = 64, name: str = "scene.png"
 ) -> tuple[Path, np.ndarray]:

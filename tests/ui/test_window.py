@@ -17,6 +17,7 @@ from diffeditor_app.document.session import MaskName, MoveBox
 from diffeditor_app.engine.models.model import ModelSpec
 from diffeditor_app.engine.settings import Task
 from diffeditor_app.ui.app import create_window
+from tests.ui.conftest import paint_rect
 
 TIMEOUT_MS = 120_000
 
@@ -41,11 +42,8 @@ def window(tiny_window, messages):
 
 
 def paint_object(window) -> None:
-    session = window.session
-    mask = np.zeros((session.image.height, session.image.width), dtype=bool)
-    mask[20:37, 24:41] = True
-    commands.stroke(session, MaskName.OBJECT, (0, 0, mask.shape[1], mask.shape[0]), mask, False)
-    commands.set_box(session, MoveBox(dx=16, dy=4))
+    paint_rect(window.session, slice(20, 37), slice(24, 41))
+    commands.set_box(window.session, MoveBox(dx=16, dy=4))
 
 
 def test_open_by_api_and_by_drop(window, scene_path, qtbot):
