@@ -40,37 +40,48 @@ def break_file_writes(monkeypatch):
     return lambda: monkeypatch.setattr(os, "replace", broken_replace)
 
 
+@pytest.fixture
+def connections(monkeypatch) -> list[object]:
+    """Every network connection the test's code tries, refused and listed. "Fails fast
+    offline" is checked as "never tried the network": a stopwatch would pass a slow retry on a
+    fast machine and fail a quick lookup on a loaded one."""
+    import socket
+
+    tried: list[object] = []
+
+    def refuse(address: object, *args: object, **kwargs: object):
+        tried.append(address)
+        raise OSError(101, "the tests have no network")
+
+    monkeypatch.setattr(socket.socket, "connect", lambda self, address: refuse(address))
+    monkeypatch.setattr(socket.socket, "connect_ex", lambda self, address: refuse(address))
+    monkeypatch.setattr(socket, "getaddrinfo", refuse)
+    return tried
+
+
 @pytest.fixture(scope="session", autouse=True)
-def collect_qt_garbage_at_the_end():
-    """Free every Qt wrapper left in a reference cycle while the QApplication still runs:
-    the GUI tests turn automatic collection off while a worker exists (GuiCollector)."""
+def release_qt_at_the_end():
+    """Delete what the GUI tests left while the QApplication and Python still run: every
+    top-level widget (closed windows are only hidden), then the Qt wrappers held by reference
+    cycles (the GUI tests turn automatic collection off while a worker exists). Left to the
+    interpreter's exit, PySide's clean-up deletes every object Python still owns one by one
+    in no fixed order, and reaches widgets already deleted with their parent window: the
+    process then crashes ("shared QObject was deleted directly") after every test passed."""
     yield
     import gc
 
     from PySide6.QtCore import QCoreApplication, QEvent
+    from PySide6.QtWidgets import QApplication
 
     app = QCoreApplication.instance()
-    if app is not None:
-        gc.collect()
-        QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
-        app.processEvents()
-
-
-_exit_status = 0
-
-
-def pytest_sessionfinish(session, exitstatus):
-    global _exit_status
-    _exit_status = int(exitstatus)
-
-
-def pytest_unconfigure(config):
-    """End the test process without interpreter finalization, which destroys the remaining
-    PySide6 wrappers in an order Qt does not allow ("shared QObject was deleted directly")
-    after every test has passed. The report is complete by now; the exit status is
-    pytest's own."""
-    import sys
-
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(_exit_status)
+    if app is None:
+        return
+    if isinstance(app, QApplication):
+        for widget in QApplication.topLevelWidgets():
+            if widget.parent() is None:
+                widget.close()
+                widget.deleteLater()
+    gc.collect()
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    app.processEvents()
+    gc.collect()

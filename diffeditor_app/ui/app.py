@@ -157,6 +157,17 @@ def run(demo: bool = False, model: str | None = None, image: Path | None = None)
     leave_now()
 
 
+def release(window) -> None:
+    """Delete a closed window now, with its widgets and worker. A closed window is only
+    hidden; one left for the interpreter's exit is deleted there by PySide's clean-up, which
+    deletes every object Python still owns in no fixed order and can reach a widget
+    already deleted with its parent (a crash after all the work is done)."""
+    from PySide6.QtCore import QCoreApplication, QEvent
+
+    window.deleteLater()
+    QCoreApplication.sendPostedEvents(window, QEvent.Type.DeferredDelete)
+
+
 def leave_now() -> NoReturn:
     """End the process once the window has closed. By then everything is on disk: the
     settings, the autosave's removal (its writer thread joined), and the edit worker has
@@ -265,5 +276,6 @@ def screenshot(
             shot = png_bytes(window.grab())
         finally:
             window.close()  # stops the worker thread, also after an error
+            release(window)
     write_atomically(out, lambda stream: stream.write(shot))
     return 0

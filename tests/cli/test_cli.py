@@ -8,7 +8,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -408,7 +407,7 @@ def test_model_that_is_not_a_model_fails_with_one_line(tmp_path, scene, capsys, 
     ],
 )
 def test_uncached_hub_model_offline_fails_fast_naming_the_repo(
-    tmp_path, scene, capsys, monkeypatch, model, offline, extra, reason
+    tmp_path, scene, capsys, monkeypatch, model, offline, extra, reason, connections
 ):
     import huggingface_hub.constants as hub_constants
 
@@ -426,17 +425,13 @@ def test_uncached_hub_model_offline_fails_fast_naming_the_repo(
     argv += ["--out", scene.out(), *extra]
     if model is not None:
         argv += ["--model", model]
-    import diffusers  # noqa: F401  (warm imports: time the lookup, not the import)
-
-    start = time.perf_counter()
     code, out, err = cli(capsys, *argv)
-    elapsed = time.perf_counter() - start
 
     assert code == 1
     assert out == ""
     line = assert_one_line_error(err, model or SD15_HUB_ID, "cache", reason)
     assert line.count(". ") == 0 and line.rstrip().endswith(".")  # one sentence
-    assert elapsed < 5, elapsed
+    assert connections == []  # fast: the cache was asked, the hub never
     assert not scene.out().exists()
 
 

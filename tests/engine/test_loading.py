@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 import torch
@@ -65,15 +64,14 @@ def test_configs_without_weights_fail_with_a_sentence():
     assert "\n" not in str(info.value)
 
 
-def test_hub_id_offline_fails_fast_naming_the_repo(monkeypatch, tmp_path):
+def test_hub_id_offline_fails_fast_naming_the_repo(monkeypatch, tmp_path, connections):
     import huggingface_hub.constants as constants
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path))
-    start = time.perf_counter()
     with pytest.raises(ModelUnavailable) as info:
         load_model(ModelSpec(SD15_HUB_ID, device="cpu", allow_download=True))
-    assert time.perf_counter() - start < 10
+    assert connections == []  # fast: the cache was asked, the hub never
     message = str(info.value)
     assert SD15_HUB_ID in message and "offline" in message and "hf download" in message
 

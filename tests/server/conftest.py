@@ -8,7 +8,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
+from diffeditor_app.engine.models.testing import square_scene
 from diffeditor_app.server.process import ServerProcess
 
 
@@ -41,3 +43,12 @@ def serving(args: list[str], token: str, log: Path) -> Iterator[ServerProcess]:
     process.start()
     yield process
     assert process.stop() == 0, process.tail()
+
+
+def cli_move(folder: Path, width: int, height: int) -> list[str]:
+    """`diffeditor edit move` with square_scene(width, height) and its mask written to
+    `folder`; the caller adds the offset, the server and the output."""
+    image, mask = square_scene(width, height)
+    image.to_pil().save(folder / "in.png")
+    Image.fromarray(mask).save(folder / "mask.png")
+    return ["edit", "move", "--image", str(folder / "in.png"), "--mask", str(folder / "mask.png")]

@@ -6,6 +6,9 @@ import socket
 
 import pytest
 
+pytest.importorskip("ray", reason="needs the [serve] extra (Ray Serve)")
+pytest.importorskip("fastapi", reason="needs the [serve] extra (FastAPI)")
+
 from diffeditor_app.cli import main
 from diffeditor_app.engine import InvalidInput
 from diffeditor_app.server.config import ServerConfig

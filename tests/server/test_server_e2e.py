@@ -5,20 +5,23 @@ The replica-kill test runs last: it leaves Ray restarting a replica."""
 
 from __future__ import annotations
 
+import pytest
+
+pytest.importorskip("ray", reason="needs the [serve] extra (Ray Serve)")
+pytest.importorskip("fastapi", reason="needs the [serve] extra (FastAPI)")
+
 import base64
 import io
 import json
 import os
 import signal
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
 
 import httpx
 import numpy as np
-import pytest
 import torch
 from PIL import Image
 
@@ -30,7 +33,7 @@ from diffeditor_app.engine.tasks.move import MoveEdit
 from diffeditor_app.server.api import CLIENT_HEADER, EDITS_PATH, INFO_PATH, encode_request
 from diffeditor_app.server.client import RemoteEditor, ServerAddress, ServerUnavailable
 from diffeditor_app.server.process import free_port
-from tests.server.conftest import serving
+from tests.server.conftest import cli_move, serving
 
 TOKEN = "loopback-test-token"
 WIDTH, HEIGHT = 96, 64  # square_scene()'s size, inside the tiny model's range
@@ -134,13 +137,11 @@ def test_progress_previews_and_cancel(address):
             raise EditCancelled("The edit was cancelled.")
 
     late: list[int] = []
-    start = time.monotonic()
     with pytest.raises(EditCancelled):
         RemoteEditor(address).edit(
             move(steps=200), on_step=lambda info: late.append(info.step), interrupt=cancel_after_two
         )
-    assert 2 <= len(late) < 50
-    assert time.monotonic() - start < 30
+    assert 2 <= len(late) < 50  # the call ended with the cancel, not with the 200 steps
 
 
 def test_the_queue_limit_is_per_client_and_cancel_frees_the_slot(address):
@@ -226,17 +227,7 @@ def test_two_concurrent_clients_both_finish(address):
 
 
 def test_cli_edit_with_server(address, tmp_path, monkeypatch, capsys):
-    image, mask = square_scene(WIDTH, HEIGHT)
-    image.to_pil().save(tmp_path / "in.png")
-    Image.fromarray(mask).save(tmp_path / "mask.png")
-    args = [
-        "edit",
-        "move",
-        "--image",
-        str(tmp_path / "in.png"),
-        "--mask",
-        str(tmp_path / "mask.png"),
-    ]
+    args = cli_move(tmp_path, WIDTH, HEIGHT)
     args += ["--offset", "-10,2", "--steps", "3", "--server", address.url, "--json"]
     monkeypatch.delenv("DIFFEDITOR_TOKEN", raising=False)
     assert main([*args, "--out", str(tmp_path / "a.png")]) == 2

@@ -4,6 +4,12 @@ stopped by its own process id."""
 
 from __future__ import annotations
 
+import pytest
+
+pytest.importorskip("ray", reason="needs the [serve] extra (Ray Serve)")
+pytest.importorskip("fastapi", reason="needs the [serve] extra (FastAPI)")
+pytest.importorskip("grpc", reason="needs the [serve] extra (Ray's gRPC door)")
+
 import base64
 import contextlib
 import io
@@ -14,7 +20,6 @@ import time
 import grpc
 import httpx
 import psutil
-import pytest
 from PIL import Image
 
 from diffeditor_app.cli import main
@@ -22,7 +27,7 @@ from diffeditor_app.engine.models.testing import square_scene
 from diffeditor_app.engine.tasks.move import MoveEdit
 from diffeditor_app.server.api import EDITS_PATH, INFO_PATH, encode_request
 from diffeditor_app.server.process import free_port
-from tests.server.conftest import serving
+from tests.server.conftest import cli_move, serving
 
 TOKEN = "hostile-test-token"
 WIDTH, HEIGHT = 96, 64
@@ -306,18 +311,8 @@ def accepted_from(source: str, url: str, body: bytes, headers: dict) -> bool:
 def test_edit_with_server_exits_2_when_the_server_refuses_bad_input(
     server, tmp_path, monkeypatch, capsys
 ):
-    image, mask = square_scene(WIDTH, HEIGHT)
-    image.to_pil().save(tmp_path / "in.png")
-    Image.fromarray(mask).save(tmp_path / "mask.png")
     monkeypatch.setenv("DIFFEDITOR_TOKEN", TOKEN)
-    args = [
-        "edit",
-        "move",
-        "--image",
-        str(tmp_path / "in.png"),
-        "--mask",
-        str(tmp_path / "mask.png"),
-    ]
+    args = cli_move(tmp_path, WIDTH, HEIGHT)
     args += ["--offset", "8,0", "--steps", "2", "--resolution", "99999", "--server", server.url]
     assert main([*args, "--out", str(tmp_path / "out.png")]) == 2
     err = capsys.readouterr().err

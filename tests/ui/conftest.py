@@ -1,10 +1,16 @@
-"""GUI test fixtures."""
+"""GUI test fixtures, and the helpers several GUI test files share (`from tests.ui.conftest
+import ...`): pointer gestures on the canvas, a scene saved to disk, a preferences field."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import numpy as np
 import pytest
 from PIL import Image
-from PySide6.QtWidgets import QMessageBox
+from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
+from PySide6.QtGui import QColor, QMouseEvent
+from PySide6.QtWidgets import QApplication, QMessageBox
 
 from diffeditor_app.document import commands
 from diffeditor_app.document.session import EditSession
@@ -13,6 +19,75 @@ from diffeditor_app.engine.models.model import ModelSpec
 from diffeditor_app.engine.models.testing import square_scene
 from diffeditor_app.ui.app import create_window, demo_model, prepare_demo
 from diffeditor_app.ui.canvas import Canvas
+from diffeditor_app.ui.preferences import Field, PreferencesDialog
+
+LEFT = Qt.MouseButton.LeftButton
+RIGHT = Qt.MouseButton.RightButton
+MIDDLE = Qt.MouseButton.MiddleButton
+NONE = Qt.KeyboardModifier.NoModifier
+SHIFT = Qt.KeyboardModifier.ShiftModifier
+ALT = Qt.KeyboardModifier.AltModifier
+OBJECT_BBOX = (24, 20, 40, 36)  # square_scene(96, 64)'s red square: rows 20..35, cols 24..39
+
+
+def at(canvas: Canvas, x: float, y: float) -> QPoint:
+    """The viewport point over image point (x, y)."""
+    return canvas.map_from_image(x, y).toPoint()
+
+
+def pixel(canvas: Canvas, x: float, y: float) -> QColor:
+    """The colour the canvas shows over image point (x, y)."""
+    return canvas.grab().toImage().pixelColor(at(canvas, x, y))
+
+
+def send_move(canvas: Canvas, pos: QPoint, buttons=LEFT, modifiers=NONE) -> None:
+    """A raw move with the button held (qtbot.mouseMove may not carry it)."""
+    viewport = canvas.viewport()
+    event = QMouseEvent(
+        QEvent.Type.MouseMove,
+        QPointF(pos),
+        QPointF(viewport.mapToGlobal(pos)),
+        Qt.MouseButton.NoButton,
+        buttons,
+        modifiers,
+    )
+    QApplication.sendEvent(viewport, event)
+
+
+def drag(qtbot, canvas: Canvas, points, button=LEFT, modifiers=NONE, release=True) -> None:
+    """Press at the first image point, move through the others, release at the last."""
+    views = [at(canvas, x, y) for x, y in points]
+    qtbot.mousePress(canvas.viewport(), button, modifiers, views[0])
+    for view in views[1:]:
+        send_move(canvas, view, button, modifiers)
+    if release:
+        qtbot.mouseRelease(canvas.viewport(), button, modifiers, views[-1])
+
+
+def click(qtbot, canvas: Canvas, x: float, y: float, modifiers=NONE, button=LEFT) -> None:
+    qtbot.mouseClick(canvas.viewport(), button, modifiers, at(canvas, x, y))
+
+
+def paint_rect(session: EditSession, rows: slice, cols: slice) -> None:
+    """One brush stroke on the object mask covering image rows x cols."""
+    mask = np.zeros((session.image.height, session.image.width), dtype=bool)
+    mask[rows, cols] = True
+    commands.stroke(session, MaskName.OBJECT, (0, 0, mask.shape[1], mask.shape[0]), mask, False)
+
+
+def saved_scene(
+    folder: Path, width: int = 96, height: int = 64, name: str = "scene.png"
+) -> tuple[Path, np.ndarray]:
+    """square_scene(width, height) written to `folder / name`: its path and object mask."""
+    image, mask = square_scene(width, height)
+    path = folder / name
+    Image.fromarray(image.rgb).save(path)
+    return path, mask
+
+
+def field(dialog: PreferencesDialog, key: str) -> Field:
+    """The dialog's field of one setting."""
+    return next(f for f in dialog.fields if f.setting.key == key)
 
 
 @pytest.fixture(autouse=True)
@@ -77,9 +152,7 @@ def square_window(qtbot, tmp_path, tiny_window):
     window = tiny_window
     window.activateWindow()
     qtbot.waitUntil(window.isActiveWindow)
-    image, mask = square_scene(96, 64)
-    path = tmp_path / "scene.png"
-    Image.fromarray(image.rgb).save(path)
+    path, mask = saved_scene(tmp_path)
     window.files.open_image(path)
     commands.stroke(window.session, MaskName.OBJECT, (0, 0, 96, 64), mask, erase=False)
     commands.set_box(window.session, MoveBox(dx=8))

@@ -8,7 +8,6 @@ import signal
 import subprocess
 import sys
 
-from PIL import Image
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox
 
@@ -19,6 +18,7 @@ from diffeditor_app.engine.models.testing import square_scene
 from diffeditor_app.engine.requests import Point
 from diffeditor_app.engine.tasks.registry import Task
 from diffeditor_app.ui.app import create_window
+from tests.ui.conftest import saved_scene
 
 DELAY_MS = 50  # the app waits 30 s; a test need not
 
@@ -38,9 +38,7 @@ def open_window(tmp_path, tiny_model_dir, qtbot, name: str):
 def test_strokes_without_keep_are_autosaved_and_offered_back(
     tmp_path, tiny_model_dir, qtbot, answers
 ):
-    image, mask = square_scene(96, 64)
-    path = tmp_path / "scene.png"
-    Image.fromarray(image.rgb).save(path)
+    path, mask = saved_scene(tmp_path)
     crashed = open_window(tmp_path, tiny_model_dir, qtbot, "first")
     crashed.files.open_image(path)
     autosave = crashed.files.autosave_path
@@ -72,9 +70,7 @@ def test_strokes_without_keep_are_autosaved_and_offered_back(
 
 
 def test_a_clean_quit_leaves_no_autosave(tmp_path, tiny_model_dir, qtbot):
-    image, mask = square_scene(96, 64)
-    path = tmp_path / "scene.png"
-    Image.fromarray(image.rgb).save(path)
+    path, mask = saved_scene(tmp_path)
     window = open_window(tmp_path, tiny_model_dir, qtbot, "only")
     window.files.open_image(path)
     commands.stroke(window.session, MaskName.OBJECT, (0, 0, 96, 64), mask, erase=False)

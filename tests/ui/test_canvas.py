@@ -7,8 +7,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from PIL import Image
-from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
-from PySide6.QtGui import QColor, QImage, QMouseEvent, QWheelEvent
+from PySide6.QtCore import QPoint, QPointF, Qt
+from PySide6.QtGui import QColor, QImage, QWheelEvent
 from PySide6.QtWidgets import QApplication, QVBoxLayout, QWidget
 
 from diffeditor_app.document import commands
@@ -28,51 +28,18 @@ from diffeditor_app.ui.tools import (
     hit_point,
     segment_stamp,
 )
-
-LEFT = Qt.MouseButton.LeftButton
-RIGHT = Qt.MouseButton.RightButton
-MIDDLE = Qt.MouseButton.MiddleButton
-NONE = Qt.KeyboardModifier.NoModifier
-# square_scene(96, 64): the red square covers rows 20..35 and columns 24..39
-OBJECT_BBOX = (24, 20, 40, 36)
-
-
-def at(canvas: Canvas, x: float, y: float) -> QPoint:
-    """The viewport point over image point (x, y)."""
-    return canvas.map_from_image(x, y).toPoint()
-
-
-def send_move(canvas: Canvas, pos: QPoint, buttons=LEFT, modifiers=NONE) -> None:
-    """A raw move with the button held (qtbot.mouseMove may not carry it)."""
-    viewport = canvas.viewport()
-    event = QMouseEvent(
-        QEvent.Type.MouseMove,
-        QPointF(pos),
-        QPointF(viewport.mapToGlobal(pos)),
-        Qt.MouseButton.NoButton,
-        buttons,
-        modifiers,
-    )
-    QApplication.sendEvent(viewport, event)
-
-
-def drag(qtbot, canvas: Canvas, points, button=LEFT, modifiers=NONE, release=True) -> None:
-    """Press at the first image point, move through the others, release at the last."""
-    views = [at(canvas, x, y) for x, y in points]
-    qtbot.mousePress(canvas.viewport(), button, modifiers, views[0])
-    for view in views[1:]:
-        send_move(canvas, view, button, modifiers)
-    if release:
-        qtbot.mouseRelease(canvas.viewport(), button, modifiers, views[-1])
-
-
-def click(qtbot, canvas: Canvas, x: float, y: float, button=LEFT) -> None:
-    qtbot.mouseClick(canvas.viewport(), button, NONE, at(canvas, x, y))
-
-
-def pixel(canvas: Canvas, x: float, y: float) -> QColor:
-    """The colour the canvas shows over image point (x, y)."""
-    return canvas.grab().toImage().pixelColor(at(canvas, x, y))
+from tests.ui.conftest import (
+    LEFT,
+    MIDDLE,
+    NONE,
+    OBJECT_BBOX,
+    RIGHT,
+    at,
+    click,
+    drag,
+    pixel,
+    send_move,
+)
 
 
 def paint_object(session: EditSession) -> None:

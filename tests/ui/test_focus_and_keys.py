@@ -116,15 +116,17 @@ def test_cancel_says_cancelling_at_once_and_stops(window, qtbot):
     assert panel.status.text() == "Cancelled." and window.session.candidates == []
 
 
-def test_the_bar_and_the_text_count_the_same_steps(qapp):
+def test_the_bar_and_the_text_count_the_same_steps(qtbot):
     panel = EditPanel()
+    qtbot.addWidget(panel)
     panel.set_running(True)
     panel.show_progress(12, 50, 3.0)
     assert panel.progress.text() == "Step 12 of 50" and panel.status.text().startswith("Step 12")
 
 
-def test_real_defaults_show_before_an_image_or_a_model(qapp):
+def test_real_defaults_show_before_an_image_or_a_model(qtbot):
     panel = EditPanel()
+    qtbot.addWidget(panel)
     defaults = ModelProfile().task_settings(Task.MOVE)
     assert panel.seed.value() == SessionState.seed and panel.steps.value() == 50
     assert defaults.guidance_strength > 0

@@ -4,13 +4,12 @@ Move, click Drag, press Keep left the mask on the vacated place and wiped the po
 from __future__ import annotations
 
 import numpy as np
-from PIL import Image
 
 from diffeditor_app.document import commands
 from diffeditor_app.document.state import DragPair, MaskName, MoveBox
-from diffeditor_app.engine.models.testing import square_scene
 from diffeditor_app.engine.requests import Point
 from diffeditor_app.engine.tasks.registry import Task
+from tests.ui.conftest import saved_scene
 
 TIMEOUT_MS = 120_000
 
@@ -19,9 +18,7 @@ def test_keep_after_a_task_switch_applies_the_move_that_made_the_result(
     tiny_window, tmp_path, qtbot
 ):
     window = tiny_window
-    image, mask = square_scene(96, 64)
-    path = tmp_path / "scene.png"
-    Image.fromarray(image.rgb).save(path)
+    path, mask = saved_scene(tmp_path)
     window.files.open_image(path)
     window.task_actions[Task.MOVE].trigger()
     session = window.session

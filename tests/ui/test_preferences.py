@@ -6,10 +6,7 @@ from PySide6.QtWidgets import QComboBox, QLineEdit
 
 from diffeditor_app.runtime.settings import SCHEMA, SettingsStore
 from diffeditor_app.ui.preferences import PreferencesDialog
-
-
-def field(dialog, key):
-    return next(f for f in dialog.fields if f.setting.key == key)
+from tests.ui.conftest import field
 
 
 def test_every_dialog_setting_has_a_field(qtbot, tmp_path):

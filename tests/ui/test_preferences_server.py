@@ -9,23 +9,20 @@ from diffeditor_app.engine import InvalidInput
 from diffeditor_app.runtime.settings import RUN_LOCAL, RUN_SERVER, SettingsStore
 from diffeditor_app.server.client import ServerAddress
 from diffeditor_app.ui.preferences import PreferencesDialog
-
-
-def field(dialog, key):
-    return next(f for f in dialog.fields if f.setting.key == key).widget
+from tests.ui.conftest import field
 
 
 def test_the_dialog_offers_a_server_with_url_and_hidden_token(qtbot, tmp_path):
     store = SettingsStore(tmp_path / "settings.json")
     dialog = PreferencesDialog(store)
     qtbot.addWidget(dialog)
-    run_on = field(dialog, "run_on")
+    run_on = field(dialog, "run_on").widget
     assert isinstance(run_on, QComboBox)
     assert [run_on.itemText(i) for i in range(run_on.count())] == ["this computer", "a server"]
-    token = field(dialog, "server_token")
+    token = field(dialog, "server_token").widget
     assert isinstance(token, QLineEdit) and token.echoMode() == QLineEdit.EchoMode.Password
     run_on.setCurrentIndex(1)
-    field(dialog, "server_url").setText("https://edit.example.org/")
+    field(dialog, "server_url").widget.setText("https://edit.example.org/")
     token.setText("s3cret")
     dialog.accept()
     assert store.get("run_on") == RUN_SERVER

@@ -6,19 +6,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from PIL import Image
-from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
-from PySide6.QtGui import QMouseEvent
-from PySide6.QtWidgets import QApplication
 
 from diffeditor_app.document import commands
 from diffeditor_app.document.state import MaskName
 from diffeditor_app.engine.selection import iou
 from diffeditor_app.engine.selection.scenes import make_scene
 from diffeditor_app.ui import selection_tools
+from tests.ui.conftest import ALT, NONE, RIGHT, SHIFT, click, drag
 
-LEFT, RIGHT = Qt.MouseButton.LeftButton, Qt.MouseButton.RightButton
-NONE = Qt.KeyboardModifier.NoModifier
-SHIFT, ALT = Qt.KeyboardModifier.ShiftModifier, Qt.KeyboardModifier.AltModifier
 RESULT_TIMEOUT_MS = 60_000  # GrabCut / SAM in the worker thread, on a loaded machine
 
 
@@ -31,29 +26,10 @@ def scene_window(tiny_window, tmp_path):
     return tiny_window, scene
 
 
-def at(canvas, x: float, y: float) -> QPoint:
-    return canvas.map_from_image(x, y).toPoint()
-
-
-def click(qtbot, canvas, x, y, modifiers=NONE, button=LEFT) -> None:
-    qtbot.mouseClick(canvas.viewport(), button, modifiers, at(canvas, x, y))
-
-
-def drag(qtbot, canvas, start, end, modifiers=NONE) -> None:
-    viewport = canvas.viewport()
-    qtbot.mousePress(viewport, LEFT, modifiers, at(canvas, *start))
-    for t in (0.5, 1.0):
-        pos = at(canvas, start[0] + t * (end[0] - start[0]), start[1] + t * (end[1] - start[1]))
-        move = QMouseEvent(
-            QEvent.Type.MouseMove,
-            QPointF(pos),
-            QPointF(viewport.mapToGlobal(pos)),
-            Qt.MouseButton.NoButton,
-            LEFT,
-            modifiers,
-        )
-        QApplication.sendEvent(viewport, move)
-    qtbot.mouseRelease(viewport, LEFT, modifiers, at(canvas, *end))
+def drag_box(qtbot, canvas, start, end, modifiers=NONE) -> None:
+    """A drag from one corner to the other, through the middle."""
+    middle = ((start[0] + end[0]) / 2, (start[1] + end[1]) / 2)
+    drag(qtbot, canvas, [start, middle, end], modifiers=modifiers)
 
 
 def object_mask(window):
@@ -102,7 +78,7 @@ def test_object_select_box_then_a_background_click(qtbot, scene_window):
     window.set_tool("object")
     stack = window.session.undo_stack
     b = scene.box
-    drag(qtbot, window.canvas, (b.x0, b.y0), (b.x1, b.y1))
+    drag_box(qtbot, window.canvas, (b.x0, b.y0), (b.x1, b.y1))
     qtbot.waitUntil(lambda: stack.count() == 1, timeout=RESULT_TIMEOUT_MS)
     assert iou(object_mask(window), scene.truth) >= 0.9
     assert stack.text(0) == "Object select"

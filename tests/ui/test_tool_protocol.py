@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QPoint, QPointF, Qt
+from PySide6.QtCore import QPointF, Qt
 from PySide6.QtGui import QColor, QImage, QPainter, QTransform
 
 from diffeditor_app.document import commands
@@ -14,24 +14,13 @@ from diffeditor_app.document.state import DragPair, MaskName, MoveBox, PasteLaye
 from diffeditor_app.engine.models.testing import square_scene
 from diffeditor_app.engine.requests import Point
 from diffeditor_app.engine.tasks.registry import Task
-from diffeditor_app.ui.canvas import Canvas
 from diffeditor_app.ui.drawing import SELECTED_COLOR, View
 from diffeditor_app.ui.layer_tools import BoxTool, PasteTool, PointTool
 from diffeditor_app.ui.tools import BrushTool, Layer, Tool
+from tests.ui.conftest import LEFT, NONE, OBJECT_BBOX, at, pixel
 
-LEFT = Qt.MouseButton.LeftButton
-NONE = Qt.KeyboardModifier.NoModifier
 MARK = QColor(0, 255, 255)  # a colour nothing else on the canvas uses
 MARK_PX = 6
-OBJECT_BBOX = (24, 20, 40, 36)  # square_scene(96, 64)'s red square
-
-
-def at(canvas: Canvas, x: float, y: float) -> QPoint:
-    return canvas.map_from_image(x, y).toPoint()
-
-
-def shown(canvas: Canvas, x: float, y: float) -> QColor:
-    return canvas.grab().toImage().pixelColor(at(canvas, x, y))
 
 
 class MarkerTool(Tool):
@@ -83,7 +72,7 @@ def marker(canvas):
 
 def test_a_plugged_in_tool_paints_its_overlay_and_sets_its_cursor(canvas, marker, qtbot):
     qtbot.mouseMove(canvas.viewport(), at(canvas, 60.5, 10.5))
-    assert shown(canvas, 60.5, 10.5) == MARK
+    assert pixel(canvas, 60.5, 10.5) == MARK
     assert canvas.viewport().cursor().shape() == Qt.CursorShape.PointingHandCursor
 
 
@@ -105,12 +94,12 @@ def test_a_tool_that_edits_is_refused_while_a_candidate_shows(canvas, session, m
 def test_the_layer_a_chosen_tool_edits_shows_with_its_marks(canvas, session, marker, qtbot):
     commands.add_point(session, Point(10, 50))
     session.set_task(Task.MOVE)  # a task that does not show the drag pairs
-    assert shown(canvas, 10.5, 50.5) != MARK
+    assert pixel(canvas, 10.5, 50.5) != MARK
     marker.edits = Layer.PAIRS
     canvas.refresh()
-    assert shown(canvas, 10.5, 50.5) == MARK
+    assert pixel(canvas, 10.5, 50.5) == MARK
     canvas.show_original(True)  # hidden with the layer while comparing
-    assert shown(canvas, 10.5, 50.5) != MARK
+    assert pixel(canvas, 10.5, 50.5) != MARK
 
 
 def test_delete_reaches_a_tool_whose_layer_shows(canvas, session, qtbot):

@@ -4,19 +4,18 @@ the app's own file; the demo keeps its own autosave slot."""
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 from PIL import Image
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
-from diffeditor_app.document import commands
 from diffeditor_app.document.state import MaskName
 from diffeditor_app.engine.models.model import ModelSpec
 from diffeditor_app.engine.models.testing import square_scene
 from diffeditor_app.ui.app import create_window, demo_model, prepare_demo
 from diffeditor_app.ui.file_controller import AUTOSAVE_NAME, DEMO_AUTOSAVE_NAME
+from tests.ui.conftest import paint_rect
 
 Button = QMessageBox.StandardButton
 
@@ -37,10 +36,7 @@ def window(tiny_window):
 
 
 def paint(window) -> None:
-    session = window.session
-    mask = np.zeros((session.image.height, session.image.width), dtype=bool)
-    mask[5:9, 5:9] = True
-    commands.stroke(session, MaskName.OBJECT, (0, 0, mask.shape[1], mask.shape[0]), mask, False)
+    paint_rect(window.session, slice(5, 9), slice(5, 9))
 
 
 def choose_file(monkeypatch, path) -> None:

@@ -17,6 +17,8 @@ from diffeditor_app.document.state import MaskName, MoveBox
 from diffeditor_app.engine.models.model import ModelSpec
 from diffeditor_app.engine.tasks.registry import Task
 from diffeditor_app.ui.app import create_window
+from diffeditor_app.ui.window import MainWindow
+from tests.ui.conftest import paint_rect
 
 TIMEOUT_MS = 120_000
 
@@ -41,11 +43,8 @@ def window(tiny_window, messages):
 
 
 def paint_object(window) -> None:
-    session = window.session
-    mask = np.zeros((session.image.height, session.image.width), dtype=bool)
-    mask[20:37, 24:41] = True
-    commands.stroke(session, MaskName.OBJECT, (0, 0, mask.shape[1], mask.shape[0]), mask, False)
-    commands.set_box(session, MoveBox(dx=16, dy=4))
+    paint_rect(window.session, slice(20, 37), slice(24, 41))
+    commands.set_box(window.session, MoveBox(dx=16, dy=4))
 
 
 def test_open_by_api_and_by_drop(window, scene_path, qtbot):
@@ -191,13 +190,18 @@ def test_preferences_persist_across_a_restart(qtbot, tmp_path, scene_path, tiny_
     second.worker.shutdown()
 
 
-def test_screenshot_renders_every_task(tmp_path, qapp):
+def test_screenshot_renders_every_task_and_deletes_its_windows(tmp_path, qapp):
     from diffeditor_app.ui.app import screenshot
 
+    def windows() -> int:
+        return sum(isinstance(w, MainWindow) for w in qapp.topLevelWidgets())
+
+    before = windows()
     for task in ("move", "drag", "appearance", "paste"):
         out = tmp_path / f"{task}.png"
         assert screenshot(out, task) == 0
         assert Image.open(out).size[0] > 600
+    assert windows() == before  # deleted, not just closed: nothing left for the exit
 
 
 def test_tool_options_follow_the_preferences(window, scene_path, qtbot):
