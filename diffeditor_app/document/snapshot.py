@@ -8,19 +8,14 @@ from diffeditor_app.engine.errors import InvalidInput
 from diffeditor_app.engine.requests import EditRequest, request_for
 from diffeditor_app.engine.settings import Task
 
+OVERRIDDEN_OPTIONS = ("guidance_strength", "eta_in", "ip_scale")  # named as in TaskSettings
+
 
 def task_overrides(state: SessionState) -> dict[str, float]:
-    """The Advanced panel's changes, applied by the engine on top of the loaded model's own
-    defaults for the task."""
-    options = state.options
-    overrides = {}
-    if options.guidance_strength is not None:
-        overrides["guidance_strength"] = options.guidance_strength
-    if options.flexibility is not None:
-        overrides["eta_in"] = options.flexibility
-    if options.ip_scale is not None:
-        overrides["ip_scale"] = options.ip_scale
-    return overrides
+    """The Advanced panel's values, each as it was typed (a value equal to a default is
+    kept), applied by the engine on top of the loaded model's own defaults for the task."""
+    chosen = {name: getattr(state.options, name) for name in OVERRIDDEN_OPTIONS}
+    return {name: value for name, value in chosen.items() if value is not None}
 
 
 def build_request(session: EditSession, default_resolution: int | None = None) -> EditRequest:
@@ -28,9 +23,7 @@ def build_request(session: EditSession, default_resolution: int | None = None) -
     here once: the worker and the engine get it as it is. The working resolution is the
     session's own choice, else `default_resolution` (the user's preference), else None: the
     model's default."""
-    request = _request(session, default_resolution)
-    request.validate()
-    return request
+    return _request(session, default_resolution).checked()
 
 
 def _request(session: EditSession, default_resolution: int | None) -> EditRequest:
