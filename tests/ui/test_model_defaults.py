@@ -3,6 +3,8 @@ in server mode, from its /v1/info), and keep every number typed into them."""
 
 from __future__ import annotations
 
+import threading
+
 from diffeditor_app.document.session import EditSession, MaskName, MoveBox
 from diffeditor_app.document.snapshot import build_request
 from diffeditor_app.engine.models.model import ModelProfile
@@ -81,3 +83,18 @@ def test_the_edit_button_sends_the_number_still_being_typed(qtbot):
     with qtbot.waitSignal(panel.edit_requested):
         panel.edit_button.click()
     assert session.state.options.ip_scale == 0.3
+
+
+def test_a_late_answer_for_a_server_no_longer_chosen_is_dropped(qtbot):
+    release = threading.Event()
+
+    def slow(address):
+        release.wait(5)
+        return REMOTE_INFO
+
+    panel, _, source = panel_on_a_scene(slow)
+    source.follow(LOCAL, SERVER)
+    source.follow(LOCAL, None)  # the preferences went back to this computer meanwhile
+    with qtbot.waitSignal(source._answered, timeout=10_000):  # the late answer, delivered
+        release.set()
+    assert panel.guidance.placeholderText() == "0.5"
