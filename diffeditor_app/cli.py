@@ -82,19 +82,28 @@ def _pair(text: str) -> tuple[float, float]:
     return x, y
 
 
-def _seed(text: str) -> int:
-    """A seed in the range every seed of the app lives in; torch overflows far past it."""
+def _whole(text: str) -> int:
+    """A whole number as typed; an edit's request checks its range (limits.py), once."""
     from diffeditor_app.engine.errors import quoted
-    from diffeditor_app.engine.requests import SEED_RANGE
 
     try:
-        value = int(text)
+        return int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{quoted(text)} is not a whole number") from None
-    if not SEED_RANGE[0] <= value <= SEED_RANGE[1]:
-        raise argparse.ArgumentTypeError(
-            f"the seed must be between {SEED_RANGE[0]} and {SEED_RANGE[1]}, got {quoted(text)}"
-        )
+
+
+def _seed(text: str) -> int:
+    """The seed of a command that builds no edit request (training, a tiny model), in the
+    range of every seed of the app (limits.SEED_RANGE); torch overflows far past it."""
+    from diffeditor_app.engine.errors import InvalidInput
+    from diffeditor_app.engine.limits import check_seed
+
+    value = _whole(text)
+    try:
+        check_seed(value)
+    except InvalidInput as error:
+        sentence = str(error).rstrip(".")
+        raise argparse.ArgumentTypeError(sentence[0].lower() + sentence[1:]) from None
     return value
 
 
@@ -145,10 +154,10 @@ def build_parser() -> argparse.ArgumentParser:
     """Every default and choice comes from the engine's own declarations: the task registry
     (each task's subcommand and arguments), the model-spec and training dataclasses, the
     dtype list and the memory presets."""
+    from diffeditor_app.engine.limits import DEFAULT_SEED, DEFAULT_STEPS
     from diffeditor_app.engine.models.memory import VramPreset
     from diffeditor_app.engine.models.model import DTYPES, ModelSpec
     from diffeditor_app.engine.models.training import TrainingConfig
-    from diffeditor_app.engine.requests import DEFAULT_SEED, DEFAULT_STEPS
     from diffeditor_app.engine.tasks.registry import TASKS
 
     parser = _Parser(prog="diffeditor", description="Fine-grained diffusion image editing.")
@@ -183,8 +192,8 @@ def build_parser() -> argparse.ArgumentParser:
         default="",
         help="what the image shows; for a two-image task, what the result should show",
     )
-    common.add_argument("--seed", type=_seed, default=DEFAULT_SEED)
-    common.add_argument("--steps", type=int, default=DEFAULT_STEPS)
+    common.add_argument("--seed", type=_whole, default=DEFAULT_SEED)  # checked with the request
+    common.add_argument("--steps", type=_whole, default=DEFAULT_STEPS)
     common.add_argument(
         "--resolution",
         type=int,
@@ -311,7 +320,7 @@ def _check_files(args: argparse.Namespace) -> None:
     """The output and the previews folder, checked before anything is loaded: no given file
     is ever written, and a bad path is reported before the edit, not after it."""
     from diffeditor_app.engine.imaging.outputs import UserFiles
-    from diffeditor_app.engine.requests import MAX_STEPS
+    from diffeditor_app.engine.limits import MAX_STEPS
 
     files = UserFiles(given_files(args))
     files.check_output(args.out)
@@ -359,7 +368,7 @@ def run_edit(args: argparse.Namespace) -> int:
         else:
             own[field.name] = given
     request = request_for(task, **own, **common)
-    request.validate()  # before the model loads: bad input fails in a moment
+    request.checked()  # before the model loads: bad input fails in a moment
     source = None if args.raw else image  # a raw result has the working size, far below limits
     plan = plan_export(args.out, None if args.raw else image.size, source)  # before, not after
     spec = ModelSpec(

@@ -33,8 +33,8 @@ from attention import model_and_scenes
 from quality import TASKS, cases_for
 
 from diffeditor_app.engine import Editor, ModelSpec, load_model
+from diffeditor_app.engine.limits import DEFAULT_STEPS
 from diffeditor_app.engine.method.sampler import DiffEditorSampler
-from diffeditor_app.engine.requests import DEFAULT_STEPS
 
 MEASURES = (
     "edit outside",

@@ -38,8 +38,14 @@ import torch.nn.functional as F
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from scenes import random_scene, vocabulary
 
+from diffeditor_app.engine.models.sd15 import (
+    CLIP_SPECIALS,
+    SD15_SCHEDULER,
+    write_clip_tokenizer,
+    write_sd15_files,
+)
+
 REPO = Path(__file__).resolve().parents[2]
-SPECIALS = ("<|startoftext|>", "<|endoftext|>")
 
 VAE_CONFIG = {
     "in_channels": 3,
@@ -74,16 +80,6 @@ TEXT_CONFIG = {
     "num_attention_heads": 4,
     "max_position_embeddings": 77,
     "projection_dim": 64,
-}
-SCHEDULER_CONFIG = {  # SD1.5's DDIM configuration
-    "beta_start": 0.00085,
-    "beta_end": 0.012,
-    "beta_schedule": "scaled_linear",
-    "num_train_timesteps": 1000,
-    "clip_sample": False,
-    "set_alpha_to_one": False,
-    "steps_offset": 1,
-    "prediction_type": "epsilon",
 }
 PROFILE = {
     # up_blocks[2] is the last 16 x 16 decoder level with attention: the level whose features
@@ -227,25 +223,14 @@ def learn_merges(words: list[str]) -> list[tuple[str, str]]:
 
 def write_tokenizer(folder: Path) -> None:
     """A CLIP tokenizer (vocab.json + merges.txt) in which each caption word is one token."""
-    from transformers import CLIPTokenizer
-
     words = vocabulary()
     merges = learn_merges(words)
     symbols = {c for w in words for c in w[:-1]} | {w[-1] + "</w>" for w in words}
     symbols |= {a + b for a, b in merges}
-    vocab = {token: i for i, token in enumerate([*SPECIALS, *sorted(symbols)])}
-    raw = folder / "raw"
-    raw.mkdir(parents=True, exist_ok=True)
-    (raw / "vocab.json").write_text(json.dumps(vocab))
-    lines = ["#version: 0.2", *(f"{a} {b}" for a, b in merges)]
-    (raw / "merges.txt").write_text("\n".join(lines) + "\n")
-    tokenizer = CLIPTokenizer(str(raw / "vocab.json"), str(raw / "merges.txt"), model_max_length=77)
+    vocab = {token: i for i, token in enumerate([*CLIP_SPECIALS, *sorted(symbols)])}
+    tokenizer = write_clip_tokenizer(folder, vocab, merges)
     for word in words:
         assert len(tokenizer(word).input_ids) == 3, f"{word!r} is not one token"
-    tokenizer.save_pretrained(folder)
-    for file in raw.iterdir():
-        file.unlink()
-    raw.rmdir()
 
 
 def pixels(images: np.ndarray) -> torch.Tensor:
@@ -399,7 +384,7 @@ def train_unet(
     from transformers import CLIPTokenizer
 
     tokenizer = CLIPTokenizer.from_pretrained(work / "tokenizer")
-    scheduler = DDIMScheduler(**SCHEDULER_CONFIG)
+    scheduler = DDIMScheduler(**SD15_SCHEDULER)
     alphas = scheduler.alphas_cumprod
     snr = alphas / (1 - alphas)
     weight = torch.clamp(snr, max=plan.snr_gamma) / snr  # min-SNR-gamma for eps prediction
@@ -468,7 +453,7 @@ def validation_batch(work: Path, plan: Plan, tokenizer, scale: float) -> tuple[t
     t = torch.linspace(0, 999, plan.validation).long()
     from diffusers import DDIMScheduler
 
-    zt = DDIMScheduler(**SCHEDULER_CONFIG).add_noise(z0, noise, t)
+    zt = DDIMScheduler(**SD15_SCHEDULER).add_noise(z0, noise, t)
     return zt, t, tokenize(tokenizer, [s.caption for s in scenes]), noise
 
 
@@ -482,7 +467,6 @@ def validate(model: Denoiser, batch: tuple[torch.Tensor, ...]) -> float:
 
 
 def export(work: Path, out: Path, scale: float) -> None:
-    from diffusers import DDIMScheduler
     from transformers import CLIPTokenizer
 
     tokenizer = CLIPTokenizer.from_pretrained(work / "tokenizer")
@@ -495,16 +479,7 @@ def export(work: Path, out: Path, scale: float) -> None:
     vae = load_vae(work)
     vae.register_to_config(scaling_factor=scale)
     vae.save_pretrained(out / "vae")
-    DDIMScheduler(**SCHEDULER_CONFIG).save_pretrained(out / "scheduler")
-    index = {
-        "_class_name": "StableDiffusionPipeline",
-        "unet": ["diffusers", "UNet2DConditionModel"],
-        "vae": ["diffusers", "AutoencoderKL"],
-        "text_encoder": ["transformers", "CLIPTextModel"],
-        "tokenizer": ["transformers", "CLIPTokenizer"],
-        "scheduler": ["diffusers", "DDIMScheduler"],
-    }
-    (out / "model_index.json").write_text(json.dumps(index, indent=2) + "\n")
+    write_sd15_files(out)
     (out / "diffeditor.json").write_text(json.dumps(PROFILE, indent=2) + "\n")
 
 

@@ -25,7 +25,6 @@ import numpy as np
 from PIL import Image
 
 from diffeditor_app.document.state import (
-    OPTION_RANGES,
     DragPair,
     EditOptions,
     MaskName,
@@ -37,11 +36,12 @@ from diffeditor_app.document.state import (
 from diffeditor_app.engine.errors import InvalidInput, first_line, quoted
 from diffeditor_app.engine.imaging.images import MAX_PIXELS, SourceImage, mask_from_pil, open_image
 from diffeditor_app.engine.imaging.outputs import write_atomically
-from diffeditor_app.engine.requests import MAX_SCALE, MIN_SCALE, REACH, SEED_RANGE, Point
+from diffeditor_app.engine.limits import MAX_SCALE, MIN_SCALE, OPTION_RANGES, SEED_RANGE
+from diffeditor_app.engine.requests import REACH, Point
 from diffeditor_app.engine.tasks.registry import Task
 
 FORMAT = "diffedit"
-VERSION = 2  # 2: a prompt per task (1: one prompt, still read)
+VERSION = 3  # 3: options.eta_in (2: options.flexibility; 1: one prompt; both still read)
 MANIFEST = "project.json"
 MAX_MANIFEST_BYTES = 1 << 20  # a manifest is a few KB: prompts, points, numbers
 MAX_MANIFEST_DEPTH = 6  # the schema nests 4 deep (pairs -> pair -> point -> number)
@@ -302,8 +302,10 @@ def _read_point(value, where: str, reach: tuple[float, float]) -> Point:
     return Point(float(x), float(y))
 
 
-def _options(value) -> EditOptions:
+def _options(value, version: int) -> EditOptions:
     names = {f.name for f in fields(EditOptions)}
+    if version < 3 and isinstance(value, dict) and "flexibility" in value:  # its old name
+        value = {("eta_in" if key == "flexibility" else key): raw for key, raw in value.items()}
     record = _record(value, "options", names)
     checked = {}
     for name, raw in record.items():
@@ -408,7 +410,7 @@ def _read(archive: zipfile.ZipFile, path: Path) -> SessionState:
         prompts=_prompts(manifest, Task(task)),
         reference_prompt=_text(_get(manifest, "reference_prompt", ""), "reference_prompt"),
         seed=int(_number(_get(manifest, "seed", ""), "seed", *SEED_RANGE, integer=True)),
-        options=_options(_get(manifest, "options", "")),
+        options=_options(_get(manifest, "options", ""), int(version)),
         kept=[
             _same_size(_image(archive, path, f"kept/{n:03d}.png"), original, f"kept/{n:03d}.png")
             for n in range(int(kept))

@@ -10,19 +10,14 @@ from diffeditor_app.document.tasks import DOCUMENT_TASKS
 from diffeditor_app.engine.requests import EditRequest
 from diffeditor_app.engine.tasks.registry import request_for
 
+OVERRIDDEN_OPTIONS = ("guidance_strength", "eta_in", "ip_scale")  # named as in TaskSettings
+
 
 def task_overrides(state: SessionState) -> dict[str, float]:
-    """The Advanced panel's changes, applied by the engine on top of the loaded model's own
-    defaults for the task."""
-    options = state.options
-    overrides = {}
-    if options.guidance_strength is not None:
-        overrides["guidance_strength"] = options.guidance_strength
-    if options.flexibility is not None:
-        overrides["eta_in"] = options.flexibility
-    if options.ip_scale is not None:
-        overrides["ip_scale"] = options.ip_scale
-    return overrides
+    """The Advanced panel's values, each as it was typed (a value equal to a default is
+    kept), applied by the engine on top of the loaded model's own defaults for the task."""
+    chosen = {name: getattr(state.options, name) for name in OVERRIDDEN_OPTIONS}
+    return {name: value for name, value in chosen.items() if value is not None}
 
 
 def build_request(state: SessionState, default_resolution: int | None = None) -> EditRequest:
@@ -40,5 +35,4 @@ def build_request(state: SessionState, default_resolution: int | None = None) ->
         overrides=task_overrides(state),
         **DOCUMENT_TASKS[state.task].values(state),
     )
-    request.validate()
-    return request
+    return request.checked()

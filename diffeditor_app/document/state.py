@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from diffeditor_app.engine.imaging.images import SourceImage
-from diffeditor_app.engine.models.model import RESOLUTION_LIMITS
-from diffeditor_app.engine.requests import DEFAULT_SEED, DEFAULT_STEPS, Point
+from diffeditor_app.engine.limits import DEFAULT_SEED, DEFAULT_STEPS
+from diffeditor_app.engine.requests import Point
 from diffeditor_app.engine.tasks.registry import TASKS, Task, spec_of
 
 BBox = tuple[int, int, int, int]  # x0, y0, x1, y1 (exclusive), in the mask's pixels
@@ -50,21 +50,13 @@ class PasteLayer:
     scale: float = 1.0
 
 
-OPTION_RANGES = {  # EditOptions field -> (lowest, highest): the Advanced panel's fields
-    "guidance_strength": (0.0, 10.0),  # S / 1000; the method's defaults are 0.5..4
-    "flexibility": (0.0, 1.0),  # an SDE eta
-    "ip_scale": (0.0, 2.0),  # past 2 the image branch drowns the prompt
-    "steps": (1, 200),  # 50 is the method's; 200 is already four times slower
-    "resolution": (0, RESOLUTION_LIMITS[1]),  # 0: the model's; the model narrows the rest
-}
-
-
 @dataclass(frozen=True)
 class EditOptions:
-    """The Advanced panel. None means the engine's default for the task and model."""
+    """The Advanced panel, its ranges in limits.OPTION_RANGES. None means the default of
+    the model that runs the edit, for the task; a number is sent as it is."""
 
     guidance_strength: float | None = None
-    flexibility: float | None = None  # the regional SDE's eta inside the edit region
+    eta_in: float | None = None  # the regional SDE's eta inside the edit region (Flexibility)
     ip_scale: float | None = None
     steps: int = DEFAULT_STEPS
     resolution: int | None = None

@@ -255,7 +255,7 @@ class Editor:
         on_prepare: PrepareHandler | None,
         preview_budget: float | None = None,
     ) -> EditResult:
-        request.validate()
+        request.checked()  # at once when its builder checked it in this process
         m = self.model
         settings = request.settings or m.profile.task_settings(request.task)
         settings = settings.with_overrides(request.overrides)

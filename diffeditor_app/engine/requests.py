@@ -20,6 +20,13 @@ import numpy as np
 
 from diffeditor_app.engine.errors import InvalidInput
 from diffeditor_app.engine.imaging.images import SourceImage
+from diffeditor_app.engine.limits import (
+    DEFAULT_SEED,
+    DEFAULT_STEPS,
+    MAX_SCALE,
+    check_seed,
+    check_steps,
+)
 from diffeditor_app.engine.settings import TaskSettings
 
 
@@ -28,12 +35,7 @@ class Point(NamedTuple):
     y: float
 
 
-MIN_SCALE = 0.1  # smaller leaves less than a feature cell of most objects
-MAX_SCALE = 4.0  # larger is a different picture, not an edit
-MAX_STEPS = 1000  # the scheduler's training timesteps: one per step at most
-DEFAULT_SEED = 42  # the seed of an edit nobody chose one for
-DEFAULT_STEPS = 50  # the length of the method's step table (ALGORITHM.md §9)
-SEED_RANGE = (0, 2**31 - 1)  # seeds a user types or draws; the app's seed field shows these
+_CHECKED = "_checked"  # set on a request that passed `validate()` (see EditRequest.checked)
 REACH = MAX_SCALE + 1  # past this many image sides away, a placed object cannot overlap it
 
 
@@ -130,14 +132,19 @@ class EditRequest:
 
     def validate(self) -> None:
         """Raise InvalidInput with one sentence for anything the edit cannot work with."""
-        if self.steps < 1 or self.steps > MAX_STEPS:
-            raise InvalidInput(f"steps must be between 1 and {MAX_STEPS}, got {self.steps}.")
-        if not SEED_RANGE[0] <= self.seed <= SEED_RANGE[1]:
-            raise InvalidInput(
-                f"The seed must be between {SEED_RANGE[0]} and {SEED_RANGE[1]}, got {self.seed}."
-            )
+        check_steps(self.steps)
+        check_seed(self.seed)
         if self.settings is not None:
             self.settings.validate()
+
+    def checked(self) -> EditRequest:
+        """This request, validated once in this process: the first call runs `validate()`,
+        later ones (the worker's, the engine's, a server client's) return at once. A request
+        is frozen and its builders hand it copies of their arrays, so it stays valid."""
+        if not self.__dict__.get(_CHECKED, False):
+            self.validate()
+            object.__setattr__(self, _CHECKED, True)
+        return self
 
     def edit_region(self) -> np.ndarray:
         """Where the output may differ from the input, at the original size (ALGORITHM.md §8)."""

@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
 from diffeditor_app.engine.errors import InvalidInput
+from diffeditor_app.engine.limits import ETA_RANGE
 
 NON_NEGATIVE = (  # weights and scales that may be switched off with 0 but never go below
     "cfg_scale",
@@ -132,10 +133,11 @@ class TaskSettings:
             value = getattr(self, name)
             if not (math.isfinite(value) and value >= 0):
                 raise InvalidInput(f"{name} must be 0 or more, got {value}.")
+        low, high = ETA_RANGE
         for name in ("eta_in", "eta_out"):
             value = getattr(self, name)
-            if not 0.0 <= value <= 1.0:
-                raise InvalidInput(f"{name} must be between 0 and 1, got {value}.")
+            if not low <= value <= high:
+                raise InvalidInput(f"{name} must be between {low:g} and {high:g}, got {value}.")
         self.schedule.validate()
 
     def with_overrides(self, overrides: dict[str, Any]) -> TaskSettings:

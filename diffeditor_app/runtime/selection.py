@@ -24,12 +24,12 @@ from dataclasses import dataclass
 
 from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 
-from diffeditor_app.engine.errors import EditCancelled, EngineError
-from diffeditor_app.engine.selection import Method, SelectionRequest, select
+from diffeditor_app.engine.errors import EngineError
+from diffeditor_app.engine.outcomes import outcome_of
+from diffeditor_app.engine.selection import Method, SelectionRequest, SelectionResult, select
 from diffeditor_app.engine.selection.sam import SamSegmenter, SamSpec, load_sam
 from diffeditor_app.runtime.client import JobClient
 from diffeditor_app.runtime.jobs import CancelFlags, JobIds
-from diffeditor_app.runtime.worker import error_sentence
 
 log = logging.getLogger("diffeditor_app.runtime")
 
@@ -71,33 +71,29 @@ class SelectionWorker(QObject):
     @Slot(object)
     def run(self, job: SelectionJob) -> None:
         self.flags.begin(job.id)
+        outcome = outcome_of(lambda: self._select(job), f"Selection job {job.id}", log)
+        outcome.deliver(
+            lambda result: self.finished.emit(job.id, result),
+            lambda sentence: self.failed.emit(job.id, sentence),
+            lambda: self.cancelled.emit(job.id),
+        )
 
+    def _select(self, job: SelectionJob) -> SelectionResult | None:
         def interrupt() -> None:
             self.flags.check(job.id)
 
-        try:
-            interrupt()
-            if not job.prime:  # a prime job has no prompt: it only reads the image
-                job.request.validate()
-            sam = None
-            if job.request.method is Method.SAM:
-                if job.sam is None:
-                    raise EngineError("No Segment Anything model was chosen.")
-                sam = self.segmenter(job.sam)
-                if not sam.has_embedding(job.request.rgb):
-                    self.embedding.emit(job.id)
-                    sam.embed(job.request.rgb, interrupt)
-            result = None if job.prime else select(job.request, sam, interrupt)
-        except EditCancelled:
-            self.cancelled.emit(job.id)
-        except EngineError as error:
-            log.info("Selection job %d failed: %s", job.id, error)
-            self.failed.emit(job.id, error_sentence(error))
-        except Exception as error:
-            log.exception("Selection job %d failed unexpectedly", job.id)
-            self.failed.emit(job.id, error_sentence(error))
-        else:
-            self.finished.emit(job.id, result)
+        interrupt()
+        if not job.prime:  # a prime job has no prompt: it only reads the image
+            job.request.validate()
+        sam = None
+        if job.request.method is Method.SAM:
+            if job.sam is None:
+                raise EngineError("No Segment Anything model was chosen.")
+            sam = self.segmenter(job.sam)
+            if not sam.has_embedding(job.request.rgb):
+                self.embedding.emit(job.id)
+                sam.embed(job.request.rgb, interrupt)
+        return None if job.prime else select(job.request, sam, interrupt)
 
 
 class SelectionClient(JobClient):

@@ -28,8 +28,9 @@ from PySide6.QtCore import QObject, Signal
 
 from diffeditor_app.engine.errors import InvalidInput
 from diffeditor_app.engine.imaging.outputs import write_atomically
+from diffeditor_app.engine.limits import RESOLUTION_LIMITS
 from diffeditor_app.engine.models.memory import VramPreset
-from diffeditor_app.engine.models.model import DTYPES, RESOLUTION_LIMITS, SD15_HUB_ID, ModelSpec
+from diffeditor_app.engine.models.model import DTYPES, SD15_HUB_ID, ModelSpec
 from diffeditor_app.engine.selection.sam import SAM_HUB_ID
 from diffeditor_app.engine.selection.wand import DEFAULT_TOLERANCE, MAX_TOLERANCE
 from diffeditor_app.engine.tasks.registry import Task

@@ -29,17 +29,18 @@ from collections.abc import Callable
 import torch
 from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 
-from diffeditor_app.engine.editor import Editor, StepInfo
-from diffeditor_app.engine.errors import EditCancelled, EngineError, OutOfMemory, error_sentence
+from diffeditor_app.engine.editor import Editor, EditResult, StepInfo
+from diffeditor_app.engine.errors import OutOfMemory
 from diffeditor_app.engine.models.loading import load_model
 from diffeditor_app.engine.models.model import ModelSpec
+from diffeditor_app.engine.outcomes import outcome_of
 from diffeditor_app.engine.requests import EditRequest
 from diffeditor_app.runtime.client import JobClient
 from diffeditor_app.runtime.collector import GuiCollector
 from diffeditor_app.runtime.jobs import CancelFlags, EditJob, JobIds, StepClock
 from diffeditor_app.server.client import RemoteEditor, ServerAddress
 
-__all__ = ["EditJob", "EditWorker", "ModelManager", "WorkerClient", "error_sentence"]
+__all__ = ["EditJob", "EditWorker", "ModelManager", "WorkerClient"]
 
 log = logging.getLogger("diffeditor_app.runtime")
 SHUTDOWN_WAIT_MS = 30_000  # a step of a big model can take seconds; cancel lands within one
@@ -143,28 +144,25 @@ class EditWorker(QObject):
     @Slot(object)
     def run(self, job: EditJob) -> None:
         self.flags.begin(job.id)
-        try:
-            self.flags.check(job.id)
-            editor = self._editor_for(job)
-            self.flags.check(job.id)  # loading may have taken long
-            clock = StepClock(job.id)
-            result = editor.edit(
-                job.request,
-                on_step=self._step_handler(job, clock),
-                on_prepare=self._prepare_handler(job, clock),
-                interrupt=lambda: self.flags.check(job.id),
-                preview_budget=PREVIEW_BUDGET if job.previews else NO_PREVIEWS,
-            )
-        except EditCancelled:
-            self.cancelled.emit(job.id)
-        except EngineError as error:
-            log.info("Edit job %d failed: %s", job.id, error)
-            self.failed.emit(job.id, error_sentence(error))
-        except Exception as error:
-            log.exception("Edit job %d failed unexpectedly", job.id)
-            self.failed.emit(job.id, error_sentence(error))
-        else:
-            self.finished.emit(job.id, result)
+        outcome = outcome_of(lambda: self._edit(job), f"Edit job {job.id}", log)
+        outcome.deliver(
+            lambda result: self.finished.emit(job.id, result),
+            lambda sentence: self.failed.emit(job.id, sentence),
+            lambda: self.cancelled.emit(job.id),
+        )
+
+    def _edit(self, job: EditJob) -> EditResult:
+        self.flags.check(job.id)
+        editor = self._editor_for(job)
+        self.flags.check(job.id)  # loading may have taken long
+        clock = StepClock(job.id)
+        return editor.edit(
+            job.request,
+            on_step=self._step_handler(job, clock),
+            on_prepare=self._prepare_handler(job, clock),
+            interrupt=lambda: self.flags.check(job.id),
+            preview_budget=PREVIEW_BUDGET if job.previews else NO_PREVIEWS,
+        )
 
     def _prepare_handler(self, job: EditJob, clock: StepClock) -> Callable[[int, int], None]:
         def on_prepare(done: int, total: int) -> None:

@@ -161,6 +161,25 @@ def overridable(task: Task) -> dict[str, type]:
     }
 
 
+def task_defaults(profile: ModelProfile) -> dict[str, dict[str, float]]:
+    """Per task, every setting a request may override and this model's default for it:
+    what /v1/info reports, so a client shows the numbers the server's engine will use."""
+    return {
+        task.value: {name: getattr(profile.task_settings(task), name) for name in overridable(task)}
+        for task in Task
+    }
+
+
+def read_task_defaults(info: Any) -> dict[Task, dict[str, float]]:
+    """The per-task defaults of a /v1/info answer, or BadRequest when it has none."""
+    raw = info.get("task_defaults") if isinstance(info, dict) else None
+    if not isinstance(raw, dict) or set(raw) != {task.value for task in Task}:
+        raise BadRequest("The server's answer has no defaults for every task.")
+    return {
+        Task(task): _overrides(values, "task_defaults", Task(task)) for task, values in raw.items()
+    }
+
+
 def _overrides(value: Any, name: str, task: Task) -> dict[str, float]:
     allowed = overridable(task)
     if not isinstance(value, dict):
@@ -299,18 +318,18 @@ def decode_previews(payload: dict[str, Any]) -> PreviewOptions:
     return PreviewOptions(mode, max(0, max_side), share)
 
 
-def decode_body(body: bytes, max_pixels: int | None) -> tuple[dict[str, Any], EditRequest]:
-    """A request body as its JSON and the validated engine request, or BadRequest /
-    TooLarge / InvalidInput with one sentence (and never another exception): everything
-    about a request that does not need the model is checked here, before it is queued."""
+def decode_body(body: bytes, max_pixels: int | None) -> tuple[EditRequest, PreviewOptions]:
+    """A request body as the checked engine request and its preview options, or BadRequest
+    / TooLarge / InvalidInput with one sentence (and never another exception): everything
+    about a request that does not need the model is checked here, once, before it is
+    queued; the JSON is parsed once."""
     try:
         payload = json.loads(body)
     except (ValueError, RecursionError):  # RecursionError: "[" nested past Python's stack
         raise BadRequest("The request body is not JSON.") from None
     edit = decode_request(payload, max_pixels)
-    decode_previews(payload)
-    edit.validate()
-    return payload, edit
+    previews = decode_previews(payload)
+    return edit.checked(), previews
 
 
 def check_for_model(edit: EditRequest, profile: ModelProfile) -> None:

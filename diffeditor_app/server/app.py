@@ -10,8 +10,9 @@ Routing by the image's hash with Serve's model multiplexing sends every edit of 
 the replica that prepared it, where the engine's prepare cache holds its state. A replica
 runs its edit in one worker thread and streams the engine's callbacks as events; a
 cancelled Ray call sets the flag the engine's `interrupt` reads before every UNet call.
-Requests reach the replicas as the version-1 JSON (plain types): nothing is pickled from a
-request, and nothing from one is written to disk.
+The gateway decodes a request's version-1 JSON and checks it, once; the replica gets that
+checked request (our decoder built it: nothing a client sent is unpickled), so nothing is
+decoded or validated twice, and nothing from a request is written to disk.
 """
 
 import asyncio
@@ -34,9 +35,10 @@ from ray.serve.exceptions import RequestCancelledError, TaskCancelledError
 from ray.serve.handle import DeploymentHandle, DeploymentResponseGenerator
 
 from diffeditor_app.engine.editor import Editor, StepInfo
-from diffeditor_app.engine.errors import EditCancelled, EngineError, InvalidInput, error_sentence
+from diffeditor_app.engine.errors import EditCancelled, InvalidInput, error_sentence
 from diffeditor_app.engine.models.loading import load_model
 from diffeditor_app.engine.models.model import ModelProfile, ModelSpec
+from diffeditor_app.engine.outcomes import outcome_of
 from diffeditor_app.engine.requests import EditRequest
 from diffeditor_app.server.api import (
     API_VERSION,
@@ -49,12 +51,11 @@ from diffeditor_app.server.api import (
     TooLarge,
     check_for_model,
     decode_body,
-    decode_previews,
-    decode_request,
     encode_preview,
     encode_result,
     image_key,
     status_for,
+    task_defaults,
 )
 from diffeditor_app.server.auth import bearer_matches
 from diffeditor_app.server.config import ServerConfig
@@ -127,13 +128,15 @@ class EditorReplica:
             "resolution_range": list(profile.resolution_range),
             "image_prompt": m.image_prompt is not None,
             "profile": profile.to_json(),
+            "task_defaults": task_defaults(profile),  # what an edit's Advanced fields show
         }
 
-    async def run(self, job: str, payload: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
-        """Stream one edit's events; a cancelled call stops the engine within a UNet call."""
+    async def run(
+        self, job: str, request: EditRequest, previews: PreviewOptions
+    ) -> AsyncIterator[dict[str, Any]]:
+        """Stream one edit's events; a cancelled call stops the engine within a UNet call.
+        The gateway checked `request` (its `checked()` is not run again)."""
         await self.image_slot(serve.get_multiplexed_model_id())
-        request = decode_request(payload, max_pixels=None)  # the gateway checked the limits
-        previews = decode_previews(payload)
         loop = asyncio.get_running_loop()
         events: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         stop = threading.Event()
@@ -174,24 +177,25 @@ class EditorReplica:
         if stop.is_set():
             return
         emit({"type": "started", "replica": self.name, "pid": self.pid})
-        try:
-            result = self.editor.edit(
+        outcome = outcome_of(
+            lambda: self.editor.edit(
                 request,
                 on_step=on_step,
                 on_prepare=on_prepare,
                 interrupt=interrupt,
                 preview_budget=previews.budget(),
-            )
-        except EditCancelled:
-            emit({"type": "cancelled"})
-        except EngineError as error:
-            bad_input = isinstance(error, InvalidInput)
-            emit({"type": "failed", "message": error_sentence(error), "bad_input": bad_input})
-        except Exception:
-            log.exception("An edit failed unexpectedly")
-            emit({"type": "failed", "message": UNEXPECTED_SENTENCE, "bad_input": False})
-        else:
-            emit({"type": "finished", "result": encode_result(result)})
+            ),
+            "An edit",
+            log,
+            unexpected=UNEXPECTED_SENTENCE,
+        )
+        outcome.deliver(
+            lambda result: emit({"type": "finished", "result": encode_result(result)}),
+            lambda sentence: emit(
+                {"type": "failed", "message": sentence, "bad_input": outcome.bad_input}
+            ),
+            lambda: emit({"type": "cancelled"}),
+        )
 
 
 # -- the HTTP gateway ----------------------------------------------------------------------
@@ -300,7 +304,7 @@ class Gateway:
         try:
             body = await read_body(request, self.limits)
             profile = await self._model_profile()
-            payload, edit = await asyncio.to_thread(self._checked, body, profile)  # slow
+            edit, previews = await asyncio.to_thread(self._checked, body, profile)  # slow
         except InvalidInput as error:
             return refusal(status_for(error), error_sentence(error))
         except Exception:
@@ -310,14 +314,15 @@ class Gateway:
             return refusal(429, self.limits.queue_sentence())
         job = uuid.uuid4().hex
         log.info("Edit %s for %s (client id %r)", job, client, request.headers.get(CLIENT_HEADER))
-        events = self._follow(job, client, payload, image_key(edit))
+        events = self._follow(job, client, edit, previews)
         return StreamingResponse(events, media_type=NDJSON)
 
-    def _checked(self, body: bytes, profile: ModelProfile) -> tuple[dict[str, Any], EditRequest]:
-        """The JSON and the validated request, or InvalidInput with the CLI's sentence."""
-        payload, edit = decode_body(body, self.limits.max_pixels)
+    def _checked(self, body: bytes, profile: ModelProfile) -> tuple[EditRequest, PreviewOptions]:
+        """The validated request and its preview options, or InvalidInput with the CLI's
+        sentence."""
+        edit, previews = decode_body(body, self.limits.max_pixels)
         check_for_model(edit, profile)
-        return payload, edit
+        return edit, previews
 
     @api.post(EDITS_PATH + "/{job}/cancel")
     async def cancel(self, job: str, request: Request) -> JSONResponse:
@@ -333,13 +338,13 @@ class Gateway:
         return JSONResponse({"id": job, "cancelling": True})
 
     async def _follow(
-        self, job: str, client: str, payload: dict[str, Any], key: str
+        self, job: str, client: str, edit: EditRequest, previews: PreviewOptions
     ) -> AsyncIterator[bytes]:
         ended = False
         try:
             yield line({"type": "accepted", "id": job})
             yield line({"type": "queued"})
-            async for event in self._attempts(job, payload, key):
+            async for event in self._attempts(job, edit, previews):
                 ended = event["type"] in TERMINAL
                 yield line(event)
         finally:
@@ -350,15 +355,15 @@ class Gateway:
                 stream.cancel()  # the client went away: free the replica
 
     async def _attempts(
-        self, job: str, payload: dict[str, Any], key: str
+        self, job: str, edit: EditRequest, previews: PreviewOptions
     ) -> AsyncIterator[dict[str, Any]]:
         """Run the edit; a replica lost before the edit started (Ray restarts it) is waited
         for up to RESTART_WAIT_S, one lost during the edit is a failure."""
         deadline = time.monotonic() + RESTART_WAIT_S
-        handle = self.editor.options(multiplexed_model_id=key, stream=True)
+        handle = self.editor.options(multiplexed_model_id=image_key(edit), stream=True)
         while True:
             started = False
-            stream = handle.run.remote(job, payload)
+            stream = handle.run.remote(job, edit, previews)
             self.running[job] = stream
             try:
                 async for event in with_heartbeats(stream):

@@ -171,7 +171,7 @@ class RemoteEditor:
         CLI's --previews), a number for the GUI's throttled ones; without `on_step` no
         previews are sent. `interrupt` runs at every event (a heartbeat comes each second);
         when it raises EditCancelled the server is told and the error re-raised."""
-        request.validate()  # bad input fails here, with the local sentence, before any upload
+        request.checked()  # bad input fails here, with the local sentence, before any upload
         if on_step is None:
             previews = PreviewOptions("none", preview_max_side)
         elif preview_budget is None:

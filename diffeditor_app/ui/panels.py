@@ -8,10 +8,9 @@ from __future__ import annotations
 import random
 
 import numpy as np
-from PySide6.QtCore import QEvent, Qt, Signal
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtCore import QEvent, QLocale, Qt, Signal
+from PySide6.QtGui import QAction, QDoubleValidator, QKeySequence
 from PySide6.QtWidgets import (
-    QDoubleSpinBox,
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
@@ -25,10 +24,11 @@ from PySide6.QtWidgets import (
 )
 
 from diffeditor_app.document.session import EditSession
-from diffeditor_app.document.state import OPTION_RANGES, EditOptions, SessionState
+from diffeditor_app.document.state import EditOptions, SessionState
 from diffeditor_app.engine.imaging.images import SourceImage
+from diffeditor_app.engine.limits import OPTION_RANGES, SEED_RANGE
 from diffeditor_app.engine.models.model import ModelProfile
-from diffeditor_app.engine.requests import SEED_RANGE
+from diffeditor_app.runtime.model_defaults import ModelDefaults
 from diffeditor_app.ui.status_bar import ElidedLabel
 from diffeditor_app.ui.tasks import VIEWS, uses_reference
 
@@ -52,6 +52,31 @@ def new_seed() -> int:
     return random.randint(*SEED_RANGE)
 
 
+UNKNOWN_DEFAULT = "server's default"  # the placeholder until the server says its defaults
+
+
+class OptionField(QLineEdit):
+    """A number, or nothing: empty means the default of the model that will run the edit,
+    shown as the placeholder; a typed number is kept as typed, even when it equals that
+    default (the default may change with the model; the user's number should not)."""
+
+    def __init__(self, name: str, low: float, high: float, decimals: int = 3) -> None:
+        super().__init__()
+        self.name = name  # the EditOptions field and TaskSettings setting it sets
+        validator = QDoubleValidator(low, high, decimals, self)
+        validator.setNotation(QDoubleValidator.Notation.StandardNotation)
+        validator.setLocale(QLocale.c())  # a dot, as every number of the app is written
+        self.setValidator(validator)
+
+    def number(self) -> float | None:
+        text = self.text().strip()
+        return float(text) if text and self.hasAcceptableInput() else None
+
+    def show_number(self, value: float | None, default: float | None) -> None:
+        show_text(self, "" if value is None else f"{value:g}")
+        self.setPlaceholderText(UNKNOWN_DEFAULT if default is None else f"{default:g}")
+
+
 def show_text(line: QLineEdit, text: str) -> None:
     """Set a field only when its text differs, so a refresh never moves the cursor of the
     field being typed in; a field set from outside (a project opened, another task's prompt
@@ -71,7 +96,8 @@ class EditPanel(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.session: EditSession | None = None
-        self.profile = ModelProfile()  # the model's tuned numbers: the Advanced defaults
+        # the defaults of the model that will run the edit; SD1.5's until the window says
+        self.defaults: ModelDefaults | None = ModelDefaults.of_profile(ModelProfile())
         self.hint = QLabel()
         self.hint.setWordWrap(True)
         self.prompt = QLineEdit(placeholderText=IMAGE_PROMPT_HINT)
@@ -86,15 +112,13 @@ class EditPanel(QWidget):
         self.advanced.setCheckable(True)
         self.advanced.setChecked(False)
         ranges = OPTION_RANGES
-        self.guidance = QDoubleSpinBox(singleStep=0.1, decimals=2)
-        self.guidance.setRange(*ranges["guidance_strength"])
+        self.guidance = OptionField("guidance_strength", *ranges["guidance_strength"])
         self.guidance.setToolTip("Guidance strength: how hard the edit is pushed (S / 1000).")
-        self.flexibility = QDoubleSpinBox(singleStep=0.05, decimals=2)
-        self.flexibility.setRange(*ranges["flexibility"])
-        self.flexibility.setToolTip("Flexibility: randomness inside the edit region (SDE eta).")
-        self.ip_scale = QDoubleSpinBox(singleStep=0.05, decimals=2)
-        self.ip_scale.setRange(*ranges["ip_scale"])
+        self.eta_in = OptionField("eta_in", *ranges["eta_in"])
+        self.eta_in.setToolTip("Flexibility: randomness inside the edit region (SDE eta).")
+        self.ip_scale = OptionField("ip_scale", *ranges["ip_scale"])
         self.ip_scale.setToolTip("Image-prompt scale: how much the image itself steers the edit.")
+        self.option_fields = (self.guidance, self.eta_in, self.ip_scale)
         self.steps = QSpinBox()
         self.steps.setRange(*ranges["steps"])
         self.resolution = QSpinBox(singleStep=64)
@@ -103,7 +127,7 @@ class EditPanel(QWidget):
         self.reset = QPushButton("Reset to defaults")
         form = QFormLayout(self.advanced)
         form.addRow("Guidance strength", self.guidance)
-        form.addRow("Flexibility", self.flexibility)
+        form.addRow("Flexibility", self.eta_in)
         form.addRow("Image-prompt scale", self.ip_scale)
         form.addRow("Steps", self.steps)
         form.addRow("Working resolution", self.resolution)
@@ -142,19 +166,21 @@ class EditPanel(QWidget):
         layout.addWidget(self.status)
         layout.addStretch(1)
 
-        self.edit_button.clicked.connect(self.edit_requested)
+        self.edit_button.clicked.connect(self.request_edit)
         self.cancel_button.clicked.connect(self.cancel_requested)
         self.cancel_action.triggered.connect(self.cancel_requested)
         self.new_seed.clicked.connect(lambda: self.seed.setValue(new_seed()))
         self.reset.clicked.connect(self.reset_to_defaults)
         self.prompt.editingFinished.connect(self.commit)
         self.reference_prompt.editingFinished.connect(self.commit)
-        for line in (self.prompt, self.reference_prompt):
+        for line in (self.prompt, self.reference_prompt, *self.option_fields):
             line.returnPressed.connect(self.typing_done)
             line.installEventFilter(self)
         self.seed.valueChanged.connect(self.commit)
         self.advanced.toggled.connect(self.commit)
-        for box in (self.guidance, self.flexibility, self.ip_scale, self.steps, self.resolution):
+        for field in self.option_fields:  # on Return or leaving the field, as the prompts
+            field.editingFinished.connect(self.commit)
+        for box in (self.steps, self.resolution):
             box.valueChanged.connect(self.commit)
         self.setEnabled(False)
         self._refresh()  # real defaults, even before an image or a model
@@ -180,25 +206,30 @@ class EditPanel(QWidget):
             session.text_changed.connect(self._refresh)
             self._refresh()
 
-    def set_profile(self, profile: ModelProfile) -> None:
-        """The model's tuned numbers as the Advanced defaults, its resolutions as the range."""
-        self.profile = profile
-        self.resolution.setMaximum(profile.resolution_range[1])
+    def request_edit(self) -> None:
+        """What the fields show goes to the session first: the Edit button takes no focus,
+        so a number still being typed has not been committed."""
+        self.commit()
+        self.edit_requested.emit()
+
+    def set_defaults(self, defaults: ModelDefaults | None) -> None:
+        """The defaults of the model that will run the edit (None: a server's, not known
+        yet) as the placeholders, its resolutions as the range."""
+        self.defaults = defaults
+        if defaults is not None:
+            self.resolution.setMaximum(defaults.resolution_range[1])
         self._refresh()
 
     def _refresh(self, *_) -> None:
         """Show the session; widgets' own signals are blocked so nothing echoes back."""
         state = self.session.state if self.session is not None else BLANK
-        defaults = self.profile.task_settings(state.task)
         options = state.options
         widgets = (
             self.prompt,
             self.reference_prompt,
             self.seed,
             self.advanced,
-            self.guidance,
-            self.flexibility,
-            self.ip_scale,
+            *self.option_fields,
             self.steps,
             self.resolution,
         )
@@ -215,10 +246,9 @@ class EditPanel(QWidget):
         self.seed.setValue(state.seed)
         customised = options != EditOptions()
         self.advanced.setChecked(customised or self.advanced.isChecked())
-        pick = lambda value, default: default if value is None else value  # noqa: E731
-        self.guidance.setValue(pick(options.guidance_strength, defaults.guidance_strength))
-        self.flexibility.setValue(pick(options.flexibility, defaults.eta_in))
-        self.ip_scale.setValue(pick(options.ip_scale, defaults.ip_scale))
+        for field in self.option_fields:
+            default = None if self.defaults is None else self.defaults.value(state.task, field.name)
+            field.show_number(getattr(options, field.name), default)
         self.steps.setValue(options.steps)
         self.resolution.setValue(options.resolution or 0)
         for widget in widgets:
@@ -230,16 +260,10 @@ class EditPanel(QWidget):
         task button (which takes no focus) switches the prompt shown."""
         if self.session is None:
             return
-        defaults = self.profile.task_settings(self.session.task)
         custom = self.advanced.isChecked()
-
-        def chosen(value: float, default: float) -> float | None:
-            return value if custom and abs(value - default) > 1e-9 else None
-
+        typed = {field.name: field.number() if custom else None for field in self.option_fields}
         options = EditOptions(
-            guidance_strength=chosen(self.guidance.value(), defaults.guidance_strength),
-            flexibility=chosen(self.flexibility.value(), defaults.eta_in),
-            ip_scale=chosen(self.ip_scale.value(), defaults.ip_scale),
+            **typed,
             steps=self.steps.value() if custom else EditOptions.steps,
             resolution=(self.resolution.value() or None) if custom else None,
         )

@@ -57,7 +57,8 @@ from diffeditor_app.document import commands
 from diffeditor_app.document.session import EditSession
 from diffeditor_app.document.state import BBox, DragPair, MaskName, MoveBox, PasteLayer
 from diffeditor_app.engine.imaging.geometry import Placement, box_centre
-from diffeditor_app.engine.requests import MAX_SCALE, MIN_SCALE, Point
+from diffeditor_app.engine.limits import MAX_SCALE, MIN_SCALE
+from diffeditor_app.engine.requests import Point
 from diffeditor_app.ui.drawing import Rect, View, cosmetic, frame_corners
 
 LEFT = Qt.MouseButton.LeftButton

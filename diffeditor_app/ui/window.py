@@ -30,6 +30,7 @@ from diffeditor_app.engine.errors import InvalidInput
 from diffeditor_app.engine.models.loading import declared_profile, is_toy_model
 from diffeditor_app.engine.models.model import ModelSpec
 from diffeditor_app.engine.tasks.registry import Task
+from diffeditor_app.runtime.model_defaults import DefaultsSource
 from diffeditor_app.ui.canvas import Canvas
 from diffeditor_app.ui.edit_controller import EditController
 from diffeditor_app.ui.file_controller import AUTOSAVE_DELAY_MS, AUTOSAVE_NAME, FileController
@@ -91,6 +92,8 @@ class MainWindow(QMainWindow):
         self.selection = SelectionController(self.canvas, settings, self._selection_client(), self)
         self.setCentralWidget(self._central())
         self.edit_panel = EditPanel()
+        self.defaults = DefaultsSource(self)  # of the model that will run the edit
+        self.defaults.changed.connect(self.edit_panel.set_defaults)
         self.reference_canvas = Canvas()
         self.reference_canvas.set_target("reference")
         self.reference_canvas.set_tool("brush")
@@ -256,7 +259,7 @@ class MainWindow(QMainWindow):
         if self.settings.get("run_on") == "server":
             where = f"server · {self.settings.get('server_url') or '(no URL set)'}"
         self.model_label.setText(where)
-        self.edit_panel.set_profile(declared_profile(spec.source))
+        self.defaults.follow_settings(self.settings, declared_profile(spec.source))
         self._note_model_fit()
 
     def _note_model_fit(self) -> None:
@@ -483,9 +486,8 @@ class MainWindow(QMainWindow):
             return
         self.keys.stop()
         if self.interactive:
-            self.settings.remember(
-                "window_geometry", self.saveGeometry().toBase64().data().decode()
-            )
+            geometry = self.saveGeometry().toBase64().data().decode()
+            self.settings.remember("window_geometry", geometry)
         busy = "Cancelling the edit and stopping" if self.worker.busy else "Stopping"
         self.statusBar().showMessage(f"{busy} the edit worker…")
         self.statusBar().repaint()  # seen before the wait below

@@ -17,6 +17,7 @@ from diffeditor_app.document import project
 from diffeditor_app.document.project import load_project, save_project
 from diffeditor_app.document.state import MaskName, SessionState
 from diffeditor_app.engine.errors import InvalidInput
+from diffeditor_app.engine.limits import MAX_STEPS
 from diffeditor_app.engine.models.testing import square_scene
 from diffeditor_app.engine.tasks.registry import Task
 
@@ -102,6 +103,21 @@ def test_a_version_1_project_keeps_its_one_prompt_for_the_task_it_was_saved_on(g
     state = load_project(with_manifest(good, older))
     assert state.task is Task.PASTE and state.prompt == "a purple triangle"
     assert state.prompts == {Task.PASTE: "a purple triangle"}
+
+
+def test_a_version_2_project_reads_its_flexibility_as_eta_in(good):
+    def older(m):
+        m["version"] = 2
+        del m["options"]["eta_in"]
+        m["options"]["flexibility"] = 0.7
+
+    assert load_project(with_manifest(good, older)).options.eta_in == 0.7
+
+
+def test_a_project_with_steps_past_the_old_app_cap_opens(good):
+    """The app once capped steps at 200 while the CLI and the engine took 1000."""
+    state = load_project(with_manifest(good, lambda m: m["options"].update(steps=500)))
+    assert state.options.steps == 500
 
 
 # -- the crafted files of the issue ------------------------------------------------------------
@@ -195,7 +211,9 @@ def test_image_members_past_their_limit(good, monkeypatch):
         (lambda m: m["box"].update(scale=float("nan")), ["box.scale"]),
         (lambda m: m["box"].update(dx=True), ["box.dx"]),
         (lambda m: m["box"].update(colour="red"), ["box", "colour"]),
-        (lambda m: m["options"].update(flexibility=7), ["options.flexibility", "between 0 and 1"]),
+        (lambda m: m["options"].update(eta_in=7), ["options.eta_in", "between 0 and 1"]),
+        (lambda m: m["options"].update(flexibility=0.5), ["options", "flexibility"]),  # v3
+        (lambda m: m["options"].update(steps=MAX_STEPS + 1), ["options.steps", str(MAX_STEPS)]),
         (lambda m: m["options"].update(resolution=10**6), ["options.resolution"]),
         (lambda m: m.update(options=[]), ["options"]),
         (lambda m: m.__delitem__("box"), ["box"]),

@@ -18,15 +18,11 @@ from PySide6.QtCore import QObject, QThread, Slot
 from PySide6.QtWidgets import QApplication
 
 from diffeditor_app.engine import EditCancelled, EditResult, ModelSpec, StepInfo
+from diffeditor_app.engine.errors import error_sentence
 from diffeditor_app.engine.models.testing import square_scene, write_tiny_model
 from diffeditor_app.engine.tasks.move import MoveEdit
 from diffeditor_app.runtime.jobs import CancelFlags, JobIds, StepClock
-from diffeditor_app.runtime.worker import (
-    ModelManager,
-    WorkerClient,
-    error_sentence,
-    load_editor,
-)
+from diffeditor_app.runtime.worker import ModelManager, WorkerClient, load_editor
 
 TIMEOUT_MS = 60_000
 WIDTH, HEIGHT = 96, 64  # square_scene()'s size

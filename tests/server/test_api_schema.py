@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 from dataclasses import fields
 
 import numpy as np
@@ -12,6 +13,7 @@ from PIL import Image
 
 from diffeditor_app.engine import EditResult, InvalidInput
 from diffeditor_app.engine.imaging.images import SourceImage, load_mask
+from diffeditor_app.engine.models.model import ModelProfile
 from diffeditor_app.engine.models.testing import scene_requests, square_scene
 from diffeditor_app.engine.tasks.move import MoveEdit
 from diffeditor_app.engine.tasks.registry import DEFAULTS, Task
@@ -27,7 +29,10 @@ from diffeditor_app.server.api import (
     encode_request,
     encode_result,
     image_key,
+    overridable,
+    read_task_defaults,
     status_for,
+    task_defaults,
 )
 
 
@@ -164,3 +169,15 @@ def test_preview_modes_map_to_the_engine_budget():
     body = payload()
     body["previews"] = {"mode": "throttled", "max_side": 128, "share": 0.4}
     assert decode_previews(body) == PreviewOptions("throttled", 128, 0.4)
+
+
+def test_the_info_defaults_are_the_models_own_and_read_back():
+    profile = ModelProfile(task_overrides={"paste": {"ip_scale": 0.25, "guidance_strength": 3.0}})
+    info = json.loads(json.dumps({"task_defaults": task_defaults(profile)}))  # over the wire
+    defaults = read_task_defaults(info)
+    assert defaults[Task.PASTE]["ip_scale"] == 0.25
+    assert defaults[Task.PASTE]["guidance_strength"] == 3.0
+    assert defaults[Task.MOVE]["eta_in"] == DEFAULTS[Task.MOVE].eta_in
+    assert set(defaults[Task.DRAG]) == set(overridable(Task.DRAG))
+    with pytest.raises(BadRequest):
+        read_task_defaults({"task_defaults": {"move": {}}})  # not every task

@@ -28,8 +28,11 @@ from PIL import Image
 from diffeditor_app.cli import main
 from diffeditor_app.engine import EditCancelled, Editor, InvalidInput, ModelSpec
 from diffeditor_app.engine.models.loading import load_model
+from diffeditor_app.engine.models.model import PROFILE_FILE, ModelProfile
 from diffeditor_app.engine.models.testing import square_scene, tinted_scene
 from diffeditor_app.engine.tasks.move import MoveEdit
+from diffeditor_app.engine.tasks.registry import Task
+from diffeditor_app.runtime.model_defaults import ModelDefaults
 from diffeditor_app.server.api import CLIENT_HEADER, EDITS_PATH, INFO_PATH, encode_request
 from diffeditor_app.server.client import RemoteEditor, ServerAddress, ServerUnavailable
 from diffeditor_app.server.process import free_port
@@ -86,6 +89,10 @@ def test_info_lists_the_model_and_the_limits(address, tiny_model_dir):
     assert info["replicas"] == 2 and info["device"] == "cpu" and info["api"] == 1
     assert info["limits"]["queue_per_client"] == QUEUE_LIMIT
     assert info["limits"]["max_megapixels"] == MAX_MEGAPIXELS
+    defaults = ModelDefaults.of_info(info, address.url)  # what the app's Advanced fields show
+    tiny = ModelProfile.from_file(tiny_model_dir / PROFILE_FILE)
+    assert info["profile"] == tiny.to_json()
+    assert defaults.value(Task.DRAG, "eta_in") == tiny.task_settings(Task.DRAG).eta_in
 
 
 @pytest.mark.parametrize("token", [None, "not-the-token"])

@@ -59,15 +59,15 @@ def b64(data: bytes) -> str:
 
 def refused(raw: bytes) -> tuple[int, str]:
     with pytest.raises(InvalidInput) as error:
-        _, edit = decode_body(raw, MAX_PIXELS)
+        edit, _ = decode_body(raw, MAX_PIXELS)
         check_for_model(edit, PROFILE)
     return status_for(error.value), str(error.value)
 
 
 def test_a_valid_body_decodes():
-    payload, edit = decode_body(body(move_payload()), MAX_PIXELS)
+    edit, _ = decode_body(body(move_payload()), MAX_PIXELS)
     check_for_model(edit, PROFILE)
-    assert edit.image.size == (WIDTH, HEIGHT) and payload["task"] == "move"
+    assert edit.image.size == (WIDTH, HEIGHT) and edit.task.value == "move"
 
 
 def test_deeply_nested_json_is_400_not_a_crash():
@@ -161,7 +161,7 @@ FIELDS = st.sampled_from(
 def test_any_json_object_decodes_or_is_one_sentence(changes, task):
     payload = {**move_payload(), "task": task, **changes}
     try:
-        _, edit = decode_body(json.dumps(payload).encode(), MAX_PIXELS)
+        edit, _ = decode_body(json.dumps(payload).encode(), MAX_PIXELS)
         check_for_model(edit, PROFILE)
     except InvalidInput as error:
         assert status_for(error) in (400, 413, 422)

@@ -26,16 +26,24 @@ def test_the_demo_is_set_up_for_every_task(demo):
     assert reference_prompt.cursorPosition() == 0  # a prompt set from outside shows its start
 
 
+def type_into(field, text: str) -> None:
+    field.setText(text)
+    field.editingFinished.emit()
+
+
 def test_the_advanced_defaults_are_the_toy_models(demo):
     panel = demo.edit_panel
-    assert panel.guidance.value() == 4.0  # models/toy/diffeditor.json: S 4 for move (SD 0.5)
+    assert panel.guidance.placeholderText() == "4"  # models/toy/diffeditor.json (SD: 0.5)
+    assert panel.guidance.text() == ""  # nothing typed: the default of the model that runs
     panel.advanced.setChecked(True)
-    panel.guidance.setValue(5.0)
+    type_into(panel.guidance, "5")
     assert demo.session.state.options.guidance_strength == 5.0
-    panel.guidance.setValue(4.0)  # back to the toy's default: no longer an override
+    type_into(panel.guidance, "4")  # the toy's default, typed: kept as typed
+    assert demo.session.state.options.guidance_strength == 4.0
+    type_into(panel.guidance, "")
     assert demo.session.state.options.guidance_strength is None
     demo.set_task(Task.DRAG)
-    assert panel.guidance.value() == 2.0  # no override for drag: SD's number
+    assert panel.guidance.placeholderText() == "2"  # no override for drag: SD's number
     assert demo.model_label.text() == "cpu · toy"
 
 

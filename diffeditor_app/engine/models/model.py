@@ -15,6 +15,7 @@ from typing import Any
 import torch
 
 from diffeditor_app.engine.errors import InvalidInput, ModelUnavailable, first_line, quoted
+from diffeditor_app.engine.limits import RESOLUTION_LIMITS
 from diffeditor_app.engine.models.memory import PLANS, MemoryPlan, VramPreset
 from diffeditor_app.engine.settings import TaskSettings
 from diffeditor_app.engine.tasks.registry import DEFAULTS, Task
@@ -22,7 +23,6 @@ from diffeditor_app.engine.tasks.registry import DEFAULTS, Task
 SD15_HUB_ID = "stable-diffusion-v1-5/stable-diffusion-v1-5"
 PROFILE_FILE = "diffeditor.json"
 DTYPES = ("auto", "fp16", "bf16", "fp32")  # auto: fp16 on a GPU, fp32 on the CPU
-RESOLUTION_LIMITS = (64, 2048)  # the widest range a model may declare: what the app accepts
 
 
 @dataclass(frozen=True)

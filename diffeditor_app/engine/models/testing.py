@@ -16,6 +16,7 @@ import torch
 from diffeditor_app.engine.imaging.images import SourceImage
 from diffeditor_app.engine.models.loading import MODELS_DIR, prepare_modules, quiet_libraries
 from diffeditor_app.engine.models.model import PROFILE_FILE, LoadedModel, ModelProfile
+from diffeditor_app.engine.models.sd15 import CLIP_SPECIALS, write_clip_tokenizer, write_sd15_files
 from diffeditor_app.engine.requests import EditRequest
 from diffeditor_app.engine.tasks.base import Scene
 from diffeditor_app.engine.tasks.registry import TASKS
@@ -61,17 +62,6 @@ TINY_TEXT = {
     "projection_dim": 32,
 }
 
-SD_SCHEDULER = {
-    "beta_start": 0.00085,
-    "beta_end": 0.012,
-    "beta_schedule": "scaled_linear",
-    "num_train_timesteps": 1000,
-    "clip_sample": False,
-    "set_alpha_to_one": False,
-    "steps_offset": 1,
-    "prediction_type": "epsilon",
-}
-
 TINY_VISION = {
     "hidden_size": 32,
     "intermediate_size": 64,
@@ -83,8 +73,6 @@ TINY_VISION = {
 }
 
 TINY_RESAMPLER = {"dim": 32, "depth": 1, "num_queries": 8, "ff_mult": 2}
-
-_SPECIALS = ("<|startoftext|>", "<|endoftext|>")
 
 # A random UNet's eps is no consistent noise estimate, so DDIM inversion of it drifts far
 # (about 50% relative error over 50 steps). Scaling the output head down makes eps vary
@@ -105,32 +93,21 @@ def _unit_scaling_factor(vae) -> float:
 
 def _write_tokenizer(folder: Path) -> int:
     """A character-level CLIP tokenizer (no merges): every text tokenizes, offline."""
-    from transformers import CLIPTokenizer
-
-    folder.mkdir(parents=True, exist_ok=True)
     symbols = string.ascii_lowercase + string.digits + ".,;:!?'\"-()/&"
     vocab: dict[str, int] = {}
     for symbol in symbols:
         vocab[symbol] = len(vocab)
         vocab[symbol + "</w>"] = len(vocab)
-    for special in _SPECIALS:
+    for special in CLIP_SPECIALS:
         vocab[special] = len(vocab)
-    raw = folder / "raw"
-    raw.mkdir(exist_ok=True)
-    (raw / "vocab.json").write_text(json.dumps(vocab))
-    (raw / "merges.txt").write_text("#version: 0.2\n")
-    tokenizer = CLIPTokenizer(str(raw / "vocab.json"), str(raw / "merges.txt"), model_max_length=77)
-    tokenizer.save_pretrained(folder)
-    for file in raw.iterdir():
-        file.unlink()
-    raw.rmdir()
+    write_clip_tokenizer(folder, vocab)
     return len(vocab)
 
 
 def write_tiny_model(folder: str | Path, seed: int = 0) -> Path:
     """Write a tiny random SD1.x model in diffusers layout (safetensors) and return its path."""
     quiet_libraries()
-    from diffusers import AutoencoderKL, DDIMScheduler, UNet2DConditionModel
+    from diffusers import AutoencoderKL, UNet2DConditionModel
     from transformers import CLIPTextConfig, CLIPTextModel
 
     folder = Path(folder)
@@ -153,17 +130,8 @@ def write_tiny_model(folder: str | Path, seed: int = 0) -> Path:
         **TINY_TEXT,
     )
     CLIPTextModel(text_config).save_pretrained(folder / "text_encoder")
-    DDIMScheduler(**SD_SCHEDULER).save_pretrained(folder / "scheduler")
+    write_sd15_files(folder)
     _write_tiny_image_prompt(folder, unet)
-    index = {
-        "_class_name": "StableDiffusionPipeline",
-        "unet": ["diffusers", "UNet2DConditionModel"],
-        "vae": ["diffusers", "AutoencoderKL"],
-        "text_encoder": ["transformers", "CLIPTextModel"],
-        "tokenizer": ["transformers", "CLIPTokenizer"],
-        "scheduler": ["diffusers", "DDIMScheduler"],
-    }
-    (folder / "model_index.json").write_text(json.dumps(index, indent=2))
     (folder / PROFILE_FILE).write_text(json.dumps(TINY_PROFILE.to_json(), indent=2))
     return folder
 

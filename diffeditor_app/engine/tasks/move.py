@@ -12,11 +12,10 @@ import torch
 from diffeditor_app.engine.errors import InvalidInput
 from diffeditor_app.engine.imaging.compose import box_sum, feather_width
 from diffeditor_app.engine.imaging.geometry import Frame, Placement, bbox_centre, resize_mask
+from diffeditor_app.engine.limits import MAX_SCALE, MIN_SCALE
 from diffeditor_app.engine.method.energy import Levels, attract, cosine, similarity
 from diffeditor_app.engine.method.plans import EditPlan, cells, latent_mask
 from diffeditor_app.engine.requests import (
-    MAX_SCALE,
-    MIN_SCALE,
     EditRequest,
     Kind,
     MaskedEdit,

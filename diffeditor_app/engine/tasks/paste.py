@@ -11,6 +11,7 @@ import torch
 
 from diffeditor_app.engine.errors import InvalidInput
 from diffeditor_app.engine.imaging.geometry import AxisMap, Frame, Letterbox, bbox_centre
+from diffeditor_app.engine.limits import MAX_SCALE, MIN_SCALE
 from diffeditor_app.engine.method.energy import Levels, attract, similarity, two_image_content
 from diffeditor_app.engine.method.plans import (
     EditPlan,
@@ -21,8 +22,6 @@ from diffeditor_app.engine.method.plans import (
     token_masks,
 )
 from diffeditor_app.engine.requests import (
-    MAX_SCALE,
-    MIN_SCALE,
     EditRequest,
     Kind,
     ReferenceEdit,

@@ -63,7 +63,7 @@ def request_for(task: Task, **values: Any) -> EditRequest:
     """The request of `task` from plain values (the CLI's arguments, the app's session, the
     server's JSON). A value the task does not declare, or a required one missing, is an
     error with one sentence: front ends pass exactly what the task declares. Not validated:
-    call `validate()` once, before any work."""
+    its builder calls `checked()` once, before any work."""
     spec = TASKS[task]
     declared = {f.name: f for f in spec.fields()}
     accepted = {"settings", "overrides", *declared}
