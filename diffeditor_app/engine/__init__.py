@@ -10,7 +10,7 @@ from diffeditor_app.engine.imaging.images import SourceImage, load_image, load_m
 from diffeditor_app.engine.models.loading import load_model
 from diffeditor_app.engine.models.model import LoadedModel, ModelSpec
 from diffeditor_app.engine.requests import AppearanceEdit, DragEdit, MoveEdit, PasteEdit, Point
-from diffeditor_app.engine.settings import Schedule, Task, TaskSettings
+from diffeditor_app.engine.settings import Quality, Schedule, Task, TaskSettings
 
 __all__ = [
     "AppearanceEdit",
@@ -26,6 +26,7 @@ __all__ = [
     "MoveEdit",
     "PasteEdit",
     "Point",
+    "Quality",
     "Schedule",
     "SourceImage",
     "StepInfo",

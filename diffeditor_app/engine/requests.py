@@ -17,7 +17,7 @@ from diffeditor_app.engine.errors import InvalidInput
 from diffeditor_app.engine.imaging.compose import box_sum, feather_width
 from diffeditor_app.engine.imaging.geometry import AxisMap, Placement, bbox_centre
 from diffeditor_app.engine.imaging.images import SourceImage
-from diffeditor_app.engine.settings import Task, TaskSettings
+from diffeditor_app.engine.settings import Quality, Task, TaskSettings
 
 
 class Point(NamedTuple):
@@ -43,6 +43,7 @@ class EditRequest:
     prompt: str = ""
     seed: int = DEFAULT_SEED
     steps: int = DEFAULT_STEPS
+    quality: Quality = Quality.FULL  # fast: about a third of the UNet work (ALGORITHM.md §4.9)
     resolution: int | None = None  # None: the model profile's default
     raw: bool = False  # return the working-size decode instead of composing
     settings: TaskSettings | None = None  # None: the model's defaults for the task
@@ -53,6 +54,9 @@ class EditRequest:
         """Raise InvalidInput with one sentence for anything the edit cannot work with."""
         if self.steps < 1 or self.steps > MAX_STEPS:
             raise InvalidInput(f"steps must be between 1 and {MAX_STEPS}, got {self.steps}.")
+        if self.quality not in tuple(Quality):
+            choices = " or ".join(q.value for q in Quality)
+            raise InvalidInput(f"The quality must be {choices}, got {self.quality!r}.")
         if not SEED_RANGE[0] <= self.seed <= SEED_RANGE[1]:
             raise InvalidInput(
                 f"The seed must be between {SEED_RANGE[0]} and {SEED_RANGE[1]}, got {self.seed}."
