@@ -35,7 +35,7 @@ from diffeditor_app.engine.requests import (
     Point,
     ReferenceEdit,
 )
-from diffeditor_app.engine.settings import DEFAULTS, Task
+from diffeditor_app.engine.settings import DEFAULTS, Quality, Task
 from diffeditor_app.server.limits import MAX_DRAG_PAIRS, MAX_TEXT_CHARS
 
 API_VERSION = 1
@@ -179,11 +179,19 @@ def _overrides(value: Any, name: str, task: Task) -> dict[str, float]:
     return {key: convert[allowed[key]](item, f"{name}.{key}") for key, item in value.items()}
 
 
+def _quality(value: Any, name: str) -> Quality:
+    if value not in [quality.value for quality in Quality]:
+        choices = " or ".join(f"'{quality.value}'" for quality in Quality)
+        raise BadRequest(f"'{name}' must be {choices}, got {_shown(value)}.")
+    return Quality(value)
+
+
 Converter = Callable[[Any, str], Any]
 COMMON_FIELDS: dict[str, Converter] = {
     "prompt": _text,
     "seed": _whole,
     "steps": _whole,
+    "quality": _quality,
     "resolution": _optional(_whole),
     "raw": _flag,
     "image_prompt": _flag,
