@@ -6,7 +6,7 @@ from __future__ import annotations
 from diffeditor_app.document.session import TASK_MASK, EditSession, MaskName, SessionState
 from diffeditor_app.engine.errors import InvalidInput
 from diffeditor_app.engine.requests import EditRequest, request_for
-from diffeditor_app.engine.settings import Task
+from diffeditor_app.engine.settings import Quality, Task
 
 
 def task_overrides(state: SessionState) -> dict[str, float]:
@@ -23,23 +23,30 @@ def task_overrides(state: SessionState) -> dict[str, float]:
     return overrides
 
 
-def build_request(session: EditSession, default_resolution: int | None = None) -> EditRequest:
+def build_request(
+    session: EditSession,
+    default_resolution: int | None = None,
+    default_quality: Quality = Quality.FULL,
+) -> EditRequest:
     """The complete request for the session's task, with copies of every array, validated
     here once: the worker and the engine get it as it is. The working resolution is the
     session's own choice, else `default_resolution` (the user's preference), else None: the
-    model's default."""
-    request = _request(session, default_resolution)
+    model's default; the quality likewise falls back on `default_quality`."""
+    request = _request(session, default_resolution, default_quality)
     request.validate()
     return request
 
 
-def _request(session: EditSession, default_resolution: int | None) -> EditRequest:
+def _request(
+    session: EditSession, default_resolution: int | None, default_quality: Quality
+) -> EditRequest:
     state = session.state
     common = dict(
         image=state.current,
         prompt=state.prompt,
         seed=state.seed,
         steps=state.options.steps,
+        quality=state.options.quality or default_quality,
         resolution=state.options.resolution or default_resolution,
         overrides=task_overrides(state),
     )
