@@ -207,6 +207,10 @@ class TaskSettings:
         return asdict(self)
 
 
+# Fast drag, appearance and paste guide twice as hard on their 7 guided steps (of full's 20):
+# at 1x a fast drag lost 0.27 IoU on the training split, at 2x nothing (ENGINE-NOTES.md).
+FAST_BOOSTED = FastSettings(guidance_boost=2.0)
+
 DEFAULTS: dict[Task, TaskSettings] = {
     Task.MOVE: TaskSettings(
         cfg_scale=4.0,
@@ -228,6 +232,7 @@ DEFAULTS: dict[Task, TaskSettings] = {
         w_inpaint=0.2,
         bank_mode=BankMode.CONCAT,
         bank_from=5,
+        fast=FAST_BOOSTED,
     ),
     Task.APPEARANCE: TaskSettings(
         cfg_scale=5.0,
@@ -237,6 +242,7 @@ DEFAULTS: dict[Task, TaskSettings] = {
         w_content=5.0,
         bank_mode=BankMode.MASKED,
         bank_until=36,  # steps 0..35
+        fast=FAST_BOOSTED,
     ),
     Task.PASTE: TaskSettings(
         cfg_scale=4.0,
@@ -246,5 +252,6 @@ DEFAULTS: dict[Task, TaskSettings] = {
         w_content=6.0,
         bank_mode=BankMode.MASKED,
         bank_until=36,
+        fast=FAST_BOOSTED,
     ),
 }
