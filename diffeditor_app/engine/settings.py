@@ -208,7 +208,8 @@ class TaskSettings:
 
 
 # Fast drag, appearance and paste guide twice as hard on their 7 guided steps (of full's 20):
-# at 1x a fast drag lost 0.27 IoU on the training split, at 2x nothing (ENGINE-NOTES.md).
+# at 1x a fast drag lost 0.27 IoU on the training split, at 2x nothing; move takes 1.5x
+# (ENGINE-NOTES.md, Fast quality).
 FAST_BOOSTED = FastSettings(guidance_boost=2.0)
 
 DEFAULTS: dict[Task, TaskSettings] = {
@@ -222,6 +223,7 @@ DEFAULTS: dict[Task, TaskSettings] = {
         w_inpaint=0.8,
         bank_mode=BankMode.REPLACE,
         bank_from=5,
+        fast=FastSettings(guidance_boost=1.5),  # 1x and 2x lost more IoU on move + resize
     ),
     Task.DRAG: TaskSettings(
         cfg_scale=4.0,
