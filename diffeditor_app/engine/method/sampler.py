@@ -89,7 +89,7 @@ class Costs:
     unet_work: int = 0  # batch-1 forward equivalents at the working size, prepare's included
 
 
-BACKWARD_WORK = 2  # a backward pass costs about two forwards of the same batch (CLARIFICATIONS 30)
+BACKWARD_WORK = 2  # a backward pass counts as two forwards of its batch (ALGORITHM.md §10)
 
 Levels = list[torch.Tensor]
 
