@@ -585,6 +585,10 @@ def command_options(report: dict) -> str:
         options += f" --split {report['split']}"
     if report.get("patterned"):
         options += " --patterned"
+    if report.get("variants"):
+        options += f" --variants {','.join(report['variants'])}"
+    if report.get("baseline"):
+        options += f" --baseline bench/results/{report['baseline']}"
     return options
 
 
@@ -613,6 +617,13 @@ def markdown(report: dict) -> str:
         "through the model's VAE.",
         "",
     ]
+    if report.get("baseline"):
+        lines[-1:-1] = [
+            "",
+            f"The full rows are those of `{report['baseline']}` for the same scenes (that run's "
+            "s/edit); the s/edit of this run's rows was measured on a machine shared that "
+            "day, so compare the UNet work, not these seconds.",
+        ]
     for task, variants in report["table"].items():
         names = [n for n in UNITS if n in next(iter(variants.values()))]
         lines += [
@@ -778,6 +789,7 @@ def main(argv: list[str] | None = None) -> int:
         "overrides": args.overrides,
         "patterned": args.patterned,
         "baseline": None if args.baseline is None else args.baseline.name,
+        "variants": None if args.variants == parser.get_default("variants") else list(variants),
         "seed": MoveEdit.seed,
         "processes": args.jobs,
         "torch": torch.__version__,
