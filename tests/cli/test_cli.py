@@ -826,7 +826,8 @@ def test_fast_quality_runs_fewer_steps_and_reports_its_work(tiny_model_dir, scen
     summaries = {}
     for quality in ("full", "fast"):
         result = scene.out(f"{quality}.png")
-        argv = move_args(tiny_model_dir, scene, result, "--json", "--quality", quality, steps=10)
+        extra = ("--offset", "8,0", "--json", "--quality", quality)
+        argv = move_args(tiny_model_dir, scene, result, *extra, steps=10)
         code, out, err = cli(capsys, *argv)
         assert code == 0, err
         summaries[quality] = json.loads(out)
@@ -838,6 +839,8 @@ def test_fast_quality_runs_fewer_steps_and_reports_its_work(tiny_model_dir, scen
 
 
 def test_an_unknown_quality_is_refused(tiny_model_dir, scene, capsys):
-    argv = move_args(tiny_model_dir, scene, scene.out("x.png"), "--quality", "best")
+    argv = move_args(
+        tiny_model_dir, scene, scene.out("x.png"), "--offset", "8,0", "--quality", "best"
+    )
     code, _, err = cli(capsys, *argv)
     assert code != 0 and "--quality" in err and "full" in err and "fast" in err
