@@ -38,6 +38,7 @@ from diffeditor_app.engine.errors import InvalidInput, first_line, quoted
 from diffeditor_app.engine.imaging.images import MAX_PIXELS, SourceImage, mask_from_pil, open_image
 from diffeditor_app.engine.imaging.outputs import write_atomically
 from diffeditor_app.engine.requests import MAX_SCALE, MIN_SCALE, REACH, SEED_RANGE, Point
+from diffeditor_app.engine.settings import Quality
 from diffeditor_app.engine.tasks.registry import Task
 
 FORMAT = "diffedit"
@@ -302,11 +303,21 @@ def _read_point(value, where: str, reach: tuple[float, float]) -> Point:
     return Point(float(x), float(y))
 
 
+def _quality(value) -> Quality:
+    if value not in [quality.value for quality in Quality]:
+        choices = " or ".join(quoted(quality.value) for quality in Quality)
+        raise _Invalid(f"options.quality must be {choices}")
+    return Quality(value)
+
+
 def _options(value) -> EditOptions:
     names = {f.name for f in fields(EditOptions)}
     record = _record(value, "options", names)
     checked = {}
     for name, raw in record.items():
+        if name == "quality":
+            checked[name] = None if raw is None else _quality(raw)
+            continue
         low, high = OPTION_RANGES[name]
         integer = isinstance(low, int)
         if raw is None and name != "steps":

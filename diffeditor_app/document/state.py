@@ -15,6 +15,7 @@ import numpy as np
 from diffeditor_app.engine.imaging.images import SourceImage
 from diffeditor_app.engine.models.model import RESOLUTION_LIMITS
 from diffeditor_app.engine.requests import DEFAULT_SEED, DEFAULT_STEPS, Point
+from diffeditor_app.engine.settings import Quality
 from diffeditor_app.engine.tasks.registry import TASKS, Task, spec_of
 
 BBox = tuple[int, int, int, int]  # x0, y0, x1, y1 (exclusive), in the mask's pixels
@@ -61,13 +62,15 @@ OPTION_RANGES = {  # EditOptions field -> (lowest, highest): the Advanced panel'
 
 @dataclass(frozen=True)
 class EditOptions:
-    """The Advanced panel. None means the engine's default for the task and model."""
+    """The Advanced panel and the quality choice. None means the engine's default for the
+    task and model (for the quality: the user's preference)."""
 
     guidance_strength: float | None = None
     flexibility: float | None = None  # the regional SDE's eta inside the edit region
     ip_scale: float | None = None
     steps: int = DEFAULT_STEPS
     resolution: int | None = None
+    quality: Quality | None = None  # chosen in the panel; remembered with the project
 
 
 @dataclass(frozen=True, eq=False)
