@@ -139,6 +139,8 @@ def _add_field_argument(command: argparse.ArgumentParser, field) -> None:
         options["choices"] = [choice.value for choice in field.choices]
     if field.required:
         options["required"] = True
+    elif field.kind is Kind.CHOICE:  # argparse passes a str default through `type` (str)
+        options["default"] = field.default.value
     else:
         options["default"] = field.default
     command.add_argument(field.flag, **options)
