@@ -16,6 +16,10 @@ timed runs, with `torch.cuda.synchronize` around each edit, and the peak is
     low        `fast` with the `low` preset; cpu-offload: with `cpu-offload`
     compile    `fast` with the UNet compiled; its warm-up is a full edit and includes compiling
 
+Every case runs the edit's `full` quality (the paper's method) unless it names `fast` (the
+fast quality, ALGORITHM.md §4.9); the fast-quality cases give the fast/full time ratio per
+task on the same card, beside the ratio of their counted UNet work.
+
 Cases run in priority order; one whose estimated time would pass `--budget-s` (counted from
 the start of this process) is skipped and listed as such, so the run fits its time slot.
 Results go to JSON and a markdown table under bench/results/; the fast/reference ratios and
@@ -86,6 +90,7 @@ class Case:
     task: str  # a key of `scene_requests`
     size: int  # nominal working resolution (SD1.5 pixels; --tiny maps it to TINY_SIZES)
     mode: str  # a key of MODES
+    quality: str = "full"  # the request's quality (ALGORITHM.md §4.9)
 
 
 # Priority order (docs/ENGINE-NOTES.md, The GPU benchmark: 512 px for every task, 768 px for
@@ -97,6 +102,7 @@ CASES = (
     Case("move", 512, "fast"),
     Case("appearance", 512, "fast"),
     Case("paste", 512, "fast"),
+    *(Case(task, 512, "fast", quality="fast") for task in ("drag", "move", "appearance", "paste")),
     Case("drag", 768, "fast"),
     Case("drag", 768, "low"),
     Case("drag", 512, "cpu-offload"),
@@ -118,7 +124,8 @@ SPEEDUP_TARGET = 3.0  # fast at least 3x faster than reference (prepare + edit, 
 
 
 def key(case: Case) -> str:
-    return f"{case.task}-{case.size}-{case.mode}"
+    quality = "" if case.quality == "full" else f"-{case.quality}-quality"
+    return f"{case.task}-{case.size}-{case.mode}{quality}"
 
 
 def build_model(mode: Mode, device: torch.device, tiny_folder: Path | None) -> LoadedModel:
@@ -141,7 +148,8 @@ def build_model(mode: Mode, device: torch.device, tiny_folder: Path | None) -> L
 def request_for(case: Case, size: int, run: int, steps: int) -> EditRequest:
     """The case's request on a scene no other case or run has prepared."""
     image, mask = tinted_scene(CASES.index(case) * 1000 + run, size, size)
-    return dataclasses.replace(scene_requests(image, mask, steps)[case.task], resolution=size)
+    request = scene_requests(image, mask, steps)[case.task]
+    return dataclasses.replace(request, resolution=size, quality=case.quality)
 
 
 def timed(editor: Editor, request: EditRequest) -> tuple[EditResult, float]:
@@ -180,6 +188,9 @@ def run_case(
         "unet_forward": first.unet_forward,
         "prepare_unet_forward": first.prepare_unet_forward,
         "unet_backward": first.unet_backward,
+        "unet_work": first.unet_work,
+        "quality": first.quality,
+        "steps": first.steps,
         "working_size": list(first.working_size),
         "dtype": first.dtype,
         "preset": editor.model.memory.preset.value,
@@ -210,6 +221,21 @@ def ratios(rows: dict[str, dict[str, Any]]) -> dict[str, dict[str, float]]:
         if "peak_gb" in fast and "peak_gb" in reference:
             entry["peak_memory_fast_over_reference"] = fast["peak_gb"] / reference["peak_gb"]
         out[f"{case.task}-{case.size}"] = entry
+    return out
+
+
+def quality_ratios(rows: dict[str, dict[str, Any]]) -> dict[str, dict[str, float]]:
+    """fast / full quality for time and for counted UNet work, per task on the same card."""
+    out = {}
+    for case in CASES:
+        fast = rows.get(key(case), {})
+        full = rows.get(key(dataclasses.replace(case, quality="full")), {})
+        if case.quality != "fast" or "total_s" not in fast or "total_s" not in full:
+            continue
+        out[f"{case.task}-{case.size}"] = {
+            "total_s": fast["total_s"] / full["total_s"],
+            "unet_work": fast["unet_work"] / full["unet_work"],
+        }
     return out
 
 
@@ -244,8 +270,8 @@ def markdown(report: dict[str, Any]) -> str:
         f"whole run {report['elapsed_s']:.0f} s.",
         "",
         "| task | px | mode | dtype | preset | working | prepare s | edit s | total s "
-        "| edit s (cached) | peak GB | UNet fwd (prepare) | bwd | warm-up s |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| edit s (cached) | peak GB | UNet fwd (prepare) | bwd | warm-up s | quality | work |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for case in CASES:
         row = report["cases"].get(key(case))
@@ -262,7 +288,8 @@ def markdown(report: dict[str, Any]) -> str:
             f"| {number(row['total_s'])} | {number(row.get('edit_s_cached'))} "
             f"| {number(row.get('peak_gb'))} "
             f"| {row['unet_forward']} ({row['prepare_unet_forward']}) "
-            f"| {row['unet_backward']} | {number(row['warmup_s'])} |"
+            f"| {row['unet_backward']} | {number(row['warmup_s'])} | {row['quality']} "
+            f"| {row['unet_work']} |"
         )
     if report["ratios"]:
         lines += [
@@ -276,6 +303,10 @@ def markdown(report: dict[str, Any]) -> str:
                 f"| {number(r.get('total_s'))}x "
                 f"| {number(r.get('peak_memory_fast_over_reference'))} |"
             )
+    if report.get("quality_ratios"):
+        lines += ["", "| fast / full quality | total time | UNet work |", "|---|---|---|"]
+        for name, r in report["quality_ratios"].items():
+            lines.append(f"| {name} | {number(r['total_s'])} | {number(r['unet_work'])} |")
     lines += [
         "",
         f"Targets ({report['targets_apply']}):",
@@ -317,6 +348,7 @@ def summary(
         "elapsed_s": time.perf_counter() - START,
         "cases": rows,
         "ratios": speedups,
+        "quality_ratios": quality_ratios(rows),
         "targets_apply": "full size on one H100 or H200" + ("" if full_size else ": not this run"),
         "targets": check_targets(rows, speedups, applies=full_size),
     }

@@ -6,7 +6,8 @@
 # arguments go to the benchmark. Install plus run fit about 8 minutes on one H100: the
 # benchmark skips cases that would pass its --budget-s (400 s), and a hard stop at LIMIT_S
 # (470 s) after the start ends even a compile that runs long; the results of every finished
-# case are on disk by then.
+# case are on disk by then. The plan includes the fast quality on every task at 512 px right
+# after the full-quality cases, so one call gives the fast/full time ratio at SD1.5 size.
 #
 #     bash bench/gpu_run.sh
 set -euo pipefail

@@ -80,6 +80,7 @@ SPLIT_START = {"test": 0, "train": 500_000}  # training-split cases lie past eve
 EDIT_ENERGY_ONLY = {"w_content": 0.0, "w_contrast": 0.0, "w_inpaint": 0.0}
 VARIANTS: dict[str, dict] = {
     "full": {},
+    "fast": {"quality": "fast"},  # about a third of the UNet work (ALGORITHM.md §4.9)
     "no image prompt": {"image_prompt": False},
     "no regional SDE": {"overrides": {"eta_in": 0.0, "eta_out": 0.0}},
     "no time travel": {"overrides": {"schedule": {"time_travel_passes": 1}}},
@@ -383,17 +384,21 @@ def round_trip(editor: Editor, rgb: np.ndarray) -> np.ndarray:
         return decode_latent(model.vae, latent, model.latent_scale)
 
 
-def run_case(case: Case, variant: str) -> tuple[np.ndarray, float]:
+Output = tuple[np.ndarray, float, int]  # an edited image, its seconds and its unet_work
+
+
+def run_case(case: Case, variant: str) -> Output:
     if variant == NAIVE:
-        return naive(case), 0.0
+        return naive(case), 0.0, 0
     if variant == EXACT:
-        return case.truth.render().rgb, 0.0
+        return case.truth.render().rgb, 0.0, 0
     if variant == ROUND_TRIP:
-        return round_trip(editor(), case.truth.render().rgb), 0.0
+        return round_trip(editor(), case.truth.render().rgb), 0.0, 0
     change = dict(VARIANTS[variant])
     change["overrides"] = {**case.request.overrides, **change.get("overrides", {})}
     result = editor().edit(replace(case.request, **change))
-    return np.asarray(result.image.convert("RGB")), result.prepare_s + result.edit_s
+    seconds = result.prepare_s + result.edit_s
+    return np.asarray(result.image.convert("RGB")), seconds, result.unet_work
 
 
 _model: str = ""  # the model path of this worker process
@@ -434,20 +439,23 @@ def case_path(store: Path, task: str, position: int) -> Path:
     return store / f"{task}-{position:03d}.npz"
 
 
-def load_outputs(path: Path) -> dict[str, tuple[np.ndarray, float]]:
-    """The stored images and edit seconds of one case, by variant (none before its run)."""
+def load_outputs(path: Path) -> dict[str, Output]:
+    """The stored images, edit seconds and UNet work of one case, by variant (none before
+    its run; a store from before unet_work existed reads it as 0)."""
     if not path.exists():
         return {}
     with np.load(path) as stored:
+        names = stored["names"]
+        work = stored["work"] if "work" in stored.files else np.zeros(len(names), int)
         return {
-            str(name): (image, float(seconds))
-            for name, image, seconds in zip(
-                stored["names"], stored["images"], stored["seconds"], strict=True
+            str(name): (image, float(seconds), int(units))
+            for name, image, seconds, units in zip(
+                names, stored["images"], stored["seconds"], work, strict=True
             )
         }
 
 
-def save_outputs(path: Path, outputs: dict[str, tuple[np.ndarray, float]]) -> None:
+def save_outputs(path: Path, outputs: dict[str, Output]) -> None:
     names = list(outputs)
     partial = path.with_suffix(".part.npz")
     np.savez_compressed(
@@ -455,6 +463,7 @@ def save_outputs(path: Path, outputs: dict[str, tuple[np.ndarray, float]]) -> No
         names=np.array(names),
         images=np.stack([outputs[n][0] for n in names]),
         seconds=np.array([outputs[n][1] for n in names]),
+        work=np.array([outputs[n][2] for n in names]),
     )
     os.replace(partial, path)  # a run cut mid-write leaves the last whole file
 
@@ -496,6 +505,7 @@ def evaluate(job: Job) -> list[dict]:
             "variant": variant,
             "index": case.index,
             "seconds": outputs[variant][1],
+            "unet_work": outputs[variant][2],
             "metrics": measure(case, outputs[variant][0]),
         }
         for variant in variants_of(job.task, job.variants)
@@ -570,6 +580,10 @@ def command_options(report: dict) -> str:
         options += f" --split {report['split']}"
     if report.get("patterned"):
         options += " --patterned"
+    if report.get("variants"):
+        options += f" --variants {','.join(report['variants'])}"
+    if report.get("baseline"):
+        options += f" --baseline bench/results/{report['baseline']}"
     return options
 
 
@@ -598,6 +612,13 @@ def markdown(report: dict) -> str:
         "through the model's VAE.",
         "",
     ]
+    if report.get("baseline"):
+        lines[-1:-1] = [
+            "",
+            f"The full rows are those of `{report['baseline']}` for the same scenes (that run's "
+            "s/edit); the s/edit of this run's rows was measured on a machine shared that "
+            "day, so compare the UNet work, not these seconds.",
+        ]
     for task, variants in report["table"].items():
         names = [n for n in UNITS if n in next(iter(variants.values()))]
         lines += [
@@ -637,6 +658,26 @@ def markdown(report: dict) -> str:
     return "\n".join(lines)
 
 
+def baseline_rows(report: dict, args: argparse.Namespace, rows: list[dict]) -> list[dict]:
+    """The full rows of an earlier report for this run's scenes: the pairing then needs only
+    the new rows. The report must share the steps, split, overrides and scene kind."""
+    for name in ("steps", "split", "overrides", "patterned"):
+        if report.get(name) != getattr(args, name):
+            raise SystemExit(
+                f"--baseline: its {name} is {report.get(name)!r}, not {getattr(args, name)!r}"
+            )
+    have = {(row["task"], row["index"]) for row in rows if row["variant"] == "full"}
+    wanted = {(row["task"], row["index"]) for row in rows} - have
+    found = [
+        row
+        for row in report["rows"]
+        if row["variant"] == "full" and (row["task"], row["index"]) in wanted
+    ]
+    if len(found) != len(wanted):
+        raise SystemExit(f"--baseline: it has full rows for {len(found)} of {len(wanted)} scenes")
+    return found
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="8 scenes per task")
@@ -673,6 +714,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fresh", action="store_true", help="empty the store first")
     parser.add_argument(
         "--patterned", action="store_true", help="scenes with striped objects (scenes.py)"
+    )
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        default=None,
+        help="a report of the same model, steps and split whose full rows pair with this "
+        "run's (full then need not run again)",
     )
     args = parser.parse_args(argv)
     if args.render is not None:
@@ -720,6 +768,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(
                     f"{task:<10} {count} scenes {time.perf_counter() - started:7.0f} s", flush=True
                 )
+    if args.baseline is not None:
+        rows += baseline_rows(json.loads(args.baseline.read_text()), args, rows)
     timing: dict[str, dict[str, float]] = {}
     for row in rows:
         timing.setdefault(row["task"], {}).setdefault(row["variant"], []).append(row["seconds"])
@@ -733,6 +783,8 @@ def main(argv: list[str] | None = None) -> int:
         "split": args.split,
         "overrides": args.overrides,
         "patterned": args.patterned,
+        "baseline": None if args.baseline is None else args.baseline.name,
+        "variants": None if args.variants == parser.get_default("variants") else list(variants),
         "seed": MoveEdit.seed,
         "processes": args.jobs,
         "torch": torch.__version__,

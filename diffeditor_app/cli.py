@@ -139,15 +139,27 @@ def _add_field_argument(command: argparse.ArgumentParser, field) -> None:
         Kind.NUMBER: _finite,
         Kind.TEXT: str,
         Kind.POINT_PAIRS: _points,
+        Kind.CHOICE: str,  # checked against the choices, then made the enum by `_chosen`
     }
     options = dict(dest=field.name, type=types[field.kind], help=field.help)
     if field.kind is Kind.POINT_PAIRS:
         options["action"] = "append"
+    if field.kind is Kind.CHOICE:  # argparse names the choices when it refuses a value
+        options["choices"] = [choice.value for choice in field.choices]
     if field.required:
         options["required"] = True
+    elif field.kind is Kind.CHOICE:  # argparse passes a str default through `type` (str)
+        options["default"] = field.default.value
     else:
         options["default"] = field.default
     command.add_argument(field.flag, **options)
+
+
+def _chosen(field, given):
+    """A choice's value as its enum member (argparse has checked it); any other value as given."""
+    from diffeditor_app.engine.requests import Kind
+
+    return field.choices(given) if field.kind is Kind.CHOICE else given
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -158,6 +170,7 @@ def build_parser() -> argparse.ArgumentParser:
     from diffeditor_app.engine.models.memory import VramPreset
     from diffeditor_app.engine.models.model import DTYPES, ModelSpec
     from diffeditor_app.engine.models.training import TrainingConfig
+    from diffeditor_app.engine.requests import EditRequest, wire_fields
     from diffeditor_app.engine.tasks.registry import TASKS
 
     parser = _Parser(prog="diffeditor", description="Fine-grained diffusion image editing.")
@@ -194,6 +207,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     common.add_argument("--seed", type=_whole, default=DEFAULT_SEED)  # checked with the request
     common.add_argument("--steps", type=_whole, default=DEFAULT_STEPS)
+    shared = {field.name: field for field in wire_fields(EditRequest)}
+    _add_field_argument(common, shared["quality"])
     common.add_argument(
         "--resolution",
         type=int,
@@ -338,10 +353,11 @@ def run_edit(args: argparse.Namespace) -> int:
     )
     from diffeditor_app.engine.models.loading import check_device, declared_profile
     from diffeditor_app.engine.models.model import SD15_HUB_ID
-    from diffeditor_app.engine.requests import Kind
+    from diffeditor_app.engine.requests import EditRequest, Kind, wire_fields
     from diffeditor_app.engine.tasks.registry import Task, request_for, spec_of
 
     _check_files(args)
+    shared = {field.name: field for field in wire_fields(EditRequest)}
     check_device(args.device)
     if args.resolution is not None:
         declared_profile(args.model or SD15_HUB_ID).check_resolution(args.resolution)
@@ -351,6 +367,7 @@ def run_edit(args: argparse.Namespace) -> int:
         prompt=args.prompt,
         seed=args.seed,
         steps=args.steps,
+        quality=_chosen(shared["quality"], args.quality),
         resolution=args.resolution,
         raw=args.raw,
         image_prompt=args.image_prompt != "none",
@@ -366,7 +383,7 @@ def run_edit(args: argparse.Namespace) -> int:
         elif field.kind is Kind.MASK and given is not None:
             own[field.name] = load_mask(given, pictures[field.sized_like].size, field.what)
         else:
-            own[field.name] = given
+            own[field.name] = _chosen(field, given)
     request = request_for(task, **own, **common)
     request.checked()  # before the model loads: bad input fails in a moment
     source = None if args.raw else image  # a raw result has the working size, far below limits
@@ -409,12 +426,14 @@ def run_edit(args: argparse.Namespace) -> int:
             "dtype": result.dtype,
             "seed": result.seed,
             "steps": result.steps,
+            "quality": result.quality,
             "resolution": result.resolution,
             "prepare_s": round(result.prepare_s, 4),
             "edit_s": round(result.edit_s, 4),
             "unet_forward": result.unet_forward,
             "unet_backward": result.unet_backward,
             "prepare_unet_forward": result.prepare_unet_forward,
+            "unet_work": result.unet_work,
             "schedule": result.schedule,
         }
         print(json.dumps(summary))

@@ -38,6 +38,7 @@ from diffeditor_app.engine.imaging.images import MAX_PIXELS, SourceImage, mask_f
 from diffeditor_app.engine.imaging.outputs import write_atomically
 from diffeditor_app.engine.limits import MAX_SCALE, MIN_SCALE, OPTION_RANGES, SEED_RANGE
 from diffeditor_app.engine.requests import REACH, Point
+from diffeditor_app.engine.settings import Quality
 from diffeditor_app.engine.tasks.registry import Task
 
 FORMAT = "diffedit"
@@ -302,6 +303,13 @@ def _read_point(value, where: str, reach: tuple[float, float]) -> Point:
     return Point(float(x), float(y))
 
 
+def _quality(value) -> Quality:
+    if value not in [quality.value for quality in Quality]:
+        choices = " or ".join(quoted(quality.value) for quality in Quality)
+        raise _Invalid(f"options.quality must be {choices}")
+    return Quality(value)
+
+
 def _options(value, version: int) -> EditOptions:
     names = {f.name for f in fields(EditOptions)}
     if version < 3 and isinstance(value, dict) and "flexibility" in value:  # its old name
@@ -309,6 +317,9 @@ def _options(value, version: int) -> EditOptions:
     record = _record(value, "options", names)
     checked = {}
     for name, raw in record.items():
+        if name == "quality":
+            checked[name] = None if raw is None else _quality(raw)
+            continue
         low, high = OPTION_RANGES[name]
         integer = isinstance(low, int)
         if raw is None and name != "steps":

@@ -8,6 +8,7 @@ from __future__ import annotations
 from diffeditor_app.document.state import SessionState
 from diffeditor_app.document.tasks import DOCUMENT_TASKS
 from diffeditor_app.engine.requests import EditRequest
+from diffeditor_app.engine.settings import Quality
 from diffeditor_app.engine.tasks.registry import request_for
 
 OVERRIDDEN_OPTIONS = ("guidance_strength", "eta_in", "ip_scale")  # named as in TaskSettings
@@ -20,17 +21,22 @@ def task_overrides(state: SessionState) -> dict[str, float]:
     return {name: value for name, value in chosen.items() if value is not None}
 
 
-def build_request(state: SessionState, default_resolution: int | None = None) -> EditRequest:
+def build_request(
+    state: SessionState,
+    default_resolution: int | None = None,
+    default_quality: Quality = Quality.FULL,
+) -> EditRequest:
     """The complete request for the state's task, with copies of every array, validated
     here once: the worker and the engine get it as it is. The working resolution is the
     state's own choice, else `default_resolution` (the user's preference), else None: the
-    model's default."""
+    model's default; the quality likewise falls back on `default_quality`."""
     request = request_for(
         state.task,
         image=state.current,
         prompt=state.prompt,
         seed=state.seed,
         steps=state.options.steps,
+        quality=state.options.quality or default_quality,
         resolution=state.options.resolution or default_resolution,
         overrides=task_overrides(state),
         **DOCUMENT_TASKS[state.task].values(state),

@@ -15,6 +15,7 @@ import numpy as np
 from diffeditor_app.engine.imaging.images import SourceImage
 from diffeditor_app.engine.limits import DEFAULT_SEED, DEFAULT_STEPS
 from diffeditor_app.engine.requests import Point
+from diffeditor_app.engine.settings import Quality
 from diffeditor_app.engine.tasks.registry import TASKS, Task, spec_of
 
 BBox = tuple[int, int, int, int]  # x0, y0, x1, y1 (exclusive), in the mask's pixels
@@ -52,14 +53,16 @@ class PasteLayer:
 
 @dataclass(frozen=True)
 class EditOptions:
-    """The Advanced panel, its ranges in limits.OPTION_RANGES. None means the default of
-    the model that runs the edit, for the task; a number is sent as it is."""
+    """The Advanced panel, its ranges in limits.OPTION_RANGES, and the quality choice.
+    None means the default of the model that runs the edit, for the task (for the quality:
+    the user's preference); a number is sent as it is."""
 
     guidance_strength: float | None = None
     eta_in: float | None = None  # the regional SDE's eta inside the edit region (Flexibility)
     ip_scale: float | None = None
     steps: int = DEFAULT_STEPS
     resolution: int | None = None
+    quality: Quality | None = None  # chosen in the panel; remembered with the project
 
 
 @dataclass(frozen=True, eq=False)

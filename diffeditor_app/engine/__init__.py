@@ -11,7 +11,7 @@ from diffeditor_app.engine.imaging.images import SourceImage, load_image, load_m
 from diffeditor_app.engine.models.loading import load_model
 from diffeditor_app.engine.models.model import LoadedModel, ModelSpec
 from diffeditor_app.engine.requests import Point
-from diffeditor_app.engine.settings import Schedule, TaskSettings
+from diffeditor_app.engine.settings import Quality, Schedule, TaskSettings
 from diffeditor_app.engine.tasks.registry import Task
 
 __all__ = [
@@ -24,6 +24,7 @@ __all__ = [
     "ModelSpec",
     "ModelUnavailable",
     "Point",
+    "Quality",
     "Schedule",
     "SourceImage",
     "StepInfo",

@@ -37,6 +37,7 @@ from diffeditor_app.engine.method.sampler import Conditioning, Costs, DiffEditor
 from diffeditor_app.engine.models.memory import out_of_memory_sentence, release_memory, synchronize
 from diffeditor_app.engine.models.model import LoadedModel
 from diffeditor_app.engine.requests import EditRequest, ReferenceEdit
+from diffeditor_app.engine.settings import Quality
 from diffeditor_app.engine.tasks.registry import PLANNERS
 
 
@@ -69,6 +70,9 @@ class EditResult:
     dtype: str
     schedule: dict[str, Any]
     notes: list[str] = field(default_factory=list)
+    # batch-1 UNet forward equivalents (a batch-b forward b, a backward 2b), prepare included
+    unet_work: int = 0
+    quality: str = Quality.FULL.value  # the quality the edit ran at (`steps` are its own)
 
     def source_image(self) -> SourceImage:
         """The result as the next edit's input: what an app keeps as its current image."""
@@ -98,10 +102,12 @@ class Editor:
         self._forward_hook = model.unet.register_forward_pre_hook(self._before_forward)
 
     def _before_forward(self, module, args) -> None:
-        """Every UNet call is counted, and is where a cancel lands (within one call)."""
+        """Every UNet call is counted, with the batch it runs (its work), and is where a
+        cancel lands (within one call). An early-exit feature pass counts as a whole one."""
         if self._interrupt is not None:
             self._interrupt()
         self.costs.unet_forward += 1
+        self.costs.unet_work += args[0].shape[0]
 
     def close(self) -> None:
         """Detach from the model: its hook held this editor, and this editor the model, in a
@@ -260,6 +266,7 @@ class Editor:
         settings = request.settings or m.profile.task_settings(request.task)
         settings = settings.with_overrides(request.overrides)
         settings.validate()
+        steps, settings = settings.for_quality(request.quality, request.steps)
         frame, resolution = self.frame_for(request.image, request.resolution)
         plan = PLANNERS[request.task](request, frame, settings, m.device)
         self.costs = Costs()
@@ -271,7 +278,7 @@ class Editor:
                 plan.letterbox,
             )
         prepared, cached = self.prepare(
-            sources, frame, request.steps, settings.bank_steps(request.steps), on_prepare
+            sources, frame, steps, settings.bank_steps(steps), on_prepare
         )
         start = time.perf_counter()
         sampler = DiffEditorSampler(
@@ -296,7 +303,7 @@ class Editor:
 
         def report(i: int, x0: torch.Tensor) -> None:
             if on_step is not None:
-                on_step(StepInfo(i, request.steps, previews(x0, i, request.steps)))
+                on_step(StepInfo(i, steps, previews(x0, i, steps)))
 
         with torch.no_grad():
             z0 = sampler.sample(cond, plan, frame.grid_shape, generator, report)
@@ -315,11 +322,13 @@ class Editor:
             prepare_unet_forward=self.costs.prepare_unet_forward,
             prepared_from_cache=cached,
             seed=request.seed,
-            steps=request.steps,
+            steps=steps,
             resolution=resolution,
             working_size=(frame.work_width, frame.work_height),
             device=str(m.device),
             dtype=str(m.dtype).removeprefix("torch."),
-            schedule=settings.schedule.describe(request.steps),
+            schedule=settings.schedule.describe(steps),
             notes=list(m.notes) + plan.notes,
+            unet_work=self.costs.unet_work,
+            quality=Quality(request.quality).value,
         )

@@ -27,7 +27,7 @@ from diffeditor_app.engine.limits import (
     check_seed,
     check_steps,
 )
-from diffeditor_app.engine.settings import TaskSettings
+from diffeditor_app.engine.settings import Quality, TaskSettings
 
 
 class Point(NamedTuple):
@@ -51,6 +51,7 @@ class Kind(str, enum.Enum):
     POINT_PAIRS = "point pairs"  # handle -> target pairs of points
     IMAGE = "image"
     MASK = "mask"  # a boolean mask the size of the image named by `sized_like`
+    CHOICE = "choice"  # one value of the str enum named by `choices`
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,7 @@ class WireField:
     flag: str  # the CLI option
     required: bool  # a front end must give it
     default: Any
+    choices: type[enum.Enum] | None  # a choice: the str enum of its values
 
 
 def wire(
@@ -75,10 +77,11 @@ def wire(
     sized_like: str | None = None,
     flag: str = "",
     required: bool | None = None,
+    choices: type[enum.Enum] | None = None,
 ) -> dict[str, Any]:
     """The metadata of a request field a front end fills. `required` None: required when the
     dataclass field has no default."""
-    return {"wire": (kind, help, what, sized_like, flag, required)}
+    return {"wire": (kind, help, what, sized_like, flag, required, choices)}
 
 
 def wire_fields(kind: type[EditRequest]) -> tuple[WireField, ...]:
@@ -88,7 +91,7 @@ def wire_fields(kind: type[EditRequest]) -> tuple[WireField, ...]:
     for spec in fields(kind):
         if "wire" not in spec.metadata:
             continue
-        field_kind, help_text, what, sized_like, flag, required = spec.metadata["wire"]
+        field_kind, help_text, what, sized_like, flag, required, choices = spec.metadata["wire"]
         default: Any = spec.default
         if spec.default_factory is not MISSING:
             default = spec.default_factory()
@@ -104,6 +107,7 @@ def wire_fields(kind: type[EditRequest]) -> tuple[WireField, ...]:
                 flag=flag or "--" + spec.name.replace("_", "-"),
                 required=required,
                 default=None if default is MISSING else default,
+                choices=choices,
             )
         )
     return tuple(found)
@@ -118,6 +122,14 @@ class EditRequest:
     prompt: str = field(default="", metadata=wire(Kind.TEXT, "what the image shows"))
     seed: int = field(default=DEFAULT_SEED, metadata=wire(Kind.WHOLE, "the noise seed"))
     steps: int = field(default=DEFAULT_STEPS, metadata=wire(Kind.WHOLE, "sampling steps"))
+    quality: Quality = field(  # fast: about a third of the UNet work (ALGORITHM.md §4.9)
+        default=Quality.FULL,
+        metadata=wire(
+            Kind.CHOICE,
+            "full: the paper's method; fast: about a third of the UNet work",
+            choices=Quality,
+        ),
+    )
     resolution: int | None = field(  # None: the model profile's default
         default=None, metadata=wire(Kind.OPTIONAL_WHOLE, "working resolution")
     )
@@ -134,6 +146,9 @@ class EditRequest:
         """Raise InvalidInput with one sentence for anything the edit cannot work with."""
         check_steps(self.steps)
         check_seed(self.seed)
+        if self.quality not in tuple(Quality):
+            choices = " or ".join(q.value for q in Quality)
+            raise InvalidInput(f"The quality must be {choices}, got {self.quality!r}.")
         if self.settings is not None:
             self.settings.validate()
 

@@ -35,6 +35,13 @@ class BankMode(str, enum.Enum):
     OFF = "off"
 
 
+class Quality(str, enum.Enum):
+    """How much UNet work an edit may spend (ALGORITHM.md §4.9)."""
+
+    FULL = "full"  # the paper's method as specified
+    FAST = "fast"  # the same parts on a shorter schedule: about a third of the UNet work
+
+
 class Renoise(str, enum.Enum):
     """How time travel brings z_prev back to t (ALGORITHM.md §4.7)."""
 
@@ -85,6 +92,27 @@ class Schedule:
 
 
 @dataclass(frozen=True)
+class FastSettings:
+    """What the fast quality changes (ALGORITHM.md §4.9): only schedule numbers and the
+    guidance strength that makes up for fewer guided steps; every part of the method stays."""
+
+    steps_ratio: float = 0.3  # fast runs round(N * 0.3) steps (15 of 50), windows mapped
+    guidance_boost: float = 1.0  # guidance_strength factor for the fewer guided steps
+    time_travel_passes: int = 3  # U on the time-travel steps that remain
+
+    def steps_for(self, steps: int) -> int:
+        return max(1, round(steps * self.steps_ratio))
+
+    def validate(self) -> None:
+        if not (math.isfinite(self.steps_ratio) and 0 < self.steps_ratio <= 1):
+            raise InvalidInput(f"fast.steps_ratio must be in (0, 1], got {self.steps_ratio}.")
+        if not (math.isfinite(self.guidance_boost) and self.guidance_boost >= 0):
+            raise InvalidInput(f"fast.guidance_boost must be 0 or more, got {self.guidance_boost}.")
+        if self.time_travel_passes < 1:
+            raise InvalidInput("fast.time_travel_passes must be at least 1.")
+
+
+@dataclass(frozen=True)
 class TaskSettings:
     """The tuned numbers of one task. `S` is guidance_strength x 1000 (ALGORITHM.md §4.5)."""
 
@@ -106,6 +134,7 @@ class TaskSettings:
     ip_from: int = 10  # image prompt active for ip_from <= table step ...
     ip_until: int = 20  # ... < ip_until (never in inversion nor in guidance features)
     schedule: Schedule = Schedule()
+    fast: FastSettings = FastSettings()  # what the fast quality changes
 
     @property
     def guidance_scale(self) -> float:
@@ -139,6 +168,18 @@ class TaskSettings:
             if not low <= value <= high:
                 raise InvalidInput(f"{name} must be between {low:g} and {high:g}, got {value}.")
         self.schedule.validate()
+        self.fast.validate()
+
+    def for_quality(self, quality: Quality, steps: int) -> tuple[int, TaskSettings]:
+        """The steps and settings an edit of this quality runs: `full` is these settings
+        unchanged, `fast` fewer steps (the windows map onto them by `table_step`), the
+        guidance strength boosted and the time-travel passes set by `self.fast`."""
+        if Quality(quality) is Quality.FULL:
+            return steps, self
+        fast = self.fast
+        schedule = replace(self.schedule, time_travel_passes=fast.time_travel_passes)
+        strength = self.guidance_strength * fast.guidance_boost
+        return fast.steps_for(steps), replace(self, guidance_strength=strength, schedule=schedule)
 
     def with_overrides(self, overrides: dict[str, Any]) -> TaskSettings:
         """A copy with some fields changed; unknown names are an error, not ignored."""
@@ -153,7 +194,15 @@ class TaskSettings:
             converted["renoise"] = Renoise(converted["renoise"])
         if isinstance(converted.get("schedule"), dict):
             converted["schedule"] = replace(self.schedule, **converted["schedule"])
+        if isinstance(converted.get("fast"), dict):
+            converted["fast"] = replace(self.fast, **converted["fast"])
         return replace(self, **converted)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+# Fast drag, appearance and paste guide twice as hard on their 7 guided steps (of full's 20):
+# at 1x a fast drag lost 0.27 IoU on the training split, at 2x nothing; move takes 1.5x
+# (ENGINE-NOTES.md, Fast quality).
+FAST_BOOSTED = FastSettings(guidance_boost=2.0)

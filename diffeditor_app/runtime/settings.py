@@ -33,6 +33,7 @@ from diffeditor_app.engine.models.memory import VramPreset
 from diffeditor_app.engine.models.model import DTYPES, SD15_HUB_ID, ModelSpec
 from diffeditor_app.engine.selection.sam import SAM_HUB_ID
 from diffeditor_app.engine.selection.wand import DEFAULT_TOLERANCE, MAX_TOLERANCE
+from diffeditor_app.engine.settings import Quality
 from diffeditor_app.engine.tasks.registry import Task
 from diffeditor_app.server.client import ServerAddress
 
@@ -49,6 +50,7 @@ GROUPS = ("model", "performance", "editing", "interface")  # the dialog's pages,
 RUN_LOCAL, RUN_SERVER = "local", "server"  # where edits run
 
 Kind = type  # str, int, float, bool or list (a list of strings)
+QUALITY_LABELS = ("full (the paper's method)", "fast (a third of the work)")  # by Quality
 
 
 def available_devices() -> tuple[str, ...]:
@@ -295,6 +297,18 @@ SCHEMA: tuple[Setting, ...] = (
         maximum=RESOLUTION_LIMITS[1],
         optional=True,
         empty="the model's own",
+    ),
+    Setting(
+        "edit_quality",
+        Quality.FULL.value,
+        "Edit quality",
+        "Full runs the paper's method; fast does about a third of the UNet work (fewer "
+        "steps, the same method), about three times faster. The Edit panel can change it "
+        "for one image; a project remembers its own choice.",
+        str,
+        "performance",
+        choices=tuple(quality.value for quality in Quality),
+        choice_labels=QUALITY_LABELS,
     ),
     # -- editing -----------------------------------------------------------------------------
     Setting(

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import enum
 import io
 import json
 import math
@@ -195,6 +196,21 @@ def _overrides(value: Any, name: str, task: Task) -> dict[str, float]:
 
 
 Converter = Callable[[Any, str], Any]
+
+
+def _choice(choices: type[enum.Enum]) -> Converter:
+    """The converter of a choice field: one of the str enum's values, as its member."""
+    values = [choice.value for choice in choices]
+
+    def convert(value: Any, name: str) -> enum.Enum:
+        if isinstance(value, str) and value in values:
+            return choices(value)
+        allowed = " or ".join(f"'{choice}'" for choice in values)
+        raise BadRequest(f"'{name}' must be {allowed}, got {_shown(value)}.")
+
+    return convert
+
+
 CONVERTERS: dict[Kind, Converter] = {  # how JSON carries each kind of request field
     Kind.TEXT: _text,
     Kind.WHOLE: _whole,
@@ -209,7 +225,11 @@ PICTURES = (Kind.IMAGE, Kind.MASK)  # these travel under `images`, as base64 PNG
 
 def value_fields(task: Task) -> dict[str, Converter]:
     """The task's fields that travel as JSON values, from its request dataclass."""
-    return {f.name: CONVERTERS[f.kind] for f in spec_of(task).fields() if f.kind not in PICTURES}
+    return {
+        f.name: _choice(f.choices) if f.kind is Kind.CHOICE else CONVERTERS[f.kind]
+        for f in spec_of(task).fields()
+        if f.kind not in PICTURES
+    }
 
 
 def image_fields(task: Task) -> tuple[WireField, ...]:
@@ -273,6 +293,8 @@ def encode_request(request: EditRequest, previews: PreviewOptions | None = None)
             value = [[list(h), list(t)] for h, t in value]
         elif isinstance(value, tuple):
             value = list(value)
+        elif isinstance(value, enum.Enum):  # a choice travels as its value
+            value = value.value
         payload[name] = value
     images: dict[str, dict[str, str]] = {}
     for spec in image_fields(request.task):

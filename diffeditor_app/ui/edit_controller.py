@@ -96,7 +96,9 @@ class EditController(QObject):
         if fresh_seed:
             self.session.set_text(seed=new_seed())
         try:
-            request = build_request(self.session.state, self.default_resolution())
+            request = build_request(
+                self.session.state, self.default_resolution(), self.panel.default_quality
+            )
             server = self.server()
         except EngineError as error:
             self.problem.emit("Cannot run the edit", str(error))

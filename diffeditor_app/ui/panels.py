@@ -6,11 +6,13 @@ Panels hold no document state: they show the session and write back through it."
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 
 import numpy as np
 from PySide6.QtCore import QEvent, QLocale, Qt, Signal
 from PySide6.QtGui import QAction, QDoubleValidator, QKeySequence
 from PySide6.QtWidgets import (
+    QComboBox,
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
@@ -28,7 +30,9 @@ from diffeditor_app.document.state import EditOptions, SessionState
 from diffeditor_app.engine.imaging.images import SourceImage
 from diffeditor_app.engine.limits import OPTION_RANGES, SEED_RANGE
 from diffeditor_app.engine.models.model import ModelProfile
+from diffeditor_app.engine.settings import Quality
 from diffeditor_app.runtime.model_defaults import ModelDefaults
+from diffeditor_app.runtime.settings import QUALITY_LABELS
 from diffeditor_app.ui.status_bar import ElidedLabel
 from diffeditor_app.ui.tasks import VIEWS, uses_reference
 
@@ -98,6 +102,7 @@ class EditPanel(QWidget):
         self.session: EditSession | None = None
         # the defaults of the model that will run the edit; SD1.5's until the window says
         self.defaults: ModelDefaults | None = ModelDefaults.of_profile(ModelProfile())
+        self.default_quality = Quality.FULL  # the preference, for sessions that chose none
         self.hint = QLabel()
         self.hint.setWordWrap(True)
         self.prompt = QLineEdit(placeholderText=IMAGE_PROMPT_HINT)
@@ -107,6 +112,9 @@ class EditPanel(QWidget):
         seed_row = QHBoxLayout()
         seed_row.addWidget(self.seed, 1)
         seed_row.addWidget(self.new_seed)
+        self.quality = QComboBox()
+        self.quality.addItems(list(QUALITY_LABELS))
+        self.quality.setToolTip("Fast does about a third of the UNet work with the same method.")
 
         self.advanced = QGroupBox("Advanced")
         self.advanced.setCheckable(True)
@@ -159,6 +167,7 @@ class EditPanel(QWidget):
         self.fields.addRow("Prompt", self.prompt)
         self.fields.addRow("Reference prompt", self.reference_prompt)
         self.fields.addRow("Seed", seed_row)
+        self.fields.addRow("Quality", self.quality)
         layout.addLayout(self.fields)
         layout.addWidget(self.advanced)
         layout.addLayout(buttons)
@@ -177,6 +186,7 @@ class EditPanel(QWidget):
             line.returnPressed.connect(self.typing_done)
             line.installEventFilter(self)
         self.seed.valueChanged.connect(self.commit)
+        self.quality.currentIndexChanged.connect(self.commit)
         self.advanced.toggled.connect(self.commit)
         for field in self.option_fields:  # on Return or leaving the field, as the prompts
             field.editingFinished.connect(self.commit)
@@ -228,6 +238,7 @@ class EditPanel(QWidget):
             self.prompt,
             self.reference_prompt,
             self.seed,
+            self.quality,
             self.advanced,
             *self.option_fields,
             self.steps,
@@ -244,7 +255,8 @@ class EditPanel(QWidget):
         self.prompt.setPlaceholderText(RESULT_PROMPT_HINT if two_image else IMAGE_PROMPT_HINT)
         self.fields.setRowVisible(self.reference_prompt, two_image)
         self.seed.setValue(state.seed)
-        customised = options != EditOptions()
+        self.quality.setCurrentIndex(list(Quality).index(options.quality or self.default_quality))
+        customised = replace(options, quality=None) != EditOptions()
         self.advanced.setChecked(customised or self.advanced.isChecked())
         for field in self.option_fields:
             default = None if self.defaults is None else self.defaults.value(state.task, field.name)
@@ -266,6 +278,7 @@ class EditPanel(QWidget):
             **typed,
             steps=self.steps.value() if custom else EditOptions.steps,
             resolution=(self.resolution.value() or None) if custom else None,
+            quality=self.chosen_quality(),
         )
         self.session.set_text(
             prompt=self.prompt.text(),
@@ -274,9 +287,21 @@ class EditPanel(QWidget):
             options=options,
         )
 
+    def chosen_quality(self) -> Quality | None:
+        """The quality picked in the panel; None where it is the preference's, so the
+        session follows the preference until the user picks another."""
+        chosen = list(Quality)[self.quality.currentIndex()]
+        return None if chosen is self.default_quality else chosen
+
+    def set_default_quality(self, quality: Quality) -> None:
+        self.default_quality = Quality(quality)
+        self._refresh()
+
     def reset_to_defaults(self) -> None:
+        """The Advanced fields' defaults; the quality choice is not in Advanced and stays."""
         if self.session is not None:
-            self.session.set_text(options=EditOptions())
+            quality = self.session.state.options.quality
+            self.session.set_text(options=EditOptions(quality=quality))
 
     def set_running(self, running: bool) -> None:
         self.edit_button.setEnabled(not running)

@@ -29,6 +29,7 @@ from diffeditor_app.document.tasks import DOCUMENT_TASKS
 from diffeditor_app.engine.errors import InvalidInput
 from diffeditor_app.engine.models.loading import declared_profile, is_toy_model
 from diffeditor_app.engine.models.model import ModelSpec
+from diffeditor_app.engine.settings import Quality
 from diffeditor_app.engine.tasks.registry import Task
 from diffeditor_app.runtime.model_defaults import DefaultsSource
 from diffeditor_app.ui.canvas import Canvas
@@ -108,6 +109,8 @@ class MainWindow(QMainWindow):
         self.tool_options = ToolOptions(settings, canvases, self.brush_label, self._image, self)
         self._follow_cache_folder()
         self.settings.changed.connect(self._follow_cache_folder)
+        self._follow_quality()
+        self.settings.changed.connect(self._follow_quality)
         self.set_session(None)
         if interactive:
             self._restore_geometry()
@@ -273,6 +276,12 @@ class MainWindow(QMainWindow):
             high = declared_profile(source).resolution_range[1]
             if max(image.width, image.height) > high:
                 self.statusBar().showMessage(TOY_NOTE.format(high=high))
+
+    def _follow_quality(self, key: str = "edit_quality") -> None:
+        """The preferred quality: what the Edit panel shows and runs where a session chose
+        none."""
+        if key == "edit_quality":
+            self.edit_panel.set_default_quality(Quality(self.settings.get("edit_quality")))
 
     def _follow_cache_folder(self, key: str = "cache_folder") -> None:
         from diffeditor_app.runtime.weights import apply_cache_folder

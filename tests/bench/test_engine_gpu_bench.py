@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -53,10 +54,19 @@ def test_the_cpu_tiny_run_measures_every_case(bench, tmp_path):
         if "edit_s_cached" in row:  # the re-edit found its prepared state
             assert row["unet_forward_cached"] == row["unet_forward"] - row["prepare_unet_forward"]
     assert set(report["ratios"]["drag-512"]) == {"prepare_s", "edit_s", "total_s"}
+    fast_quality = [case for case in bench.CASES if case.quality == "fast"]
+    assert {case.task for case in fast_quality} == {"move", "drag", "appearance", "paste"}
+    for case in fast_quality:
+        row, full = cases[bench.key(case)], cases[bench.key(replace(case, quality="full"))]
+        assert (row["quality"], full["quality"]) == ("fast", "full")
+        assert row["steps"] < full["steps"] and row["unet_work"] < full["unet_work"]
+        work = report["quality_ratios"][f"{case.task}-512"]["unet_work"]
+        assert work == row["unet_work"] / full["unet_work"]
     assert all(target["met"] is None for target in report["targets"])  # not the full-size run
     table = (tmp_path / "engine_gpu.md").read_text()
     assert "| drag | 768 | low | float32 | low | 96x96 |" in table
     assert "| reference / fast |" in table and "not this run" in table
+    assert "| fast / full quality |" in table
 
 
 def test_cases_past_the_time_budget_are_skipped_and_listed(bench, tmp_path):

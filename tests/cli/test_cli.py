@@ -35,6 +35,8 @@ README_JSON_KEYS = {
     "unet_forward",
     "unet_backward",
     "prepare_unet_forward",
+    "unet_work",
+    "quality",
     "schedule",
 }
 
@@ -147,6 +149,7 @@ def test_contract_example_models_tiny_then_move_json(tmp_path, scene, capsys):
     assert summary["prepare_s"] > 0 and summary["edit_s"] > 0
     assert summary["unet_forward"] > summary["prepare_unet_forward"] > 0
     assert summary["unet_backward"] > 0
+    assert summary["unet_work"] > summary["unet_forward"] and summary["quality"] == "full"
     assert isinstance(summary["schedule"], dict)
     assert (sha(scene.image), sha(scene.mask)) == before
 
@@ -812,3 +815,27 @@ def test_animated_input_says_only_its_first_frame_was_edited(tiny_model_dir, sce
     assert code == 0, err
     notes = err.strip().splitlines()
     assert any("animated" in line and "3 frames" in line for line in notes), err
+
+
+def test_fast_quality_runs_fewer_steps_and_reports_its_work(tiny_model_dir, scene, capsys):
+    summaries = {}
+    for quality in ("full", "fast"):
+        result = scene.out(f"{quality}.png")
+        extra = ("--offset", "8,0", "--json", "--quality", quality)
+        argv = move_args(tiny_model_dir, scene, result, *extra, steps=10)
+        code, out, err = cli(capsys, *argv)
+        assert code == 0, err
+        summaries[quality] = json.loads(out)
+    full, fast = summaries["full"], summaries["fast"]
+    assert (full["quality"], fast["quality"]) == ("full", "fast")
+    assert (full["steps"], fast["steps"], fast["schedule"]["steps"]) == (10, 3, 3)
+    assert full["unet_work"] == 54  # tests/engine/test_fast_mode.py counts it by hand
+    assert 0 < fast["unet_work"] < full["unet_work"]
+
+
+def test_an_unknown_quality_is_refused(tiny_model_dir, scene, capsys):
+    argv = move_args(
+        tiny_model_dir, scene, scene.out("x.png"), "--offset", "8,0", "--quality", "best"
+    )
+    code, _, err = cli(capsys, *argv)
+    assert code != 0 and "--quality" in err and "full" in err and "fast" in err

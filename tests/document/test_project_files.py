@@ -8,6 +8,7 @@ import json
 import struct
 import zipfile
 import zlib
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,7 @@ from diffeditor_app.document.state import MaskName, SessionState
 from diffeditor_app.engine.errors import InvalidInput
 from diffeditor_app.engine.limits import MAX_STEPS
 from diffeditor_app.engine.models.testing import square_scene
+from diffeditor_app.engine.settings import Quality
 from diffeditor_app.engine.tasks.registry import Task
 
 WIDTH, HEIGHT = 64, 48
@@ -131,6 +133,16 @@ def test_box_with_text_for_a_number(good):
 def test_options_with_text_for_steps(good):
     crafted = with_manifest(good, lambda m: m["options"].update(steps="many"))
     refused(crafted, "options.steps")
+
+
+def test_the_quality_choice_is_remembered_and_a_bad_one_refused(good, tmp_path):
+    state = load_project(good)
+    assert state.options.quality is None  # none chosen: the preference applies
+    state.options = replace(state.options, quality=Quality.FAST)
+    save_project(state, tmp_path / "fast.diffedit")
+    assert load_project(tmp_path / "fast.diffedit").options.quality is Quality.FAST
+    crafted = with_manifest(good, lambda m: m["options"].update(quality="best"))
+    refused(crafted, "options.quality", "full", "fast")
 
 
 def test_manifest_that_is_a_list(good):

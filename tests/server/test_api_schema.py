@@ -15,6 +15,7 @@ from diffeditor_app.engine import EditResult, InvalidInput
 from diffeditor_app.engine.imaging.images import SourceImage, load_mask
 from diffeditor_app.engine.models.model import ModelProfile
 from diffeditor_app.engine.models.testing import scene_requests, square_scene
+from diffeditor_app.engine.settings import Quality
 from diffeditor_app.engine.tasks.move import MoveEdit
 from diffeditor_app.engine.tasks.registry import DEFAULTS, Task
 from diffeditor_app.server.api import (
@@ -59,6 +60,17 @@ def test_every_task_makes_the_round_trip(name):
     assert request_values(back) == request_values(request)
 
 
+def test_the_quality_makes_the_round_trip_through_json():
+    image, mask = square_scene(96, 64)
+    request = MoveEdit(image=image, mask=mask, offset=(4, 0), quality=Quality.FAST)
+    wire = json.loads(json.dumps(encode_request(request)))
+    assert wire["quality"] == "fast"
+    back = decode_request(wire, max_pixels=None)
+    assert back.quality is Quality.FAST
+    del wire["quality"]  # a client that does not send it gets the paper's method
+    assert decode_request(wire, max_pixels=None).quality is Quality.FULL
+
+
 def test_an_alpha_channel_and_a_fill_hint_travel():
     image, mask = square_scene(96, 64)
     alpha = np.full(mask.shape, 200, np.uint8)
@@ -88,6 +100,8 @@ def payload():
         (lambda p: p.update(task="recolour"), "'task' must be one of move, drag"),
         (lambda p: p.update(colour="red"), "Unknown field 'colour' in a move request."),
         (lambda p: p.update(seed="7"), "'seed' must be a whole number"),
+        (lambda p: p.update(quality="best"), "'quality' must be 'full' or 'fast', got 'best'."),
+        (lambda p: p.update(quality=["fast"]), "'quality' must be 'full' or 'fast', got ['fast']"),
         (lambda p: p.update(offset=[1]), "'offset' must be two numbers"),
         (lambda p: p["images"].pop("mask"), "The mask is missing from the request"),
         (lambda p: p["images"]["mask"].update(png="***"), "is not valid base64"),
@@ -151,10 +165,11 @@ def test_results_and_previews_travel_losslessly():
         image=picture, raw=False, prepare_s=0.5, edit_s=1.5, unet_forward=94, unet_backward=56,
         prepare_unet_forward=70, prepared_from_cache=False, seed=3, steps=50, resolution=512,
         working_size=(512, 320), device="cuda", dtype="float16", schedule={"guidance": [0, 30]},
-        notes=["a note"],
+        notes=["a note"], unet_work=334, quality="fast",
     )  # fmt: skip
     back = decode_result(encode_result(EditResult(**values)))
     assert np.array_equal(np.asarray(back.image), rgb) and back.image.mode == "RGBA"
+    assert (back.unet_work, back.quality) == (334, "fast")
     assert back.working_size == (512, 320) and back.notes == ["a note"]
     preview = rgb[..., :3].repeat(8, axis=0)  # 320 x 60
     small = decode_preview(encode_preview(preview, 64))

@@ -80,12 +80,16 @@ def regional_sde_step(
 @dataclass
 class Costs:
     """Machine-independent cost figures (ALGORITHM.md §10): a CFG batch of 2 is one UNet
-    call, an early-exit feature pass is one call, each autograd.grad is one backward."""
+    call, an early-exit feature pass is one call, each autograd.grad is one backward.
+    `unet_work` weighs them by batch: a batch-b forward is b, a backward 2b."""
 
     unet_forward: int = 0
     unet_backward: int = 0
     prepare_unet_forward: int = 0  # the part of unet_forward that built the prepared state
+    unet_work: int = 0  # batch-1 forward equivalents at the working size, prepare's included
 
+
+BACKWARD_WORK = 2  # a backward pass counts as two forwards of its batch (ALGORITHM.md §10)
 
 Levels = list[torch.Tensor]
 
@@ -228,6 +232,7 @@ class DiffEditorSampler:
                 if energy.requires_grad:
                     (g,) = torch.autograd.grad(energy, latent, retain_graph=keep)
                     self.costs.unet_backward += 1
+                    self.costs.unet_work += BACKWARD_WORK * latent.shape[0]
                 else:
                     g = torch.zeros_like(latent)
                 grads.append(g.detach())

@@ -19,7 +19,7 @@ from diffeditor_app.engine.method.plans import (
     token_masks,
 )
 from diffeditor_app.engine.requests import EditRequest, Kind, ReferenceEdit, check_mask, wire
-from diffeditor_app.engine.settings import BankMode, TaskSettings
+from diffeditor_app.engine.settings import FAST_BOOSTED, BankMode, TaskSettings
 from diffeditor_app.engine.tasks.base import Scene, TaskSpec
 
 
@@ -93,6 +93,7 @@ DEFAULTS = TaskSettings(  # the tuned numbers (ALGORITHM.md §9)
     w_content=5.0,
     bank_mode=BankMode.MASKED,
     bank_until=36,  # steps 0..35
+    fast=FAST_BOOSTED,
 )
 
 

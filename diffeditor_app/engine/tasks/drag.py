@@ -13,7 +13,7 @@ from diffeditor_app.engine.imaging.geometry import Frame, block_mask, disc_mask,
 from diffeditor_app.engine.method.energy import Levels, attract, similarity
 from diffeditor_app.engine.method.plans import EditPlan, cells, latent_mask
 from diffeditor_app.engine.requests import EditRequest, Kind, MaskedEdit, Point, wire
-from diffeditor_app.engine.settings import BankMode, TaskSettings
+from diffeditor_app.engine.settings import FAST_BOOSTED, BankMode, TaskSettings
 from diffeditor_app.engine.tasks.base import Scene, TaskSpec
 
 
@@ -178,6 +178,7 @@ DEFAULTS = TaskSettings(  # the tuned numbers (ALGORITHM.md §9)
     w_inpaint=0.2,
     bank_mode=BankMode.CONCAT,
     bank_from=5,
+    fast=FAST_BOOSTED,
 )
 
 

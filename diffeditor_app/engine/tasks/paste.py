@@ -28,7 +28,7 @@ from diffeditor_app.engine.requests import (
     far_outside,
     wire,
 )
-from diffeditor_app.engine.settings import BankMode, TaskSettings
+from diffeditor_app.engine.settings import FAST_BOOSTED, BankMode, TaskSettings
 from diffeditor_app.engine.tasks.base import Scene, TaskSpec
 
 
@@ -167,6 +167,7 @@ DEFAULTS = TaskSettings(  # the tuned numbers (ALGORITHM.md §9)
     w_content=6.0,
     bank_mode=BankMode.MASKED,
     bank_until=36,
+    fast=FAST_BOOSTED,
 )
 
 
