@@ -71,10 +71,10 @@ def test_a_typed_number_equal_to_the_default_is_sent(qtbot):
     panel.advanced.setChecked(True)
     type_into(panel.guidance, "3.25")  # the server's default, typed
     type_into(panel.eta_in, "0.4")  # the local model's default, typed
-    assert build_request(session).overrides == {"guidance_strength": 3.25, "eta_in": 0.4}
+    assert build_request(session.state).overrides == {"guidance_strength": 3.25, "eta_in": 0.4}
     assert panel.guidance.text() == "3.25"  # still shown as typed
     type_into(panel.guidance, "")
-    assert build_request(session).overrides == {"eta_in": 0.4}
+    assert build_request(session.state).overrides == {"eta_in": 0.4}
 
 
 def test_the_edit_button_sends_the_number_still_being_typed(qtbot):
