@@ -32,6 +32,7 @@ from diffeditor_app.engine.models.model import ModelSpec
 from diffeditor_app.engine.settings import Quality
 from diffeditor_app.engine.tasks.registry import Task
 from diffeditor_app.runtime.model_defaults import DefaultsSource
+from diffeditor_app.runtime.selection import SelectionClient
 from diffeditor_app.ui.canvas import Canvas
 from diffeditor_app.ui.edit_controller import EditController
 from diffeditor_app.ui.file_controller import AUTOSAVE_DELAY_MS, AUTOSAVE_NAME, FileController
@@ -50,6 +51,7 @@ TOY_NOTE = (
     "in Settings > Model setup for photos."
 )
 HISTORY_ROWS = 12  # the History panel shows at least this many steps
+FOLLOWED = ("cache_folder", "edit_quality")  # preferences the window applies when changed
 TOOLS = (
     ("brush", "Brush", "B"),
     ("eraser", "Eraser", "E"),
@@ -90,7 +92,8 @@ class MainWindow(QMainWindow):
         self.resize(1280, 820)
 
         self.canvas = Canvas(self)
-        self.selection = SelectionController(self.canvas, settings, self._selection_client(), self)
+        selecting = SelectionClient(self.worker.thread, self)  # in the thread owning the models
+        self.selection = SelectionController(self.canvas, settings, selecting, self)
         self.setCentralWidget(self._central())
         self.edit_panel = EditPanel()
         self.defaults = DefaultsSource(self)  # of the model that will run the edit
@@ -107,10 +110,9 @@ class MainWindow(QMainWindow):
         self._connect_edits()
         canvases = (self.canvas, self.reference_canvas)  # brush size, hardness, opacity
         self.tool_options = ToolOptions(settings, canvases, self.brush_label, self._image, self)
-        self._follow_cache_folder()
-        self.settings.changed.connect(self._follow_cache_folder)
-        self._follow_quality()
-        self.settings.changed.connect(self._follow_quality)
+        for key in FOLLOWED:
+            self._follow_setting(key)
+        self.settings.changed.connect(self._follow_setting)
         self.set_session(None)
         if interactive:
             self._restore_geometry()
@@ -121,12 +123,6 @@ class MainWindow(QMainWindow):
         saved = self.settings.get("window_geometry")
         if saved:
             self.restoreGeometry(QByteArray.fromBase64(saved.encode()))
-
-    def _selection_client(self):
-        """Selections run in the edit worker's thread, which owns the models."""
-        from diffeditor_app.runtime.selection import SelectionClient
-
-        return SelectionClient(self.worker.thread, self)
 
     # -- layout ---------------------------------------------------------------------------
 
@@ -277,17 +273,15 @@ class MainWindow(QMainWindow):
             if max(image.width, image.height) > high:
                 self.statusBar().showMessage(TOY_NOTE.format(high=high))
 
-    def _follow_quality(self, key: str = "edit_quality") -> None:
-        """The preferred quality: what the Edit panel shows and runs where a session chose
-        none."""
-        if key == "edit_quality":
-            self.edit_panel.set_default_quality(Quality(self.settings.get("edit_quality")))
-
-    def _follow_cache_folder(self, key: str = "cache_folder") -> None:
+    def _follow_setting(self, key: str) -> None:
+        """Preferences that act at once: the weight cache folder, and the quality the Edit
+        panel shows and runs where a session chose none."""
         from diffeditor_app.runtime.weights import apply_cache_folder
 
         if key == "cache_folder":
             apply_cache_folder(self.settings.get("cache_folder"))
+        elif key == "edit_quality":
+            self.edit_panel.set_default_quality(Quality(self.settings.get("edit_quality")))
 
     def _connect_edits(self) -> None:
         """Running edits and choosing results belong to the edit controller; the window
@@ -335,8 +329,8 @@ class MainWindow(QMainWindow):
         self.edits.set_session(session)
         for action in (*self.task_actions.values(), *self.tool_actions.values()):
             action.setEnabled(session is not None)
-        self.fill_action.setEnabled(session is not None and uses_fill_hint(session.task))
-        self.reference_dock.setVisible(session is not None and uses_reference(session.task))
+        self.fill_action.setEnabled(False)  # set_task below shows what the session's task uses
+        self.reference_dock.setVisible(False)
         if old is not None:
             old.deleteLater()  # its undo stack and commands go with it, in this thread
         self._update_title()
