@@ -37,7 +37,7 @@ def test_a_stroke_is_one_command_sized_to_its_box(session, qtbot):
     assert mask.sum() == 40 and mask[4:9, 10:18].all()
     assert session.undo_stack.count() == 1
     command = session.undo_stack.command(0)
-    assert command.before.shape == (5, 8)  # only the box is stored, not the whole mask
+    assert command.change.before.shape == (5, 8)  # only the box is stored, not the whole mask
     session.undo_stack.undo()
     assert not session.mask(MaskName.OBJECT).any()
     session.undo_stack.redo()
