@@ -52,8 +52,8 @@ def test_an_appearance_that_keeps_its_old_colour_is_told_apart():
 
 def test_a_store_is_sorted_per_task(tmp_path):
     cases = cases_for("move", 2)
-    save_outputs(case_path(tmp_path, "move", 0), {"full": (cases[0].truth.render().rgb, 1.0)})
-    save_outputs(case_path(tmp_path, "move", 1), {"full": (cases[1].background, 1.0)})
+    save_outputs(case_path(tmp_path, "move", 0), {"full": (cases[0].truth.render().rgb, 1.0, 334)})
+    save_outputs(case_path(tmp_path, "move", 1), {"full": (cases[1].background, 1.0, 334)})
     report = sort_store(tmp_path, 2, "test", False, "full")
     assert list(report) == ["move"]  # tasks without stored images are left out
     row = report["move"]
