@@ -85,6 +85,17 @@ def saved_scene(
     return path, mask
 
 
+def open_moved_object(window, folder: Path) -> None:
+    """saved_scene() opened in `window` as a user would, its object painted and the move
+    box set: a move ready to run."""
+    path, mask = saved_scene(folder)
+    window.files.open_image(path)
+    commands.stroke(
+        window.session, MaskName.OBJECT, (0, 0, mask.shape[1], mask.shape[0]), mask, False
+    )
+    commands.set_box(window.session, MoveBox(dx=16, dy=4))
+
+
 def field(dialog: PreferencesDialog, key: str) -> Field:
     """The dialog's field of one setting."""
     return next(f for f in dialog.fields if f.setting.key == key)

@@ -3,29 +3,18 @@ Preferences, carried by the request and kept in the session's options."""
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
-from PIL import Image, ImageDraw
 from PySide6.QtCore import Qt
 
-from diffeditor_app.document import commands
-from diffeditor_app.document.state import MaskName, MoveBox
 from diffeditor_app.engine.settings import Quality
 from diffeditor_app.runtime.settings import QUALITY_LABELS, setting
+from tests.ui.conftest import open_moved_object
 
 
 @pytest.fixture
 def window(tiny_window, messages_shown, tmp_path):
     """The tiny window with a square scene open, its object painted and the box moved."""
-    image = Image.new("RGB", (96, 64), (200, 185, 150))
-    ImageDraw.Draw(image).rectangle((24, 20, 40, 36), fill=(220, 30, 30))
-    image.save(tmp_path / "scene.png")
-    tiny_window.files.open_image(tmp_path / "scene.png")
-    session = tiny_window.session
-    mask = np.zeros((64, 96), dtype=bool)
-    mask[20:37, 24:41] = True
-    commands.stroke(session, MaskName.OBJECT, (0, 0, 96, 64), mask, False)
-    commands.set_box(session, MoveBox(dx=16, dy=4))
+    open_moved_object(tiny_window, tmp_path)
     return tiny_window
 
 

@@ -2,32 +2,18 @@
 
 from __future__ import annotations
 
-import numpy as np
-from PIL import Image
-
-from diffeditor_app.document import commands
-from diffeditor_app.document.state import MaskName, MoveBox
 from diffeditor_app.engine.models.model import ModelProfile
 from diffeditor_app.server.api import task_defaults
 from diffeditor_app.server.client import ServerAddress
+from tests.ui.conftest import open_moved_object
 
 SERVER_PROFILE = ModelProfile(task_overrides={"move": {"guidance_strength": 3.5}})
 INFO = {"task_defaults": task_defaults(SERVER_PROFILE), "resolution_range": [384, 1024]}
 
 
-def open_scene(window, tmp_path) -> None:
-    Image.new("RGB", (96, 64), (200, 185, 150)).save(tmp_path / "scene.png")
-    window.files.open_image(tmp_path / "scene.png")
-    session = window.session
-    mask = np.zeros((64, 96), dtype=bool)
-    mask[20:37, 24:41] = True
-    commands.stroke(session, MaskName.OBJECT, (0, 0, 96, 64), mask, False)
-    commands.set_box(session, MoveBox(dx=16, dy=4))
-
-
 def test_edits_go_to_the_server_of_the_preferences(tiny_window, tmp_path, monkeypatch, qtbot):
     window = tiny_window
-    open_scene(window, tmp_path)
+    open_moved_object(window, tmp_path)
     sent = []
     monkeypatch.setattr(window.worker, "submit", lambda *args: sent.append(args))
     window.edits.run()
@@ -50,7 +36,7 @@ def test_a_server_without_url_is_a_message_not_an_edit(
     tiny_window, tmp_path, monkeypatch, messages_shown
 ):
     window = tiny_window
-    open_scene(window, tmp_path)
+    open_moved_object(window, tmp_path)
     sent = []
     monkeypatch.setattr(window.worker, "submit", lambda *args: sent.append(args))
     window.settings.set("run_on", "server")
