@@ -4,6 +4,8 @@ change that gestures.py computes; consecutive nudges of the same thing merge.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 from PySide6.QtGui import QUndoCommand
 
@@ -40,13 +42,12 @@ class ValueEdit(QUndoCommand):
         return MERGE_IDS[self.change.field] if self.change.merge_key is not None else -1
 
     def mergeWith(self, other: QUndoCommand) -> bool:
-        last = other.change if isinstance(other, ValueEdit) else None
-        if last is None or (last.field, last.merge_key) != (
-            self.change.field,
-            self.change.merge_key,
-        ):
+        if not isinstance(other, ValueEdit):
             return False
-        self.change = ValueChange(**{**vars(self.change), "after": last.after})
+        last, mine = other.change, self.change
+        if (last.field, last.merge_key) != (mine.field, mine.merge_key):
+            return False
+        self.change = replace(mine, after=last.after)
         return True
 
     def redo(self) -> None:

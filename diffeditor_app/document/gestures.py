@@ -132,7 +132,7 @@ def delete_pair(state: SessionState, index: int) -> ValueChange:
 
 
 def clear_pairs(state: SessionState) -> ValueChange | None:
-    return _pairs_change(state, [], "Clear points") if state.pairs else None
+    return set_pairs(state, [], "Clear points")
 
 
 def place(
