@@ -3,6 +3,7 @@
     diffeditor edit move --image IN --mask OBJECT.png --offset DX,DY [--scale S] --out OUT
     diffeditor edit drag --image IN --mask REGION.png --points HX,HY:TX,TY [...] --out OUT
     diffeditor mask --image IN (--click X,Y | --negative X,Y | --box X0,Y0,X1,Y1)... --out MASK
+    diffeditor landmarks --image IN [--json]  (the face extra; face_cli.py)
     diffeditor models tiny DIR
     diffeditor serve [--host 127.0.0.1] [--port 8765] [--model SPEC] [--replicas N]
 
@@ -126,6 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
     from diffeditor_app.engine.models.model import DTYPES, ModelSpec
     from diffeditor_app.engine.models.training import TrainingConfig
     from diffeditor_app.engine.requests import DEFAULT_SEED, DEFAULT_STEPS, MoveEdit, PasteEdit
+    from diffeditor_app.face_cli import add_landmarks_parser
 
     parser = _Parser(prog="diffeditor", description="Fine-grained diffusion image editing.")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
@@ -288,6 +290,7 @@ def build_parser() -> argparse.ArgumentParser:
     mask.add_argument("--debug", action="store_true", help="show tracebacks")
 
     add_serve_parser(commands)
+    add_landmarks_parser(commands)
 
     models = commands.add_parser("models", help="model utilities").add_subparsers(
         dest="models_command", required=True, parser_class=_Parser
@@ -675,6 +678,10 @@ def main(argv: list[str] | None = None) -> int:
             return run_serve(args)
         if args.command == "train-image-prompt":
             return run_training(args)
+        if args.command == "landmarks":
+            from diffeditor_app.face_cli import run_landmarks
+
+            return run_landmarks(args)
         return run_gui(args)
     except (BadArguments, InvalidInput) as error:
         print(f"diffeditor: {error}", file=sys.stderr)
