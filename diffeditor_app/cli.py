@@ -4,6 +4,7 @@
     diffeditor edit drag --image IN --mask REGION.png --points HX,HY:TX,TY [...] --out OUT
     diffeditor mask --image IN (--click X,Y | --negative X,Y | --box X0,Y0,X1,Y1)... --out MASK
     diffeditor landmarks --image IN [--json]  (the face extra; face_cli.py)
+    diffeditor edit face --image IN (--reference REF | --smile S ... | --points-file F) --out OUT
     diffeditor models tiny DIR
     diffeditor serve [--host 127.0.0.1] [--port 8765] [--model SPEC] [--replicas N]
 
@@ -127,7 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
     from diffeditor_app.engine.models.model import DTYPES, ModelSpec
     from diffeditor_app.engine.models.training import TrainingConfig
     from diffeditor_app.engine.requests import DEFAULT_SEED, DEFAULT_STEPS, MoveEdit, PasteEdit
-    from diffeditor_app.face_cli import add_landmarks_parser
+    from diffeditor_app.face_cli import add_face_edit_parser, add_landmarks_parser
 
     parser = _Parser(prog="diffeditor", description="Fine-grained diffusion image editing.")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
@@ -235,6 +236,7 @@ def build_parser() -> argparse.ArgumentParser:
     paste.add_argument(
         "--scale", type=_finite, default=PasteEdit.scale, help="resize about its centre"
     )
+    add_face_edit_parser(edit, common)
 
     train = commands.add_parser(
         "train-image-prompt", help="train the image-prompt encoder (paper Eq. 6)"
@@ -668,6 +670,10 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         args = build_parser().parse_args(argv)
+        if args.command == "edit" and args.task == "face":
+            from diffeditor_app.face_cli import run_face_edit
+
+            return run_face_edit(args)
         if args.command == "edit":
             return run_edit(args)
         if args.command == "mask":

@@ -32,6 +32,9 @@ class CropBox:
     def size(self) -> tuple[int, int]:
         return self.x1 - self.x0, self.y1 - self.y0
 
+    def contains(self, x: float, y: float) -> bool:
+        return self.x0 <= x < self.x1 and self.y0 <= y < self.y1
+
     def as_list(self) -> list[int]:
         return [self.x0, self.y0, self.x1, self.y1]
 
