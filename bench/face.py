@@ -110,8 +110,8 @@ def summary(rows: list[dict]) -> dict:
         "pairs": len(rows),
         "edited": len(done),
         "found_again": len(found),
-        "mse_before": mean("before", found),
-        "mse_after": mean("after", found),
+        "mse_before": mean("before", done),  # every edited face
+        "mse_after": mean("after", found),  # those whose face was found again
         "prepare_s": mean("prepare_s", done),
         "edit_s": mean("edit_s", done),
     }

@@ -49,7 +49,7 @@ def test_the_summary_averages_only_faces_found_again(bench):
         "pairs": 3,
         "edited": 2,
         "found_again": 1,
-        "mse_before": 10.0,
+        "mse_before": 20.0,
         "mse_after": 4.0,
         "prepare_s": 2.0,
         "edit_s": 3.0,
