@@ -9,7 +9,14 @@ from diffeditor_app.engine.errors import EditCancelled, EngineError, InvalidInpu
 from diffeditor_app.engine.imaging.images import SourceImage, load_image, load_mask
 from diffeditor_app.engine.models.loading import load_model
 from diffeditor_app.engine.models.model import LoadedModel, ModelSpec
-from diffeditor_app.engine.requests import AppearanceEdit, DragEdit, MoveEdit, PasteEdit, Point
+from diffeditor_app.engine.requests import (
+    AppearanceEdit,
+    DragEdit,
+    FaceEdit,
+    MoveEdit,
+    PasteEdit,
+    Point,
+)
 from diffeditor_app.engine.settings import Schedule, Task, TaskSettings
 
 __all__ = [
@@ -19,6 +26,7 @@ __all__ = [
     "EditResult",
     "Editor",
     "EngineError",
+    "FaceEdit",
     "InvalidInput",
     "LoadedModel",
     "ModelSpec",

@@ -17,6 +17,7 @@ import torch
 from PIL import Image
 
 from diffeditor_app.engine.errors import OutOfMemory
+from diffeditor_app.engine.face.crop import paste_back
 from diffeditor_app.engine.imaging.compose import compose
 from diffeditor_app.engine.imaging.geometry import Frame, working_size
 from diffeditor_app.engine.imaging.images import SourceImage
@@ -256,6 +257,12 @@ class Editor:
         preview_budget: float | None = None,
     ) -> EditResult:
         request.validate()
+        crop = request.working_crop()
+        if crop is not None:  # edit the crop at the working size, then put it back
+            result = self._edit(request.cropped(crop), on_step, on_prepare, preview_budget)
+            if not request.raw:
+                result.image = paste_back(request.image, result.source_image(), crop).to_pil()
+            return result
         m = self.model
         settings = request.settings or m.profile.task_settings(request.task)
         settings = settings.with_overrides(request.overrides)

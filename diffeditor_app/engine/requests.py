@@ -8,12 +8,13 @@ this family with a reference image and its mask.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 
 from diffeditor_app.engine.errors import InvalidInput
+from diffeditor_app.engine.face.crop import CropBox, crop_image, crop_mask, face_crop
 from diffeditor_app.engine.imaging.compose import box_sum, feather_width
 from diffeditor_app.engine.imaging.geometry import AxisMap, Placement, bbox_centre
 from diffeditor_app.engine.imaging.images import SourceImage
@@ -68,6 +69,15 @@ class EditRequest:
         """The alpha of the edited content at the original size, blended in over the edit
         region like the pixels; None keeps the input's alpha as it is (drag, appearance)."""
         return None
+
+    def working_crop(self) -> CropBox | None:
+        """The part of the image the edit works on, to be put back into the full image
+        afterwards (the face task); None: the whole image."""
+        return None
+
+    def cropped(self, crop: CropBox) -> EditRequest:
+        """This request on the crop alone, in the crop's pixels."""
+        raise NotImplementedError
 
 
 @dataclass(frozen=True, kw_only=True, eq=False)
@@ -266,11 +276,78 @@ class PasteEdit(ReferenceEdit):
         return np.maximum(alpha, carried)
 
 
+FACE_PROMPT = "a photo of a human face"  # the reference code's prompt for faces
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)
+class FaceEdit(EditRequest):
+    """Move a face's landmarks (handle -> target pairs, in image pixels) with landmark
+    guidance: the edit energy alone, everywhere unless a face mask limits it. The edit works
+    on a square crop around the face box and is put back into the full photo."""
+
+    task: ClassVar[Task] = Task.FACE
+    prompt: str = FACE_PROMPT
+    pairs: tuple[tuple[Point, Point], ...] = ()
+    face_box: tuple[float, float, float, float]  # x0, y0, x1, y1 of the face, image pixels
+    mask: np.ndarray | None = None  # optional face mask (H x W bool): guidance and change
+    whole_image: bool = False  # True: the image is the crop already (see `cropped`)
+
+    def validate(self) -> None:
+        super().validate()
+        if not self.pairs:
+            raise InvalidInput("Give the face's points and their targets to edit the face.")
+        for number, (handle, target) in enumerate(self.pairs, start=1):
+            for label, point in (("point", handle), ("target", target)):
+                if not (0 <= point.x < self.image.width and 0 <= point.y < self.image.height):
+                    raise InvalidInput(
+                        f"Face point {number}: the {label} ({point.x:g}, {point.y:g}) is "
+                        f"outside the {self.image.width}x{self.image.height} image."
+                    )
+        if all(handle == target for handle, target in self.pairs):
+            raise InvalidInput("No face point moves: there is nothing to edit.")
+        crop = face_crop(self.face_box, self.image.width, self.image.height)
+        for number, (handle, target) in enumerate(self.pairs, start=1):
+            if not all(crop.contains(*point) for point in (handle, target)):
+                raise InvalidInput(
+                    f"Face point {number} or its target lies outside the crop around the face "
+                    f"({', '.join(map(str, crop.as_list()))}); keep the points on the face."
+                )
+        if self.mask is not None:
+            _check_mask(self.mask, self.image, "face mask")
+            if not self.whole_image and not crop_mask(self.mask, crop).any():
+                raise InvalidInput("The face mask lies outside the crop around the face.")
+
+    def working_crop(self) -> CropBox | None:
+        if self.whole_image:
+            return None
+        return face_crop(self.face_box, self.image.width, self.image.height)
+
+    def cropped(self, crop: CropBox) -> FaceEdit:
+        def shift(point: tuple[float, float]) -> Point:
+            return Point(point[0] - crop.x0, point[1] - crop.y0)
+
+        x0, y0, x1, y1 = self.face_box
+        return replace(
+            self,
+            image=crop_image(self.image, crop),
+            pairs=tuple((shift(h), shift(t)) for h, t in self.pairs),
+            face_box=(x0 - crop.x0, y0 - crop.y0, x1 - crop.x0, y1 - crop.y0),
+            mask=None if self.mask is None else crop_mask(self.mask, crop),
+            whole_image=True,
+        )
+
+    def edit_region(self) -> np.ndarray:
+        if self.mask is not None:
+            return self.mask
+        return np.ones((self.image.height, self.image.width), dtype=bool)
+
+
 REQUEST_TYPES: dict[Task, type[EditRequest]] = {
     Task.MOVE: MoveEdit,
     Task.DRAG: DragEdit,
     Task.APPEARANCE: AppearanceEdit,
     Task.PASTE: PasteEdit,
+    Task.FACE: FaceEdit,
 }
 
 

@@ -30,6 +30,7 @@ class Task(str, enum.Enum):
     DRAG = "drag"
     APPEARANCE = "appearance"
     PASTE = "paste"
+    FACE = "face"
 
 
 class BankMode(str, enum.Enum):
@@ -203,5 +204,18 @@ DEFAULTS: dict[Task, TaskSettings] = {
         w_content=6.0,
         bank_mode=BankMode.MASKED,
         bank_until=36,
+    ),
+    # landmark guidance: drag's numbers, the edit energy alone (no content, no inpaint term)
+    # and the reference code's image-prompt scale for faces
+    Task.FACE: TaskSettings(
+        cfg_scale=4.0,
+        guidance_strength=2.0,
+        guidance_lambda=0.04,
+        w_edit=4.0,
+        w_content=0.0,
+        w_inpaint=0.0,
+        bank_mode=BankMode.CONCAT,
+        bank_from=5,
+        ip_scale=0.05,
     ),
 }

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from PySide6.QtWidgets import QApplication
 
-from diffeditor_app.engine.settings import Task
 from diffeditor_app.ui.app import create_window, demo_model, prepare_demo
+from diffeditor_app.ui.panels import TASK_LABELS
 
 
 @pytest.mark.parametrize("size", [(1280, 800), (1920, 1080)])
@@ -19,7 +19,7 @@ def test_the_canvas_keeps_most_of_the_width_in_every_task(qtbot, tmp_path, size)
     assert demo.canvas.width() >= 0.6 * demo.width()  # first start, no image
     assert not demo.reference_dock.isVisibleTo(demo)
     prepare_demo(demo)
-    for task in Task:
+    for task in TASK_LABELS:  # the tasks the window offers
         demo.set_task(task)
         QApplication.processEvents()
         assert demo.canvas.width() >= 0.6 * demo.width(), task

@@ -28,10 +28,12 @@ from diffeditor_app.engine.method.energy import (
     MoveEnergy,
     PasteEnergy,
 )
+from diffeditor_app.engine.method.landmark import LandmarkEnergy
 from diffeditor_app.engine.requests import (
     AppearanceEdit,
     DragEdit,
     EditRequest,
+    FaceEdit,
     MoveEdit,
     PasteEdit,
     ReferenceEdit,
@@ -284,10 +286,37 @@ def plan_paste(
     )
 
 
+def plan_face(
+    request: FaceEdit, frame: Frame, settings: TaskSettings, device: torch.device
+) -> EditPlan:
+    """Landmark guidance (ALGORITHM.md §7.6): drag's per-pair edit energy on 3x3 blocks and
+    nothing else (no content, no inpaint term; `LandmarkEnergy`), on the whole crop unless a
+    face mask limits it; the sampling starts from the inverted z_T itself."""
+    grid = frame.grid_shape
+    targets, handles = [], []
+    for handle, target in request.pairs:
+        t_idx, h_idx = _block_pairs(
+            grid, frame.cell_of(grid, *handle), frame.cell_of(grid, *target)
+        )
+        targets.append(torch.from_numpy(t_idx).to(device))
+        handles.append(torch.from_numpy(h_idx).to(device))
+    energy = LandmarkEnergy.of(targets, handles, settings.w_edit)
+    region = request.edit_region()
+    guided = _latent_mask(resize_mask(region, frame.latent_shape), device)
+    return EditPlan(
+        energy=energy,
+        grad_mask=guided,
+        sde_mask=guided,
+        initial_latent=lambda z_T: z_T[:1].clone(),
+        region=region,
+    )
+
+
 Planner = Callable[[EditRequest, Frame, TaskSettings, torch.device], EditPlan]
 PLANNERS: dict[Task, Planner] = {
     Task.MOVE: plan_move,
     Task.DRAG: plan_drag,
     Task.APPEARANCE: plan_appearance,
     Task.PASTE: plan_paste,
+    Task.FACE: plan_face,
 }
