@@ -125,3 +125,33 @@ def test_bad_face_edits_exit_2_with_one_line(tmp_path, capsys, extra, message):
     extra = [points if value == "POINTS" else value for value in extra]
     code, _, err = cli(capsys, *face_args(tmp_path / "nowhere", tmp_path / "o.png", *extra))
     assert code == 2 and message in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_edit_face_with_its_points_needs_no_face_extra(
+    tiny_model_dir, tmp_path, capsys, monkeypatch
+):
+    """--points drags the given points on a crop around them: no landmarks, so no dlib."""
+    monkeypatch.setitem(sys.modules, "dlib", None)
+    landmarks.detector.cache_clear()
+    out = tmp_path / "points.png"
+    extra = ["--points", "100,150:104,156", "--points", "124,150:120,156", "--steps", "2"]
+    try:
+        code, stdout, err = cli(capsys, *face_args(tiny_model_dir, out, *extra, "--json"))
+    finally:
+        landmarks.detector.cache_clear()
+    assert code == 0, err
+    summary = json.loads(stdout)
+    assert summary["face"] is None and summary["pairs"] == [
+        [[100, 150], [104, 156]],
+        [[124, 150], [120, 156]],
+    ]
+    x0, y0, x1, y1 = summary["box"]  # around the points, at least a quarter of 224 px
+    assert (x1 - x0, y1 - y0) == (56, 56) and (x0 + x1) / 2 == 112
+    with Image.open(out) as written:
+        assert written.size == (224, 224)
+
+
+def test_edit_face_takes_a_face_box_and_refuses_points_off_its_crop(tmp_path, capsys):
+    extra = ["--points", "10,10:14,10", "--face-box", "100,100,130,130"]
+    code, _, err = cli(capsys, *face_args(tmp_path / "nowhere", tmp_path / "o.png", *extra))
+    assert code == 2 and "outside the crop around the face" in err, err
