@@ -77,7 +77,8 @@ def add_face_sources(face: argparse.ArgumentParser) -> None:
         "Edit a face by dragging its landmarks (landmark guidance), on a square crop around "
         "the face put back into the full photo."
     )
-    face.epilog = FACE_EPILOG
+    found_by_landmarks = "--reference, the sliders and --points-file find the face's landmarks."
+    face.epilog = f"{found_by_landmarks} {FACE_EPILOG}"
     face.add_argument("--face", type=int, default=0, help="which face, 0 the largest")
     face.add_argument("--reference", type=Path, help="a reference face photo to copy")
     face.add_argument(
