@@ -3,6 +3,8 @@
     diffeditor edit TASK --image IN [the task's own arguments] --out OUT
         (`diffeditor edit --help` lists the tasks, `diffeditor edit TASK --help` their arguments)
     diffeditor mask --image IN (--click X,Y | --negative X,Y | --box X0,Y0,X1,Y1)... --out MASK
+    diffeditor landmarks --image IN [--json]  (the face extra; face_cli.py, with `edit face`'s
+        reference face, sliders and points file)
     diffeditor models tiny DIR
     diffeditor serve [--host 127.0.0.1] [--port 8765] [--model SPEC] [--replicas N]
 
@@ -139,6 +141,7 @@ def _add_field_argument(command: argparse.ArgumentParser, field) -> None:
         Kind.NUMBER: _finite,
         Kind.TEXT: str,
         Kind.POINT_PAIRS: _points,
+        Kind.BOX: _box,
         Kind.CHOICE: str,  # checked against the choices, then made the enum by `_chosen`
     }
     options = dict(dest=field.name, type=types[field.kind], help=field.help)
@@ -150,6 +153,8 @@ def _add_field_argument(command: argparse.ArgumentParser, field) -> None:
         options["required"] = True
     elif field.kind is Kind.CHOICE:  # argparse passes a str default through `type` (str)
         options["default"] = field.default.value
+    elif field.kind is Kind.POINT_PAIRS:  # append needs a list: None is "none given"
+        options["default"] = None
     else:
         options["default"] = field.default
     command.add_argument(field.flag, **options)
@@ -171,7 +176,8 @@ def build_parser() -> argparse.ArgumentParser:
     from diffeditor_app.engine.models.model import DTYPES, ModelSpec
     from diffeditor_app.engine.models.training import TrainingConfig
     from diffeditor_app.engine.requests import EditRequest, wire_fields
-    from diffeditor_app.engine.tasks.registry import TASKS
+    from diffeditor_app.engine.tasks.registry import TASKS, Task
+    from diffeditor_app.face_cli import add_face_sources, add_landmarks_parser
 
     parser = _Parser(prog="diffeditor", description="Fine-grained diffusion image editing.")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
@@ -249,6 +255,8 @@ def build_parser() -> argparse.ArgumentParser:
         command = edit.add_parser(task.value, parents=[common], help=spec.summary)
         for field in spec.own_fields():
             _add_field_argument(command, field)
+        if task is Task.FACE:  # its points also from a face's landmarks (face_cli.py)
+            add_face_sources(command)
 
     train = commands.add_parser(
         "train-image-prompt", help="train the image-prompt encoder (paper Eq. 6)"
@@ -304,6 +312,7 @@ def build_parser() -> argparse.ArgumentParser:
     mask.add_argument("--debug", action="store_true", help="show tracebacks")
 
     add_serve_parser(commands)
+    add_landmarks_parser(commands)
 
     models = commands.add_parser("models", help="model utilities").add_subparsers(
         dest="models_command", required=True, parser_class=_Parser
@@ -378,12 +387,18 @@ def run_edit(args: argparse.Namespace) -> int:
     own = {}
     for field in spec_of(task).own_fields():
         given = getattr(args, field.name)
+        if field.kind is Kind.POINT_PAIRS and given is None:
+            continue  # none given: the request's default (the face finds its own)
         if field.kind is Kind.IMAGE:
             pictures[field.name] = own[field.name] = load_image(given)
         elif field.kind is Kind.MASK and given is not None:
             own[field.name] = load_mask(given, pictures[field.sized_like].size, field.what)
         else:
             own[field.name] = _chosen(field, given)
+    if task is Task.FACE:  # the points of a reference face, the sliders or a points file
+        from diffeditor_app.face_cli import face_values
+
+        own.update(face_values(args, image, own))
     request = request_for(task, **own, **common)
     request.checked()  # before the model loads: bad input fails in a moment
     source = None if args.raw else image  # a raw result has the working size, far below limits
@@ -436,6 +451,10 @@ def run_edit(args: argparse.Namespace) -> int:
             "unet_work": result.unet_work,
             "schedule": result.schedule,
         }
+        if task is Task.FACE:
+            from diffeditor_app.face_cli import face_summary
+
+            summary.update(face_summary(args, request))
         print(json.dumps(summary))
     return EXIT_OK
 
@@ -682,6 +701,10 @@ def main(argv: list[str] | None = None) -> int:
             return run_serve(args)
         if args.command == "train-image-prompt":
             return run_training(args)
+        if args.command == "landmarks":
+            from diffeditor_app.face_cli import run_landmarks
+
+            return run_landmarks(args)
         return run_gui(args)
     except (BadArguments, InvalidInput) as error:
         print(f"diffeditor: {error}", file=sys.stderr)

@@ -10,7 +10,7 @@ $ErrorActionPreference = "Stop"
 Set-Location (Join-Path $PSScriptRoot "..")
 $exe = Join-Path $Bundle "diffeditor-cli.exe"
 $shots = "build\smoke"
-$tasks = @("move", "drag", "appearance", "paste")  # the --task choices: every demo edit
+$tasks = @("move", "drag", "appearance", "paste", "face")  # the --task choices: every demo edit
 $env:QT_QPA_PLATFORM = "offscreen"; $env:HF_HUB_OFFLINE = "1"
 if (Test-Path $shots) { Remove-Item -Recurse -Force $shots }
 New-Item -ItemType Directory -Force $shots | Out-Null

@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 bundle=${1:-build/dist/diffeditor}
 exe="$bundle/diffeditor"
 shots=${SMOKE_SHOTS:-build/smoke}
-TASKS=(move drag appearance paste)  # the --task choices: every edit the demo sets up
+TASKS=(move drag appearance paste face)  # the --task choices: every edit the demo sets up
 export QT_QPA_PLATFORM=offscreen HF_HUB_OFFLINE=1
 rm -rf "$shots" && mkdir -p "$shots"
 

@@ -41,7 +41,7 @@ for os in linux windows; do
   else platform=$WINDOWS torch=$TORCH_VERSION source=(); fi
   echo "torch==$torch" > "$scratch/torch.in"
   compile "$platform" "requirements/$os-dev.txt" "${source[@]}" \
-    -c "$scratch/torch.in" pyproject.toml --extra dev --extra serve --extra bundle
+    -c "$scratch/torch.in" pyproject.toml --extra dev --extra serve --extra bundle --extra face
   python3 requirements/split_torch.py "requirements/$os-dev.txt" "requirements/$os-torch-cpu.txt"
   compile "$platform" "requirements/$os-app.txt" "${source[@]}" --no-emit-package torch \
     -c "$scratch/torch.in" -c "requirements/$os-dev.txt" pyproject.toml

@@ -107,6 +107,7 @@ PROFILE = {
         "drag": {"cfg_scale": 2.0},
         "appearance": {"guidance_strength": 6.0, "cfg_scale": 2.0},
         "paste": {"cfg_scale": 2.0},
+        "face": {"cfg_scale": 2.0},  # drag's, for drag's edit term (not measured on faces)
     },
 }
 

@@ -102,6 +102,14 @@ def _follow_drag(state: SessionState, setup: EditSetup) -> FollowUp:
     return FollowUp(pairs=tuple(pair for pair in state.pairs if pair not in setup.pairs))
 
 
+def _face_values(state: SessionState) -> dict[str, Any]:
+    """The points placed with the points tool; the editable region, when painted, is the
+    optional face mask. No face box: the engine takes the box around the points."""
+    pairs = tuple((p.handle, p.target) for p in state.pairs if p.target is not None)
+    region = state.masks[MaskName.REGION]
+    return dict(pairs=pairs, mask=region.copy() if region.any() else None)
+
+
 def _appearance_values(state: SessionState) -> dict[str, Any]:
     return dict(mask=state.masks[MaskName.OBJECT].copy(), **_reference(state))
 
@@ -127,6 +135,9 @@ DOCUMENT_TASKS: dict[Task, DocumentTask] = {
         MaskName.OBJECT, (MaskName.OBJECT,), _appearance_values
     ),
     Task.PASTE: DocumentTask(MaskName.OBJECT, (), _paste_values, _follow_paste),
+    Task.FACE: DocumentTask(  # its mask is optional: its points need no painting first
+        MaskName.REGION, (), _face_values, _follow_drag
+    ),
 }
 if set(DOCUMENT_TASKS) != set(TASKS):
     raise RuntimeError("Every task needs a DocumentTask, and only a task has one.")

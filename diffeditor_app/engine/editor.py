@@ -18,6 +18,7 @@ from PIL import Image
 
 from diffeditor_app.engine.errors import OutOfMemory
 from diffeditor_app.engine.imaging.compose import compose
+from diffeditor_app.engine.imaging.crop import paste_back
 from diffeditor_app.engine.imaging.geometry import Frame, working_size
 from diffeditor_app.engine.imaging.images import SourceImage
 from diffeditor_app.engine.method.attention import BankController, MemoryBank, install_bank
@@ -262,6 +263,12 @@ class Editor:
         preview_budget: float | None = None,
     ) -> EditResult:
         request.checked()  # at once when its builder checked it in this process
+        crop = request.working_crop()
+        if crop is not None:  # edit the crop at the working size, then put it back
+            result = self._edit(request.cropped(crop), on_step, on_prepare, preview_budget)
+            if not request.raw:
+                result.image = paste_back(request.image, result.source_image(), crop).to_pil()
+            return result
         m = self.model
         settings = request.settings or m.profile.task_settings(request.task)
         settings = settings.with_overrides(request.overrides)

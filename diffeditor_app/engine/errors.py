@@ -11,6 +11,11 @@ class InvalidInput(EngineError, ValueError):
     """The request cannot be carried out as given (bad file, empty mask, point outside...)."""
 
 
+class MissingExtra(InvalidInput):
+    """An optional part of the app (a pip extra) is not installed; the sentence names the
+    command that installs it. Bad input in the CLI's terms (exit 2): nothing ran."""
+
+
 class ModelUnavailable(EngineError):
     """Weights are missing, not cached while offline, or not a Stable Diffusion 1.x model."""
 

@@ -19,6 +19,7 @@ from typing import Any, ClassVar, NamedTuple
 import numpy as np
 
 from diffeditor_app.engine.errors import InvalidInput
+from diffeditor_app.engine.imaging.crop import CropBox
 from diffeditor_app.engine.imaging.images import SourceImage
 from diffeditor_app.engine.limits import (
     DEFAULT_SEED,
@@ -48,6 +49,7 @@ class Kind(str, enum.Enum):
     FLAG = "flag"
     NUMBER = "number"  # a finite float
     PAIR = "pair"  # two finite numbers, X,Y
+    BOX = "box"  # four finite numbers X0,Y0,X1,Y1, or None (the task's own box)
     POINT_PAIRS = "point pairs"  # handle -> target pairs of points
     IMAGE = "image"
     MASK = "mask"  # a boolean mask the size of the image named by `sized_like`
@@ -169,6 +171,16 @@ class EditRequest:
         """The alpha of the edited content at the original size, blended in over the edit
         region like the pixels; None keeps the input's alpha as it is (drag, appearance)."""
         return None
+
+    def working_crop(self) -> CropBox | None:
+        """The part of the image the edit works on, put back into the full image afterwards
+        (the editor does both); None: the whole image."""
+        return None
+
+    def cropped(self, crop: CropBox) -> EditRequest:
+        """This request on the crop alone, in the crop's pixels (asked only of a request with
+        a working crop)."""
+        raise NotImplementedError
 
 
 @dataclass(frozen=True, kw_only=True, eq=False)

@@ -151,6 +151,13 @@ def _pairs(value: Any, name: str) -> tuple[tuple[Point, Point], ...]:
     return tuple(pairs)
 
 
+def _box(value: Any, name: str) -> tuple[float, float, float, float]:
+    if not isinstance(value, (list, tuple)) or len(value) != 4:
+        raise BadRequest(f"'{name}' must be four numbers [x0, y0, x1, y1], got {_shown(value)}.")
+    x0, y0, x1, y1 = (_number(v, name) for v in value)
+    return x0, y0, x1, y1
+
+
 def overridable(task: Task) -> dict[str, type]:
     """The task settings a request may override, and their type: the numeric ones (an
     enum, a flag or the schedule cannot travel as a number)."""
@@ -219,6 +226,7 @@ CONVERTERS: dict[Kind, Converter] = {  # how JSON carries each kind of request f
     Kind.NUMBER: _number,
     Kind.PAIR: _pair,
     Kind.POINT_PAIRS: _pairs,
+    Kind.BOX: _optional(_box),  # null: the task's own box
 }
 PICTURES = (Kind.IMAGE, Kind.MASK)  # these travel under `images`, as base64 PNGs
 

@@ -16,7 +16,7 @@ from typing import Any
 from diffeditor_app.engine.errors import InvalidInput
 
 MIB = 1024 * 1024
-MAX_DRAG_PAIRS = 64  # handle/target pairs of one drag edit (the GUI's tool places a few)
+MAX_DRAG_PAIRS = 128  # handle/target pairs of one edit: a few in a drag, 68 in a face edit
 MAX_TEXT_CHARS = 4000  # a prompt or a file name; the text encoder reads 77 tokens anyway
 
 

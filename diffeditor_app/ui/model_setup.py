@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from diffeditor_app.engine.errors import ModelUnavailable
+from diffeditor_app.engine.face.landmarks import FACE_EXTRA, LICENCE_NOTE
 from diffeditor_app.engine.models.loading import MODELS_DIR, check_sd1_folder
 from diffeditor_app.engine.selection.sam import find_sam
 from diffeditor_app.runtime.weights import (
@@ -185,6 +186,12 @@ class ModelSetupDialog(QDialog):
         layout.addLayout(self.grid)
         layout.addWidget(QLabel("Without internet:"))
         layout.addWidget(self.instructions)
+        self.face_note = QLabel(
+            f"Face editing (optional): <code>{FACE_EXTRA}</code> installs dlib's face "
+            f"landmarks. {LICENCE_NOTE}"
+        )
+        self.face_note.setWordWrap(True)
+        layout.addWidget(self.face_note)
         layout.addWidget(buttons)
         self.refresh()
 

@@ -57,6 +57,14 @@ VIEWS: dict[Task, TaskView] = {
         (Layer.PASTE,),
         "Kept. The paste layer is cleared: place the reference object again.",
     ),
+    Task.FACE: TaskView(  # the points tool; face detection, sliders and a reference face
+        "Face",  # are the CLI's for now (diffeditor edit face)
+        "Click a face point, then where it should go; paint a region to limit the change "
+        "(optional). Sliders and a reference face: diffeditor edit face.",
+        "points",
+        (Layer.PAIRS,),
+        "Kept. The face points are spent and cleared: click new points and targets.",
+    ),
 }
 if set(VIEWS) != set(TASKS):
     raise RuntimeError("Every task needs a TaskView, and only a task has one.")

@@ -66,10 +66,10 @@ def test_a_working_bundle_passes_every_check(tmp_path):
     calls = (tmp_path / "calls.log").read_text().splitlines()
     assert calls[0] == "--self-test"
     assert calls[1].startswith("--screenshot")
-    for task in ("move", "drag", "appearance", "paste"):
+    for task in ("move", "drag", "appearance", "paste", "face"):
         assert any("--demo" in c and "--edit" in c and f"--task {task}" in c for c in calls), task
     assert "smoke: passed" in done.stdout
-    assert len(list((tmp_path / "shots").glob("*.png"))) == 5
+    assert len(list((tmp_path / "shots").glob("*.png"))) == 6  # the window and each task
 
 
 @pytest.mark.parametrize(

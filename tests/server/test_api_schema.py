@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import io
 import json
-from dataclasses import fields
+from dataclasses import fields, replace
 
 import numpy as np
 import pytest
@@ -50,7 +50,7 @@ def request_values(request) -> dict:
     return values
 
 
-@pytest.mark.parametrize("name", ["move", "resize", "drag", "appearance", "paste"])
+@pytest.mark.parametrize("name", ["move", "resize", "drag", "appearance", "paste", "face"])
 def test_every_task_makes_the_round_trip(name):
     image, mask = square_scene(96, 64)
     request = scene_requests(image, mask, steps=7)[name]
@@ -58,6 +58,19 @@ def test_every_task_makes_the_round_trip(name):
     back = decode_request(encode_request(request), max_pixels=None)
     assert type(back) is type(request)
     assert request_values(back) == request_values(request)
+
+
+def test_a_face_box_and_a_face_mask_travel():
+    image, mask = square_scene(96, 64)
+    request = replace(
+        scene_requests(image, mask, steps=7)["face"], face_box=(20.0, 18.0, 40.5, 36.0), mask=mask
+    )
+    back = decode_request(json.loads(json.dumps(encode_request(request))), max_pixels=None)
+    assert back.face_box == (20.0, 18.0, 40.5, 36.0) and np.array_equal(back.mask, mask)
+    body = encode_request(request)
+    body["face_box"] = [1, 2, 3]
+    with pytest.raises(BadRequest, match="'face_box' must be four numbers"):
+        decode_request(body, max_pixels=None)
 
 
 def test_the_quality_makes_the_round_trip_through_json():

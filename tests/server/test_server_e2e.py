@@ -18,6 +18,7 @@ import signal
 import threading
 from collections.abc import Iterator
 from contextlib import ExitStack
+from dataclasses import replace
 from pathlib import Path
 
 import httpx
@@ -29,7 +30,7 @@ from diffeditor_app.cli import main
 from diffeditor_app.engine import EditCancelled, Editor, InvalidInput, ModelSpec
 from diffeditor_app.engine.models.loading import load_model
 from diffeditor_app.engine.models.model import PROFILE_FILE, ModelProfile
-from diffeditor_app.engine.models.testing import square_scene, tinted_scene
+from diffeditor_app.engine.models.testing import scene_requests, square_scene, tinted_scene
 from diffeditor_app.engine.tasks.move import MoveEdit
 from diffeditor_app.engine.tasks.registry import Task
 from diffeditor_app.runtime.model_defaults import ModelDefaults
@@ -115,6 +116,15 @@ def test_an_edit_through_the_server_gives_the_local_pixels(address, local_editor
     assert np.array_equal(np.asarray(remote.image), np.asarray(local.image))
     assert (remote.unet_forward, remote.unet_backward) == (local.unet_forward, local.unet_backward)
     assert remote.seed == 7 and remote.image.size == (WIDTH, HEIGHT)
+
+
+def test_a_face_edit_through_the_server_gives_the_local_pixels(address, local_editor):
+    """The face task travels like any other: its crop is edited and put back on the replica."""
+    request = replace(scene_requests(*square_scene(WIDTH, HEIGHT), steps=4)["face"], seed=7)
+    remote = RemoteEditor(address).edit(request)
+    local = local_editor.edit(request)
+    assert np.array_equal(np.asarray(remote.image), np.asarray(local.image))
+    assert remote.image.size == (WIDTH, HEIGHT) and remote.working_size == local.working_size
 
 
 def test_a_second_edit_of_an_image_reports_no_prepare_work(address):

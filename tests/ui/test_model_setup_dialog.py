@@ -118,3 +118,10 @@ def test_an_unwritable_settings_file_is_said_and_the_dialog_stays(
     assert dialog.isVisible() and dialog.result() != dialog.DialogCode.Accepted
     assert warnings and "Permission denied" in warnings[0][1]
     assert needs_setup(settings)
+
+
+def test_the_dialog_carries_the_face_models_licence_note(qtbot, settings):
+    dialog = ModelSetupDialog(settings)
+    qtbot.addWidget(dialog)
+    note = dialog.face_note.text()
+    assert "iBUG 300-W" in note and "commercial" in note and ".[face]" in note

@@ -59,3 +59,23 @@ def token_masks(base_object: np.ndarray, reference: np.ndarray, device) -> Token
 
 
 Planner = Callable[[EditRequest, Frame, TaskSettings, torch.device], EditPlan]
+
+
+def block_pairs(
+    shape: tuple[int, int], handle: tuple[int, int], target: tuple[int, int]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Cells of the 3x3 target block paired with the same offsets in the handle block;
+    offsets that leave the grid on either side are dropped (drag's and the face's pairs)."""
+    targets, handles = [], []
+    for dy in (-1, 0, 1):
+        for dx in (-1, 0, 1):
+            hc, hr, tc, tr = handle[0] + dx, handle[1] + dy, target[0] + dx, target[1] + dy
+            if (
+                0 <= hc < shape[1]
+                and 0 <= tc < shape[1]
+                and 0 <= hr < shape[0]
+                and 0 <= tr < shape[0]
+            ):
+                handles.append(hr * shape[1] + hc)
+                targets.append(tr * shape[1] + tc)
+    return np.array(targets, dtype=np.int64), np.array(handles, dtype=np.int64)

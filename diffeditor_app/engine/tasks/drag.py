@@ -11,7 +11,7 @@ import torch
 from diffeditor_app.engine.errors import InvalidInput
 from diffeditor_app.engine.imaging.geometry import Frame, block_mask, disc_mask, resize_mask
 from diffeditor_app.engine.method.energy import Levels, attract, similarity
-from diffeditor_app.engine.method.plans import EditPlan, cells, latent_mask
+from diffeditor_app.engine.method.plans import EditPlan, block_pairs, cells, latent_mask
 from diffeditor_app.engine.requests import EditRequest, Kind, MaskedEdit, Point, wire
 from diffeditor_app.engine.settings import FAST_BOOSTED, BankMode, TaskSettings
 from diffeditor_app.engine.tasks.base import Scene, TaskSpec
@@ -100,26 +100,6 @@ def grown_region(request: DragEdit, frame: Frame) -> tuple[np.ndarray, list[str]
     return region, notes
 
 
-def _block_pairs(
-    shape: tuple[int, int], handle: tuple[int, int], target: tuple[int, int]
-) -> tuple[np.ndarray, np.ndarray]:
-    """Cells of the 3x3 target block paired with the same offsets in the handle block;
-    offsets that leave the grid on either side are dropped."""
-    targets, handles = [], []
-    for dy in (-1, 0, 1):
-        for dx in (-1, 0, 1):
-            hc, hr, tc, tr = handle[0] + dx, handle[1] + dy, target[0] + dx, target[1] + dy
-            if (
-                0 <= hc < shape[1]
-                and 0 <= tc < shape[1]
-                and 0 <= hr < shape[0]
-                and 0 <= tr < shape[0]
-            ):
-                handles.append(hr * shape[1] + hc)
-                targets.append(tr * shape[1] + tc)
-    return np.array(targets, dtype=np.int64), np.array(handles, dtype=np.int64)
-
-
 def plan_drag(
     request: DragEdit, frame: Frame, settings: TaskSettings, device: torch.device
 ) -> EditPlan:
@@ -129,7 +109,7 @@ def plan_drag(
     for handle, target in request.pairs:
         h_cell = frame.cell_of(grid, *handle)
         t_cell = frame.cell_of(grid, *target)
-        t_idx, h_idx = _block_pairs(grid, h_cell, t_cell)
+        t_idx, h_idx = block_pairs(grid, h_cell, t_cell)
         targets.append(torch.from_numpy(t_idx).to(device))
         handles.append(torch.from_numpy(h_idx).to(device))
         leaving = block_mask(grid, *h_cell) & ~block_mask(grid, *t_cell)
@@ -153,7 +133,7 @@ def plan_drag(
         """Copy the 3x3 latent patch at each handle to its target."""
         z = z_T.clone()
         for (hc, hr), (tc, tr) in moves:
-            t_idx, h_idx = _block_pairs(latent, (hc, hr), (tc, tr))
+            t_idx, h_idx = block_pairs(latent, (hc, hr), (tc, tr))
             flat, source = z.flatten(2), z_T.flatten(2)
             flat[:, :, t_idx] = source[:, :, h_idx]
         return z

@@ -13,7 +13,7 @@ from diffeditor_app.engine.errors import InvalidInput
 from diffeditor_app.engine.method.plans import Planner
 from diffeditor_app.engine.requests import EditRequest, Kind, Point
 from diffeditor_app.engine.settings import TaskSettings
-from diffeditor_app.engine.tasks import appearance, drag, move, paste
+from diffeditor_app.engine.tasks import appearance, drag, face, move, paste
 from diffeditor_app.engine.tasks.base import TaskSpec
 
 
@@ -22,6 +22,7 @@ class Task(str, enum.Enum):
     DRAG = "drag"
     APPEARANCE = "appearance"
     PASTE = "paste"
+    FACE = "face"
 
 
 TASKS: dict[Task, TaskSpec] = {
@@ -29,6 +30,7 @@ TASKS: dict[Task, TaskSpec] = {
     Task.DRAG: drag.SPEC,
     Task.APPEARANCE: appearance.SPEC,
     Task.PASTE: paste.SPEC,
+    Task.FACE: face.SPEC,
 }
 for _task, _spec in TASKS.items():
     if _spec.name != _task.value:
@@ -54,6 +56,9 @@ def _plain(kind: Kind, value: Any) -> Any:
     if kind is Kind.PAIR and value is not None:
         x, y = value
         return (x, y)
+    if kind is Kind.BOX and value is not None:
+        x0, y0, x1, y1 = value
+        return (x0, y0, x1, y1)
     if kind is Kind.POINT_PAIRS:
         return tuple((Point(*handle), Point(*target)) for handle, target in value)
     return value
