@@ -17,7 +17,8 @@ from diffeditor_app.document.tasks import DOCUMENT_TASKS
 from diffeditor_app.engine.imaging.images import SourceImage
 from diffeditor_app.engine.requests import Point
 
-MERGE_IDS = {"pairs": 1001, "box": 1002, "paste": 1003}  # Qt merges only commands of one id
+# Qt merges only commands of one id
+MERGE_IDS = {"pairs": 1001, "box": 1002, "paste": 1003, "face": 1004}
 
 
 class MaskEdit(QUndoCommand):
@@ -110,6 +111,12 @@ def set_paste(session: EditSession, paste: PasteLayer, nudge: bool = False) -> N
     _push(session, gestures.place(session.state, "paste", "paste layer", paste, nudge))
 
 
+def face_change(session: EditSession, change: ValueChange | None) -> bool:
+    """A face gesture (gestures.py: drag a point, a slider, a group, the transfer, the face
+    chosen, a reset) as one undo step."""
+    return _push(session, change)
+
+
 class ReferenceEdit(QUndoCommand):
     """Load (or remove) the reference image; its mask starts empty."""
 
@@ -172,4 +179,6 @@ def keep_result(
         _push(session, gestures.set_pairs(session.state, list(follow.pairs), "Clear points"))
     if follow.paste is not None:
         set_paste(session, follow.paste)
+    if follow.face is not None:
+        _push(session, gestures.set_face(session.state, follow.face, "Spend the face points"))
     stack.endMacro()

@@ -13,10 +13,13 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoStack
 
+from diffeditor_app.document.faces import remember
 from diffeditor_app.document.state import (
     BBox,
     Candidate,
     DragPair,
+    FaceSetup,
+    FoundFaces,
     MaskName,
     MoveBox,
     PasteLayer,
@@ -35,6 +38,7 @@ class EditSession(QObject):
     pairs_changed = Signal()
     box_changed = Signal()
     paste_changed = Signal()
+    face_changed = Signal()  # the face set-up, or faces found on an image of the session
     reference_changed = Signal()
     task_changed = Signal(str)
     text_changed = Signal()  # prompts, seed or options
@@ -96,6 +100,12 @@ class EditSession(QObject):
     def set_options(self, **changes) -> None:
         self.set_text(options=replace(self.state.options, **changes))
 
+    def add_found(self, found: FoundFaces) -> None:
+        """Faces the detector found on an image: a fact about that image, not an undo step
+        (undoing a Keep brings back the image, and its faces with it)."""
+        if remember(self.state, found):
+            self.face_changed.emit()
+
     def add_candidate(self, candidate: Candidate) -> None:
         self.candidates.append(candidate)
         self.candidates_changed.emit()
@@ -139,6 +149,11 @@ class EditSession(QObject):
         if paste != self.state.paste:
             self.state.paste = paste
             self.paste_changed.emit()
+
+    def _apply_face(self, face: FaceSetup) -> None:
+        if face != self.state.face:
+            self.state.face = face
+            self.face_changed.emit()
 
     def _apply_current(self, image: SourceImage, kept: list[SourceImage]) -> None:
         self.state.current = image

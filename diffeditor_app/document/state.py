@@ -12,6 +12,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from diffeditor_app.engine.face.align import GROUPS
+from diffeditor_app.engine.face.landmarks import Face
+from diffeditor_app.engine.face.sliders import Sliders
 from diffeditor_app.engine.imaging.images import SourceImage
 from diffeditor_app.engine.limits import DEFAULT_SEED, DEFAULT_STEPS
 from diffeditor_app.engine.requests import Point
@@ -52,6 +55,40 @@ class PasteLayer:
 
 
 @dataclass(frozen=True)
+class FaceSetup:
+    """The face task's set-up. The points are the chosen face's 68 landmarks, found on the
+    current image; each target is its point plus what every source adds: the reference
+    face's shape (when transferred), the sliders and the user's own drags. Points of a group
+    that is off hold their place (document/faces.py)."""
+
+    face: int = 0  # which face of the image, 0 the largest
+    groups: tuple[str, ...] = tuple(GROUPS)  # the groups that move
+    sliders: Sliders = field(default_factory=Sliders)
+    reference: bool = False  # the reference face's shape transferred onto the face
+    dragged: tuple[tuple[int, float, float], ...] = ()  # (point, dx, dy) moved by hand
+
+    def offset(self, index: int) -> tuple[float, float]:
+        """What the user's drags add to point `index`."""
+        for point, dx, dy in self.dragged:
+            if point == index:
+                return dx, dy
+        return 0.0, 0.0
+
+
+@dataclass(frozen=True, eq=False)
+class FoundFaces:
+    """What the landmark detector found on one image, largest face first; `problem` is the
+    sentence when it could not look (the face extra missing, for one)."""
+
+    image: SourceImage
+    faces: tuple[Face, ...] = ()
+    problem: str = ""
+
+
+FOUND_KEPT = 8  # detections remembered: the current image, the reference and a few undone
+
+
+@dataclass(frozen=True)
 class EditOptions:
     """The Advanced panel, its ranges in limits.OPTION_RANGES, and the quality choice.
     None means the default of the model that runs the edit, for the task (for the quality:
@@ -69,13 +106,15 @@ class EditOptions:
 class EditSetup:
     """What an edit was run with, as far as keeping its result must follow it: the task,
     the object mask and the move box (a move carries the mask along), the drag pairs (spent
-    by a drag) and the paste layer (spent by a paste)."""
+    by a drag), the paste layer (spent by a paste) and the face set-up (spent by a face
+    edit)."""
 
     task: Task
     object_mask: np.ndarray
     box: MoveBox
     pairs: tuple[DragPair, ...]
     paste: PasteLayer
+    face: FaceSetup = FaceSetup()
 
     @classmethod
     def of(cls, state: SessionState) -> EditSetup:
@@ -85,6 +124,7 @@ class EditSetup:
             state.box,
             tuple(state.pairs),
             state.paste,
+            state.face,
         )
 
 
@@ -118,6 +158,8 @@ class SessionState:
     pairs: list[DragPair] = field(default_factory=list)
     box: MoveBox = MoveBox()
     paste: PasteLayer = PasteLayer()
+    face: FaceSetup = FaceSetup()
+    found: list[FoundFaces] = field(default_factory=list)  # newest first, FOUND_KEPT at most
     reference: SourceImage | None = None
     task: Task = Task.MOVE
     prompts: dict[Task, str] = field(default_factory=dict)  # by prompt_slot

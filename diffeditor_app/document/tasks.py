@@ -14,15 +14,19 @@ from typing import Any
 
 import numpy as np
 
+from diffeditor_app.document.faces import editable_points
 from diffeditor_app.document.state import (
     DragPair,
     EditSetup,
+    FaceSetup,
     MaskName,
     MoveBox,
     PasteLayer,
     SessionState,
 )
 from diffeditor_app.engine.errors import InvalidInput
+from diffeditor_app.engine.face.crop import pairs_for
+from diffeditor_app.engine.face.sliders import Sliders
 from diffeditor_app.engine.imaging.geometry import Placement, bbox_centre
 from diffeditor_app.engine.tasks.registry import TASKS, Task
 
@@ -36,6 +40,7 @@ class FollowUp:
     box: MoveBox | None = None
     pairs: tuple[DragPair, ...] | None = None
     paste: PasteLayer | None = None
+    face: FaceSetup | None = None
 
 
 @dataclass(frozen=True)
@@ -103,11 +108,23 @@ def _follow_drag(state: SessionState, setup: EditSetup) -> FollowUp:
 
 
 def _face_values(state: SessionState) -> dict[str, Any]:
-    """The points placed with the points tool; the editable region, when painted, is the
-    optional face mask. No face box: the engine takes the box around the points."""
-    pairs = tuple((p.handle, p.target) for p in state.pairs if p.target is not None)
+    """The chosen face's 68 points and their targets (document/faces.py), its detected box,
+    and the editable region, when painted, as the optional face mask."""
+    points = editable_points(state)
+    image = state.current
     region = state.masks[MaskName.REGION]
-    return dict(pairs=pairs, mask=region.copy() if region.any() else None)
+    return dict(
+        pairs=pairs_for(points.points, points.targets, image.width, image.height),
+        face_box=points.face.box,
+        mask=region.copy() if region.any() else None,
+    )
+
+
+def _follow_face(state: SessionState, setup: EditSetup) -> FollowUp:
+    """The change is spent: the sliders go back to 0, the drags and the transfer are undone
+    (the points themselves follow the result once its landmarks are found)."""
+    spent = FaceSetup(face=setup.face.face, groups=setup.face.groups, sliders=Sliders())
+    return FollowUp(face=spent)
 
 
 def _appearance_values(state: SessionState) -> dict[str, Any]:
@@ -136,7 +153,7 @@ DOCUMENT_TASKS: dict[Task, DocumentTask] = {
     ),
     Task.PASTE: DocumentTask(MaskName.OBJECT, (), _paste_values, _follow_paste),
     Task.FACE: DocumentTask(  # its mask is optional: its points need no painting first
-        MaskName.REGION, (), _face_values, _follow_drag
+        MaskName.REGION, (), _face_values, _follow_face
     ),
 }
 if set(DOCUMENT_TASKS) != set(TASKS):

@@ -30,6 +30,7 @@ from diffeditor_app.document.state import BBox, MaskName
 from diffeditor_app.engine.imaging.images import SourceImage
 from diffeditor_app.runtime.settings import BRUSH_LIMITS, default_brush, setting
 from diffeditor_app.ui.drawing import View
+from diffeditor_app.ui.face_tool import FaceTool
 from diffeditor_app.ui.image_view import ImageView
 from diffeditor_app.ui.layer_tools import BoxTool, PasteTool, PointTool
 from diffeditor_app.ui.painters import LAYER_PAINTERS, DisplayCache, layer_shown
@@ -85,6 +86,7 @@ class Canvas(ImageView):
             PointTool(self),
             BoxTool(self),
             PasteTool(self),
+            FaceTool(self),
             self._pan,
         ):
             self.add_tool(tool)
@@ -117,6 +119,7 @@ class Canvas(ImageView):
                 (session.pairs_changed, self.refresh),
                 (session.box_changed, self.refresh),
                 (session.paste_changed, self.refresh),
+                (session.face_changed, self.refresh),
                 (session.task_changed, self._on_task_changed),
             ):
                 signal.connect(slot)

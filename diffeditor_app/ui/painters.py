@@ -8,6 +8,7 @@ reuse between frames (`DisplayCache`).
   pairs    drag pairs as numbered arrows (red handle, blue target)
   box      the move box (dashed) and a 50 % ghost of the moved object
   paste    the reference object at its paste place and scale, semi-transparent
+  face     the face task's points and targets (and the reference face's), face_tool.py
   tool     the overlay of the tool the mouse drives (the brush outline)
 A layer of the session (masks, pairs, box, paste) shows when the task uses it or the
 chosen tool edits it (`layer_shown`); the chosen tool previews its layer's live value and
@@ -44,6 +45,7 @@ from diffeditor_app.ui.drawing import (
     draw_placed,
     in_view,
 )
+from diffeditor_app.ui.face_tool import paint_face
 from diffeditor_app.ui.qimage import (
     cutout,
     overlay_pixels,
@@ -412,5 +414,6 @@ LAYER_PAINTERS = (
     paint_pairs,
     paint_box,
     paint_paste,
+    paint_face,
     paint_tool,
 )

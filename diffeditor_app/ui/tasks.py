@@ -25,6 +25,7 @@ class TaskView:
     tool: str  # the tool it needs once its mask is painted (before that: the brush)
     layers: tuple[Layer, ...]  # the session's layers besides masks it uses: shown with any tool
     kept: str  # the status line after Keep: what Keep did, what to do next
+    docks: tuple[str, ...] = ()  # the task's own panels besides Edit and History, by title
 
 
 VIEWS: dict[Task, TaskView] = {
@@ -49,6 +50,7 @@ VIEWS: dict[Task, TaskView] = {
         "brush",
         (),
         "Kept. Paint another object, or load another reference.",
+        ("Reference",),
     ),
     Task.PASTE: TaskView(
         "Paste",
@@ -56,14 +58,17 @@ VIEWS: dict[Task, TaskView] = {
         "paste",
         (Layer.PASTE,),
         "Kept. The paste layer is cleared: place the reference object again.",
+        ("Reference",),
     ),
-    Task.FACE: TaskView(  # the points tool; face detection, sliders and a reference face
-        "Face",  # are the CLI's for now (diffeditor edit face)
-        "Click a face point, then where it should go; paint a region to limit the change "
-        "(optional). Sliders and a reference face: diffeditor edit face.",
-        "points",
-        (Layer.PAIRS,),
-        "Kept. The face points are spent and cleared: click new points and targets.",
+    Task.FACE: TaskView(
+        "Face",
+        "Drag the face's points, move the sliders or transfer a reference face; paint a "
+        "region to limit the change (optional).",
+        "face",
+        (Layer.FACE,),
+        "Kept. The sliders are back at 0, and the points move onto the result's own "
+        "landmarks once they are found.",
+        ("Face", "Reference"),  # a reference face to transfer
     ),
 }
 if set(VIEWS) != set(TASKS):
@@ -71,7 +76,7 @@ if set(VIEWS) != set(TASKS):
 
 
 def uses_reference(task: Task) -> bool:
-    """Whether the task shows the reference dock and asks for the result in the prompt."""
+    """Whether the task reads a reference image, so the prompt describes the result."""
     return spec_of(task).two_image
 
 

@@ -84,6 +84,7 @@ class Layer(enum.Enum):
     PAIRS = "pairs"
     BOX = "box"
     PASTE = "paste"
+    FACE = "face"
 
 
 # -- pure geometry and hit-testing ------------------------------------------------------

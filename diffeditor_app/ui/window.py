@@ -31,16 +31,18 @@ from diffeditor_app.engine.models.loading import declared_profile, is_toy_model
 from diffeditor_app.engine.models.model import ModelSpec
 from diffeditor_app.engine.settings import Quality
 from diffeditor_app.engine.tasks.registry import Task
+from diffeditor_app.runtime.landmarks import LandmarkClient
 from diffeditor_app.runtime.model_defaults import DefaultsSource
 from diffeditor_app.runtime.selection import SelectionClient
 from diffeditor_app.ui.canvas import Canvas
 from diffeditor_app.ui.edit_controller import EditController
+from diffeditor_app.ui.face_panel import FacePanel
 from diffeditor_app.ui.file_controller import AUTOSAVE_DELAY_MS, AUTOSAVE_NAME, FileController
 from diffeditor_app.ui.keys import KeyRouter
 from diffeditor_app.ui.panels import CandidatesBar, EditPanel
 from diffeditor_app.ui.selection_tools import SELECTION_TOOLS, SelectionController
 from diffeditor_app.ui.status_bar import StatusBar
-from diffeditor_app.ui.tasks import VIEWS, needs_painting, uses_fill_hint, uses_reference
+from diffeditor_app.ui.tasks import VIEWS, needs_painting, uses_fill_hint
 from diffeditor_app.ui.tool_options import ToolOptions
 
 log = logging.getLogger(__name__)
@@ -58,6 +60,7 @@ TOOLS = (
     ("points", "Points", "P"),
     ("box", "Move box", "V"),
     ("paste", "Paste layer", "L"),
+    ("face", "Face points", "F"),
     ("pan", "Pan", "H"),
     *SELECTION_TOOLS,
 )
@@ -98,6 +101,7 @@ class MainWindow(QMainWindow):
         self.edit_panel = EditPanel()
         self.defaults = DefaultsSource(self)  # of the model that will run the edit
         self.defaults.changed.connect(self.edit_panel.set_defaults)
+        self.face_panel = FacePanel(LandmarkClient(self))
         self.reference_canvas = Canvas()
         self.reference_canvas.set_target("reference")
         self.reference_canvas.set_tool("brush")
@@ -152,6 +156,8 @@ class MainWindow(QMainWindow):
         layout.addWidget(self.load_reference_button)
         layout.addWidget(self.reference_canvas, 1)
         self.reference_dock = dock("Reference", reference, right)
+        self.face_dock = dock("Face", self.face_panel, Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.task_docks = {"Reference": self.reference_dock, "Face": self.face_dock}
         self.history_dock = dock("History", self.history, right)
         self.canvas.addActions(self.candidates.key_actions)  # Return, K, Delete, D, R
         for button in (*self.edit_panel.buttons(), *self.candidates.buttons()):
@@ -208,7 +214,8 @@ class MainWindow(QMainWindow):
         self.mask_visible.toggled.connect(self.canvas.set_mask_visible)
         view.addAction(self.mask_visible)
         view.addAction(self.history_dock.toggleViewAction())
-        view.addAction(self.reference_dock.toggleViewAction())
+        for holder in self.task_docks.values():
+            view.addAction(holder.toggleViewAction())
 
         tasks = QToolBar("Tasks", self)
         tasks.setObjectName("tasks")
@@ -325,12 +332,14 @@ class MainWindow(QMainWindow):
         self.canvas.set_session(session)
         self.reference_canvas.set_session(session)
         self.edit_panel.set_session(session)
+        self.face_panel.set_session(session)
         self.history.setStack(session.undo_stack if session else None)
         self.edits.set_session(session)
         for action in (*self.task_actions.values(), *self.tool_actions.values()):
             action.setEnabled(session is not None)
         self.fill_action.setEnabled(False)  # set_task below shows what the session's task uses
-        self.reference_dock.setVisible(False)
+        for holder in self.task_docks.values():
+            holder.setVisible(False)
         if old is not None:
             old.deleteLater()  # its undo stack and commands go with it, in this thread
         self._update_title()
@@ -395,7 +404,8 @@ class MainWindow(QMainWindow):
         self.fill_action.setEnabled(uses_fill_hint(task))
         self.fill_action.setChecked(False)
         self.canvas.mask_name = DOCUMENT_TASKS[task].brush_mask
-        self.reference_dock.setVisible(uses_reference(task))
+        for title, holder in self.task_docks.items():
+            holder.setVisible(title in VIEWS[task].docks)
         self.set_tool(self._tool_for(task))
         self._forget_note()  # a finished edit's note belongs to its task
         self.focus_canvas()
@@ -496,5 +506,6 @@ class MainWindow(QMainWindow):
         self.statusBar().repaint()  # seen before the wait below
         self.worker.shutdown()
         self.selection.client.shutdown()
+        self.face_panel.client.shutdown()
         self.files.close()  # a clean exit needs no recovery
         super().closeEvent(event)
