@@ -18,7 +18,7 @@ from diffeditor_app.engine.imaging.images import SourceImage
 from diffeditor_app.engine.requests import Point
 
 # Qt merges only commands of one id
-MERGE_IDS = {"pairs": 1001, "box": 1002, "paste": 1003, "face": 1004}
+MERGE_IDS = {"pairs": 1001, "box": 1002, "paste": 1003, "face_setup": 1004}
 
 
 class MaskEdit(QUndoCommand):
@@ -179,6 +179,6 @@ def keep_result(
         _push(session, gestures.set_pairs(session.state, list(follow.pairs), "Clear points"))
     if follow.paste is not None:
         set_paste(session, follow.paste)
-    if follow.face is not None:
-        _push(session, gestures.set_face(session.state, follow.face, "Spend the face points"))
+    if follow.face_setup is not None:
+        _push(session, gestures.set_face(session.state, follow.face_setup, "Spend the face points"))
     stack.endMacro()

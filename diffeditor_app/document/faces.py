@@ -36,9 +36,9 @@ def remember(state: SessionState, found: FoundFaces) -> bool:
 
 def chosen_face(state: SessionState) -> Face | None:
     found = found_on(state, state.current)
-    if found is None or not 0 <= state.face.face < len(found.faces):
+    if found is None or not 0 <= state.face_setup.chosen < len(found.faces):
         return None
-    return found.faces[state.face.face]
+    return found.faces[state.face_setup.chosen]
 
 
 def reference_face(state: SessionState) -> Face | None:
@@ -69,7 +69,7 @@ def held(setup: FaceSetup) -> np.ndarray:
 
 def targets_of(state: SessionState, face: Face, setup: FaceSetup | None = None) -> np.ndarray:
     """[68, 2] targets of `face`'s points under `setup` (the state's by default)."""
-    setup = setup or state.face
+    setup = setup or state.face_setup
     points = face.points
     shift = np.zeros_like(points)
     reference = reference_face(state)
@@ -101,7 +101,7 @@ def face_points(state: SessionState) -> FacePoints | None:
     face = chosen_face(state)
     if face is None:
         return None
-    return FacePoints(face, face.points, targets_of(state, face), held(state.face))
+    return FacePoints(face, face.points, targets_of(state, face), held(state.face_setup))
 
 
 def editable_points(state: SessionState) -> FacePoints:

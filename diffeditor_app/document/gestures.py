@@ -15,7 +15,6 @@ import numpy as np
 from diffeditor_app.document.faces import chosen_face, held, targets_of
 from diffeditor_app.document.state import BBox, DragPair, FaceSetup, MaskName, SessionState
 from diffeditor_app.engine.face.align import GROUPS
-from diffeditor_app.engine.face.sliders import Sliders
 from diffeditor_app.engine.requests import Point
 
 
@@ -36,7 +35,7 @@ class ValueChange:
     paste layer or the face set-up. Changes with the same field and `merge_key` (a series
     of arrow-key nudges of one thing, one drag of a slider) make one undo step."""
 
-    field: str  # "pairs", "box", "paste" or "face"
+    field: str  # the state's field: the pairs, the box, the paste layer or the face set-up
     before: Any
     after: Any
     text: str
@@ -156,8 +155,8 @@ def place(
 def set_face(
     state: SessionState, after: FaceSetup, text: str, merge_key: object = None
 ) -> ValueChange | None:
-    before = state.face
-    return None if after == before else ValueChange("face", before, after, text, merge_key)
+    before = state.face_setup
+    return None if after == before else ValueChange("face_setup", before, after, text, merge_key)
 
 
 def drag_face_point(
@@ -166,47 +165,46 @@ def drag_face_point(
     """Point `index`'s target moves to `target`: the user's own offset for it changes by the
     distance, whatever the other sources add. A held point (its group off) stays put."""
     face = chosen_face(state)
-    if face is None or held(state.face)[index]:
+    if face is None or held(state.face_setup)[index]:
         return None
     now = targets_of(state, face)[index]
-    dx, dy = state.face.offset(index)
+    dx, dy = state.face_setup.offset(index)
     offset = (index, dx + float(target[0] - now[0]), dy + float(target[1] - now[1]))
-    others = tuple(drag for drag in state.face.dragged if drag[0] != index)
+    others = tuple(drag for drag in state.face_setup.dragged if drag[0] != index)
     dragged = others if offset[1:] == (0.0, 0.0) else (*others, offset)
     key = ("point", index) if nudge else None
     text = f"Move face point {index + 1}"
-    return set_face(state, replace(state.face, dragged=dragged), text, key)
+    return set_face(state, replace(state.face_setup, dragged=dragged), text, key)
 
 
 def set_slider(
     state: SessionState, name: str, value: float, gesture: object = None
 ) -> ValueChange | None:
     """One slider; changes sharing a `gesture` (one drag of the slider) make one undo step."""
-    sliders = replace(state.face.sliders, **{name: value})
+    sliders = replace(state.face_setup.sliders, **{name: value})
     label = name.replace("_", " ")
     key = None if gesture is None else ("slider", name, gesture)
-    return set_face(state, replace(state.face, sliders=sliders), f"Face slider: {label}", key)
+    return set_face(state, replace(state.face_setup, sliders=sliders), f"Face slider: {label}", key)
 
 
 def toggle_group(state: SessionState, name: str, on: bool) -> ValueChange | None:
-    chosen = set(state.face.groups) | {name} if on else set(state.face.groups) - {name}
+    chosen = set(state.face_setup.groups) | {name} if on else set(state.face_setup.groups) - {name}
     groups = tuple(group for group in GROUPS if group in chosen)
     text = f"{'Move' if on else 'Hold'} the face's {name}"
-    return set_face(state, replace(state.face, groups=groups), text)
+    return set_face(state, replace(state.face_setup, groups=groups), text)
 
 
 def transfer_reference(state: SessionState, on: bool) -> ValueChange | None:
     text = "Transfer the reference face" if on else "Stop transferring the reference face"
-    return set_face(state, replace(state.face, reference=on), text)
+    return set_face(state, replace(state.face_setup, reference=on), text)
 
 
 def choose_face(state: SessionState, index: int) -> ValueChange | None:
     """Another face of the image: its points start unmoved; the groups stay as chosen."""
-    after = FaceSetup(face=index, groups=state.face.groups)
+    after = FaceSetup(chosen=index, groups=state.face_setup.groups)
     return set_face(state, after, f"Choose face {index + 1}")
 
 
 def reset_face(state: SessionState) -> ValueChange | None:
     """Every target back on its point: sliders at 0, drags and the transfer undone."""
-    after = replace(state.face, sliders=Sliders(), reference=False, dragged=())
-    return set_face(state, after, "Reset the face points")
+    return set_face(state, state.face_setup.at_rest(), "Reset the face points")

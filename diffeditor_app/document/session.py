@@ -150,9 +150,9 @@ class EditSession(QObject):
             self.state.paste = paste
             self.paste_changed.emit()
 
-    def _apply_face(self, face: FaceSetup) -> None:
-        if face != self.state.face:
-            self.state.face = face
+    def _apply_face_setup(self, face: FaceSetup) -> None:
+        if face != self.state.face_setup:
+            self.state.face_setup = face
             self.face_changed.emit()
 
     def _apply_current(self, image: SourceImage, kept: list[SourceImage]) -> None:

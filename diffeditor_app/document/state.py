@@ -61,11 +61,16 @@ class FaceSetup:
     face's shape (when transferred), the sliders and the user's own drags. Points of a group
     that is off hold their place (document/faces.py)."""
 
-    face: int = 0  # which face of the image, 0 the largest
+    chosen: int = 0  # which face of the image, 0 the largest
     groups: tuple[str, ...] = tuple(GROUPS)  # the groups that move
     sliders: Sliders = field(default_factory=Sliders)
     reference: bool = False  # the reference face's shape transferred onto the face
     dragged: tuple[tuple[int, float, float], ...] = ()  # (point, dx, dy) moved by hand
+
+    def at_rest(self) -> FaceSetup:
+        """Every target back on its point (sliders at 0, no drags, no transfer); the face
+        and the groups stay as chosen."""
+        return FaceSetup(chosen=self.chosen, groups=self.groups)
 
     def offset(self, index: int) -> tuple[float, float]:
         """What the user's drags add to point `index`."""
@@ -114,7 +119,7 @@ class EditSetup:
     box: MoveBox
     pairs: tuple[DragPair, ...]
     paste: PasteLayer
-    face: FaceSetup = FaceSetup()
+    face_setup: FaceSetup = FaceSetup()
 
     @classmethod
     def of(cls, state: SessionState) -> EditSetup:
@@ -124,7 +129,7 @@ class EditSetup:
             state.box,
             tuple(state.pairs),
             state.paste,
-            state.face,
+            state.face_setup,
         )
 
 
@@ -158,7 +163,7 @@ class SessionState:
     pairs: list[DragPair] = field(default_factory=list)
     box: MoveBox = MoveBox()
     paste: PasteLayer = PasteLayer()
-    face: FaceSetup = FaceSetup()
+    face_setup: FaceSetup = FaceSetup()
     found: list[FoundFaces] = field(default_factory=list)  # newest first, FOUND_KEPT at most
     reference: SourceImage | None = None
     task: Task = Task.MOVE

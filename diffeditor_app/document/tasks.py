@@ -26,7 +26,6 @@ from diffeditor_app.document.state import (
 )
 from diffeditor_app.engine.errors import InvalidInput
 from diffeditor_app.engine.face.crop import pairs_for
-from diffeditor_app.engine.face.sliders import Sliders
 from diffeditor_app.engine.imaging.geometry import Placement, bbox_centre
 from diffeditor_app.engine.tasks.registry import TASKS, Task
 
@@ -40,7 +39,7 @@ class FollowUp:
     box: MoveBox | None = None
     pairs: tuple[DragPair, ...] | None = None
     paste: PasteLayer | None = None
-    face: FaceSetup | None = None
+    face_setup: FaceSetup | None = None
 
 
 @dataclass(frozen=True)
@@ -123,8 +122,7 @@ def _face_values(state: SessionState) -> dict[str, Any]:
 def _follow_face(state: SessionState, setup: EditSetup) -> FollowUp:
     """The change is spent: the sliders go back to 0, the drags and the transfer are undone
     (the points themselves follow the result once its landmarks are found)."""
-    spent = FaceSetup(face=setup.face.face, groups=setup.face.groups, sliders=Sliders())
-    return FollowUp(face=spent)
+    return FollowUp(face_setup=setup.face_setup.at_rest())
 
 
 def _appearance_values(state: SessionState) -> dict[str, Any]:

@@ -33,9 +33,9 @@ class LandmarkClient(QObject):
     found = Signal(object, object, str)
     _answered = Signal(object, object, str)  # emitted in the pool's thread
 
-    def __init__(self, parent: QObject | None = None, detect: Detector = detect_faces) -> None:
+    def __init__(self, parent: QObject | None = None, detect: Detector | None = None) -> None:
         super().__init__(parent)
-        self._detect = detect
+        self._detect = detect or detect_faces
         self._asked: list[SourceImage] = []  # asked about and not answered yet
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="landmarks")
         self._answered.connect(self._on_answered, Qt.ConnectionType.QueuedConnection)

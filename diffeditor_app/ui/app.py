@@ -255,7 +255,7 @@ def png_bytes(picture) -> bytes:
 
 def screenshot(
     out: Path,
-    task: str = "move",
+    task: str,
     image: Path | None = None,
     demo: bool = False,
     edit: bool = False,

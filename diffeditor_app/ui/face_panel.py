@@ -165,8 +165,8 @@ class FacePanel(QWidget):
         self.face_choice.setVisible(len(faces) > 1)
         has_reference = state is not None and reference_face(state) is not None
         if state is not None:
-            setup = state.face
-            self.face_choice.setCurrentIndex(setup.face)
+            setup = state.face_setup
+            self.face_choice.setCurrentIndex(setup.chosen)
             self.transfer.setChecked(setup.reference)
             for name, box in self.groups.items():
                 box.setChecked(name in setup.groups)

@@ -59,8 +59,8 @@ class FaceTool(Tool):
     (merged steps); Delete puts its target back on its point; a click inside another face's
     box chooses that face."""
 
-    name = "face"
-    edits = Layer.FACE
+    name = "landmarks"
+    edits = Layer.LANDMARKS
 
     def __init__(self, host: ToolHost) -> None:
         super().__init__(host)
@@ -122,7 +122,7 @@ class FaceTool(Tool):
             self.host.refresh()
             return True
         other = self._face_under(pos)
-        if other is not None and other != session.state.face.face:
+        if other is not None and other != session.state.face_setup.chosen:
             commands.face_change(session, gestures.choose_face(session.state, other))
             self.selected = None
             self.host.refresh()
@@ -159,7 +159,7 @@ class FaceTool(Tool):
         session, points = self.edited_session(), self._points()
         if session is None or points is None or self.selected is None:
             return False
-        own = np.array(session.state.face.offset(self.selected))
+        own = np.array(session.state.face_setup.offset(self.selected))
         back = points.targets[self.selected] - own
         change = gestures.drag_face_point(session.state, self.selected, back)
         return commands.face_change(session, change)
@@ -176,14 +176,14 @@ class FaceTool(Tool):
         return True
 
     def preview(self, layer: Layer, value):
-        if layer is not Layer.FACE or self.dragging is None or value is None:
+        if layer is not Layer.LANDMARKS or self.dragging is None or value is None:
             return value
         targets = value.targets.copy()
         targets[self.dragging] = self.live
         return FacePoints(value.face, value.points, targets, value.held)
 
     def paint_on_layer(self, painter: QPainter, view: View) -> None:
-        points = self.preview(Layer.FACE, self._points())
+        points = self.preview(Layer.LANDMARKS, self._points())
         if points is None or self.selected is None:
             return
         painter.setPen(cosmetic(SELECTED_COLOR, 2))
@@ -234,13 +234,13 @@ def paint_face(painter: QPainter, view: View, host) -> None:
         return
     found = found_on(session.state, session.state.current)
     for index, face in enumerate(found.faces if found else ()):
-        if index != session.state.face.face:
+        if index != session.state.face_setup.chosen:
             painter.setPen(cosmetic(Qt.GlobalColor.white, OTHER_FACE_PEN, Qt.PenStyle.DashLine))
             painter.setBrush(Qt.BrushStyle.NoBrush)
             painter.drawRect(view.rect(face.box))
     tool = host.chosen_tool()
-    points = tool.preview(Layer.FACE, face_points(session.state))
+    points = tool.preview(Layer.LANDMARKS, face_points(session.state))
     if points is not None:
         paint_face_points(painter, view, points)
-        if tool.edits is Layer.FACE:
+        if tool.edits is Layer.LANDMARKS:
             tool.paint_on_layer(painter, view)

@@ -64,8 +64,8 @@ VIEWS: dict[Task, TaskView] = {
         "Face",
         "Drag the face's points, move the sliders or transfer a reference face; paint a "
         "region to limit the change (optional).",
-        "face",
-        (Layer.FACE,),
+        "landmarks",
+        (Layer.LANDMARKS,),
         "Kept. The sliders are back at 0, and the points move onto the result's own "
         "landmarks once they are found.",
         ("Face", "Reference"),  # a reference face to transfer

@@ -84,7 +84,7 @@ class Layer(enum.Enum):
     PAIRS = "pairs"
     BOX = "box"
     PASTE = "paste"
-    FACE = "face"
+    LANDMARKS = "landmarks"  # the face task's points and targets
 
 
 # -- pure geometry and hit-testing ------------------------------------------------------

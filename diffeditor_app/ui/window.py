@@ -60,7 +60,7 @@ TOOLS = (
     ("points", "Points", "P"),
     ("box", "Move box", "V"),
     ("paste", "Paste layer", "L"),
-    ("face", "Face points", "F"),
+    ("landmarks", "Face points", "F"),
     ("pan", "Pan", "H"),
     *SELECTION_TOOLS,
 )

@@ -17,7 +17,6 @@ from diffeditor_app.engine.models.testing import square_scene
 from diffeditor_app.engine.requests import Point
 from diffeditor_app.engine.tasks.appearance import AppearanceEdit
 from diffeditor_app.engine.tasks.drag import DragEdit
-from diffeditor_app.engine.tasks.face import FACE_PROMPT, FaceEdit
 from diffeditor_app.engine.tasks.move import MoveEdit
 from diffeditor_app.engine.tasks.paste import PasteEdit
 from diffeditor_app.engine.tasks.registry import Task
@@ -219,21 +218,6 @@ def test_a_scaled_move_keeps_a_scaled_mask(session):
     commands.keep_result(session, SourceImage(np.zeros_like(session.image.rgb)))
     assert session.mask(MaskName.OBJECT).sum() == 400  # 20 x 20, centred on (25, 15)
     assert session.mask(MaskName.OBJECT)[5:25, 15:35].all()
-
-
-def test_a_face_edit_takes_the_points_and_the_painted_region_as_its_optional_mask(session):
-    session.set_task(Task.FACE)
-    with pytest.raises(InvalidInput, match="face's points"):
-        build_request(session.state)  # no painting needed, but points
-    commands.add_point(session, Point(20, 20))
-    commands.add_point(session, Point(24, 22))
-    face = build_request(session.state)
-    assert isinstance(face, FaceEdit) and face.pairs == ((Point(20, 20), Point(24, 22)),)
-    assert face.mask is None and face.face_box is None and face.prompt == FACE_PROMPT
-    commands.stroke(session, MaskName.REGION, (10, 10, 40, 30), np.ones((20, 30), bool), False)
-    assert build_request(session.state).mask.sum() == 600
-    commands.keep_result(session, SourceImage(np.zeros_like(session.image.rgb)))
-    assert session.state.pairs == []  # spent, as a drag's
 
 
 def test_keeping_a_drag_or_a_paste_clears_what_it_spent(session):
