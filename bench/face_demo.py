@@ -1,5 +1,5 @@
-"""The face task on the test portrait, pictured and measured: a slider edit and a reference
-edit through the real `diffeditor edit face` command.
+"""The face task on the test portrait, pictured and measured: a slider edit, a reference edit
+and a points-file edit through the real `diffeditor edit face` command.
 
     python bench/face_demo.py [--model toy] [--steps 20] [--resolution R ...]
     # bench/results/face-demo.md and bench/results/face-demo/*.png
@@ -11,9 +11,11 @@ alignment (engine/face/align.py) should keep the expression only; the report say
 its targets come to the sliders' that made the warp.
 
 Each edit runs `python -m diffeditor_app.cli edit face ... --json` (the `diffeditor` console
-script's entry) in a child process on this checkout. A third edit puts the portrait on a
-larger canvas: the 224 px portrait's face is 87 px wide, so its three-box crop is the whole
-photo and "pixels outside the crop unchanged" can only be checked on a bigger one.
+script's entry) in a child process on this checkout. The points-file edit moves the mouth
+far (MOUTH_SHIFT_PX), to see whether the output follows the targets at all. A last edit
+puts the portrait on a larger canvas: the 224 px portrait's face is 87 px wide, so its
+three-box crop is the whole photo and "pixels outside the crop unchanged" can only be
+checked on a bigger one.
 
 The bundled toy model was trained from scratch on 64 px synthetic shape scenes: it cannot
 draw faces, so the pictures show the plumbing (points, targets, crop, composing back), not
@@ -52,6 +54,7 @@ REFERENCE_SCALE = 1.3  # ... scaled by this ...
 REFERENCE_CANVAS = 320  # ... on a square canvas this big ...
 REFERENCE_CENTRE = (170.0, 150.0)  # ... with the portrait's centre moved here
 SLIDER_ARGS = ("--smile", "1", "--eye-size", "0.6")  # the slider edit
+MOUTH_SHIFT_PX = 40.0  # the points-file edit: the mouth moved this far right, a big move
 CANVAS_SIDE = 448  # the portrait centred on a plain canvas this big, for the crop check
 READING = "## What the pictures show"
 PANEL = 256  # side of each picture in a side-by-side
@@ -88,6 +91,7 @@ class Row:
     eye_px: float  # the face's eye distance
     found: bool  # a face on the output
     after_px: float | None  # mean over the 68 of |output's landmark - target|
+    stayed_px: float | None  # mean over the 68 of |output's landmark - source point|
     outside: str  # pixels outside the crop bit-exact: yes, no, or why not checked
     change: float  # mean |output - source| inside the crop, 0..255
     wall_s: float  # the child process: loading, detection and the edit
@@ -148,6 +152,13 @@ def make_reference(portrait: SourceImage, face: Face, path: Path) -> Face:
     return found[0]
 
 
+def write_mouth_shift(face: Face, path: Path) -> None:
+    """A points file (`--points-file`) whose targets move the mouth MOUTH_SHIFT_PX right."""
+    targets = face.points.copy()
+    targets[list(GROUPS["mouth"]), 0] += MOUTH_SHIFT_PX
+    path.write_text(json.dumps({"targets": targets.tolist()}))
+
+
 def make_canvas(portrait: SourceImage, path: Path) -> None:
     """The portrait in the middle of a larger photo of one colour, its top-left corner's."""
     canvas = np.empty((CANVAS_SIDE, CANVAS_SIDE, 3), dtype=np.uint8)
@@ -199,6 +210,7 @@ def measure(edit: DemoEdit, summary: dict, out: Path, wall: float) -> tuple[Row,
         eye_px=FaceFrame.of(points).unit,
         found=nearest is not None,
         after_px=None if nearest is None else mean_distance(nearest.points, targets),
+        stayed_px=None if nearest is None else mean_distance(nearest.points, points),
         outside=outside,
         change=mean_change(source.rgb[inside], result.rgb[inside]),
         wall_s=wall,
@@ -217,7 +229,7 @@ def mean_change(a: np.ndarray, b: np.ndarray) -> float:
 
 def picture_edit(edit: DemoEdit, summary: dict, out: Path, found: Face | None, path: Path) -> None:
     """The side-by-side: the reference with its points (a reference edit), the source with
-    its points, targets and crop, and the output as it came."""
+    its points, targets and crop, and the output with the points dlib finds on it, if any."""
     pairs = np.array(summary["pairs"], dtype=np.float64)
     panels = []
     if edit.reference is not None:
@@ -226,8 +238,10 @@ def picture_edit(edit: DemoEdit, summary: dict, out: Path, found: Face | None, p
     panels.append(
         panel(load_image(edit.image), source_caption, pairs[:, 0], pairs[:, 1], summary["crop"])
     )
-    caption = "output (dlib: " + ("face found)" if found else "no face)")
-    panels.append(panel(load_image(out), caption))
+    if found is None:
+        panels.append(panel(load_image(out), "output (dlib: no face)"))
+    else:
+        panels.append(panel(load_image(out), "output, dlib's points on it", found.points))
     side_by_side(panels, path)
 
 
@@ -265,7 +279,7 @@ def side_by_side(panels: list[Image.Image], path: Path) -> None:
     sheet = Image.new("RGB", (PANEL * len(panels), PANEL))
     for number, picture in enumerate(panels):
         sheet.paste(picture, (number * PANEL, 0))
-    sheet.save(path, optimize=True)
+    sheet.quantize(256, dither=Image.Dither.FLOYDSTEINBERG).save(path, optimize=True)  # small
 
 
 def alignment_check(face: Face, reference: Face) -> tuple[float, float]:
@@ -282,16 +296,18 @@ def alignment_check(face: Face, reference: Face) -> tuple[float, float]:
 def table(rows: list[Row]) -> list[str]:
     lines = [
         "| edit | res | points moved | source->targets px, mean (eye dist.) | longest move px "
-        "| face on output | output->targets px (eye dist.) | outside crop bit-exact "
-        "| mean change in crop | edit s | wall s |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| face on output | output->targets px (eye dist.) | output->source points px "
+        "| outside crop bit-exact | mean change in crop | edit s | wall s |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         after = "-" if r.after_px is None else f"{r.after_px:.2f} ({r.after_px / r.eye_px:.1%})"
+        stayed = "-" if r.stayed_px is None else f"{r.stayed_px:.2f}"
         lines.append(
             f"| {r.edit} | {r.resolution} | {r.moved}/68 | {r.before_px:.2f} "
             f"({r.before_px / r.eye_px:.1%}) | {r.largest_px:.2f} | {'yes' if r.found else 'no'} "
-            f"| {after} | {r.outside} | {r.change:.1f} | {r.edit_s:.1f} | {r.wall_s:.1f} |"
+            f"| {after} | {stayed} | {r.outside} | {r.change:.1f} | {r.edit_s:.1f} "
+            f"| {r.wall_s:.1f} |"
         )
     return lines
 
@@ -334,11 +350,19 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as scratch:
         canvas = Path(scratch) / "portrait-on-canvas.png"
         make_canvas(portrait, canvas)
+        shift = Path(scratch) / "mouth-shift.json"
+        write_mouth_shift(face, shift)
         by_reference = ("--reference", str(reference_path))
         edits = [
             DemoEdit("sliders", "1-sliders", PORTRAIT, SLIDER_ARGS),
             DemoEdit("reference", "2-reference", PORTRAIT, by_reference, reference, reference_path),
-            DemoEdit(f"sliders, {CANVAS_SIDE} px canvas", "3-sliders-canvas", canvas, SLIDER_ARGS),
+            DemoEdit(
+                f"points file: mouth {MOUTH_SHIFT_PX:g} px right",
+                "3-mouth-shift",
+                PORTRAIT,
+                ("--points-file", str(shift)),
+            ),
+            DemoEdit(f"sliders, {CANVAS_SIDE} px canvas", "4-sliders-canvas", canvas, SLIDER_ARGS),
         ]
         for resolution in args.resolution or [None]:
             outputs = []
@@ -352,11 +376,12 @@ def main(argv: list[str] | None = None) -> int:
                 picture_edit(
                     edit, summary, out, found, PICTURES / f"{edit.slug}-{row.resolution}.png"
                 )
-            differences.append((rows[-1].resolution, mean_change(outputs[0], outputs[1])))
+            for edit, output in zip(edits[1:3], outputs[1:3], strict=True):
+                differences.append((edit.name, row.resolution, mean_change(outputs[0], output)))
     sliders = ", ".join(
         f"{k.replace('_', ' ')} {v:g}" for k, v in REFERENCE_EXPRESSION.as_dict().items() if v
     )
-    between = "; ".join(f"{d:.1f} at {r} px" for r, d in differences)
+    between = "; ".join(f"{name} at {r}: {d:.1f}" for name, r, d in differences)
     lines = [
         "# Face task demo on the test portrait",
         "",
@@ -372,7 +397,8 @@ def main(argv: list[str] | None = None) -> int:
         "",
         "Distances are means over the 68 points in image pixels (in brackets: as a share of the "
         'eye distance). "Mean change in crop": mean |output - source| over the crop\'s pixels '
-        f"and channels, 0-255. Mean |sliders output - reference output|: {between}.",
+        f"and channels, 0-255. How far each other portrait edit's output lies from the sliders' "
+        f"(mean |difference|, 0-255): {between}.",
         "",
         *table(rows),
         "",
