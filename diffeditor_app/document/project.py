@@ -27,6 +27,7 @@ from PIL import Image
 from diffeditor_app.document.state import (
     DragPair,
     EditOptions,
+    FaceSetup,
     MaskName,
     MoveBox,
     PasteLayer,
@@ -34,6 +35,9 @@ from diffeditor_app.document.state import (
     prompt_slot,
 )
 from diffeditor_app.engine.errors import InvalidInput, first_line, quoted
+from diffeditor_app.engine.face.align import GROUPS
+from diffeditor_app.engine.face.landmarks import POINTS
+from diffeditor_app.engine.face.sliders import SLIDER_RANGE, Sliders
 from diffeditor_app.engine.imaging.images import MAX_PIXELS, SourceImage, mask_from_pil, open_image
 from diffeditor_app.engine.imaging.outputs import write_atomically
 from diffeditor_app.engine.limits import MAX_SCALE, MIN_SCALE, OPTION_RANGES, SEED_RANGE
@@ -42,12 +46,13 @@ from diffeditor_app.engine.settings import Quality
 from diffeditor_app.engine.tasks.registry import Task
 
 FORMAT = "diffedit"
-VERSION = 3  # 3: options.eta_in (2: options.flexibility; 1: one prompt; both still read)
+VERSION = 4  # 4: face_setup; 3: options.eta_in (2: flexibility; 1: one prompt; all read)
 MANIFEST = "project.json"
 MAX_MANIFEST_BYTES = 1 << 20  # a manifest is a few KB: prompts, points, numbers
 MAX_MANIFEST_DEPTH = 6  # the schema nests 4 deep (pairs -> pair -> point -> number)
 MAX_TEXT_CHARS = 10_000  # a prompt; CLIP reads 77 tokens of it anyway
 MAX_PAIRS = 100  # drag pairs; the method is meant for a handful
+MAX_FACES = 100  # the face chosen is one of at most this many found
 MAX_KEPT = 999  # kept results, named kept/000.png .. kept/999.png
 MAX_MEMBERS = MAX_KEPT + 16  # the kept results and a few more members
 MAX_IMAGE_BYTES = 4 * MAX_PIXELS + (1 << 20)  # a PNG of the largest RGBA image, and some
@@ -103,6 +108,7 @@ def save_project(state: SessionState, path: Path, origin: Path | None = None) ->
         "box": asdict(state.box),
         "paste": {"at": _point(state.paste.at), "scale": state.paste.scale},
         "pairs": [{"handle": _point(p.handle), "target": _point(p.target)} for p in state.pairs],
+        "face_setup": asdict(state.face_setup),
         "masks": sorted(name.value for name in state.masks),
         "kept": len(state.kept),
         "has_reference": state.reference is not None,
@@ -331,6 +337,48 @@ def _options(value, version: int) -> EditOptions:
     return EditOptions(**checked)
 
 
+def _face_setup(value, reach: tuple[float, float]) -> FaceSetup:
+    """The face task's set-up (version 4 on); the faces themselves are found again."""
+    where = "face_setup"
+    record = _record(value, where, {f.name for f in fields(FaceSetup)})
+    groups = _get(record, "groups", f"{where}.")
+    if not isinstance(groups, list) or not all(g in GROUPS for g in groups):
+        raise _Invalid(f"{where}.groups must be a list of face groups ({', '.join(GROUPS)})")
+    sliders = _record(
+        _get(record, "sliders", f"{where}."), f"{where}.sliders", set(Sliders().as_dict())
+    )
+    moved = _get(record, "dragged", f"{where}.")
+    if not isinstance(moved, list) or len(moved) > POINTS:
+        raise _Invalid(f"{where}.dragged must be a list of at most {POINTS} [point, dx, dy]")
+    dragged = {}
+    for number, drag in enumerate(moved):
+        at = f"{where}.dragged[{number}]"
+        if not isinstance(drag, list) or len(drag) != 3:
+            raise _Invalid(f"{at} must be [point, dx, dy]")
+        index = int(_number(drag[0], f"{at}[0]", 0, POINTS - 1, integer=True))
+        dx, dy = _read_point(drag[1:], at, reach)
+        dragged[index] = (index, dx, dy)
+    transfer = _get(record, "reference", f"{where}.")
+    if not isinstance(transfer, bool):
+        raise _Invalid(f"{where}.reference must be true or false")
+    return FaceSetup(
+        chosen=int(
+            _number(
+                _get(record, "chosen", f"{where}."), f"{where}.chosen", 0, MAX_FACES, integer=True
+            )
+        ),
+        groups=tuple(g for g in GROUPS if g in groups),
+        sliders=Sliders(
+            **{
+                k: float(_number(v, f"{where}.sliders.{k}", *SLIDER_RANGE))
+                for k, v in sliders.items()
+            }
+        ),
+        reference=transfer,
+        dragged=tuple(dragged.values()),
+    )
+
+
 def _image(archive: zipfile.ZipFile, path: Path, name: str) -> SourceImage:
     data = _member(archive, name, MAX_IMAGE_BYTES)
     with open_image(f"{path.name}:{name}", data) as picture:
@@ -407,6 +455,9 @@ def _read(archive: zipfile.ZipFile, path: Path) -> SessionState:
         current=current,
         masks={MaskName(name): _mask(archive, path, name, mask_size(name)) for name in masks},
         pairs=drag_pairs,
+        face_setup=_face_setup(_get(manifest, "face_setup", ""), reach)
+        if version >= 4
+        else FaceSetup(),
         box=MoveBox(
             dx=float(_number(_get(box, "dx", "box."), "box.dx", -reach[0], reach[0])),
             dy=float(_number(_get(box, "dy", "box."), "box.dy", -reach[1], reach[1])),

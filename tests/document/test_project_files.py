@@ -16,8 +16,9 @@ from PIL import Image
 
 from diffeditor_app.document import project
 from diffeditor_app.document.project import load_project, save_project
-from diffeditor_app.document.state import MaskName, SessionState
+from diffeditor_app.document.state import FaceSetup, MaskName, SessionState
 from diffeditor_app.engine.errors import InvalidInput
+from diffeditor_app.engine.face.sliders import Sliders
 from diffeditor_app.engine.limits import MAX_STEPS
 from diffeditor_app.engine.models.testing import square_scene
 from diffeditor_app.engine.settings import Quality
@@ -114,6 +115,24 @@ def test_a_version_2_project_reads_its_flexibility_as_eta_in(good):
         m["options"]["flexibility"] = 0.7
 
     assert load_project(with_manifest(good, older)).options.eta_in == 0.7
+
+
+def test_the_face_set_up_is_saved_and_a_version_3_project_opens_without_one(good, tmp_path):
+    state = load_project(good)
+    state.face_setup = FaceSetup(
+        chosen=1,
+        groups=("eyes", "mouth"),
+        sliders=Sliders(smile=0.5, eye_size=-0.25),
+        reference=True,
+        dragged=((57, 1.0, 10.0), (8, -2.0, 0.5)),
+    )
+    save_project(state, tmp_path / "face.diffedit")
+    assert load_project(tmp_path / "face.diffedit").face_setup == state.face_setup
+    def older(m):
+        m["version"] = 3
+        del m["face_setup"]
+
+    assert load_project(with_manifest(good, older)).face_setup == FaceSetup()
 
 
 def test_a_project_with_steps_past_the_old_app_cap_opens(good):
@@ -230,6 +249,16 @@ def test_image_members_past_their_limit(good, monkeypatch):
         (lambda m: m.update(options=[]), ["options"]),
         (lambda m: m.__delitem__("box"), ["box"]),
         (lambda m: m.update(version="1"), ["version"]),
+        (lambda m: m.__delitem__("face_setup"), ["face_setup"]),
+        (lambda m: m["face_setup"].update(chosen=-1), ["face_setup.chosen"]),
+        (lambda m: m["face_setup"].update(groups=["ears"]), ["face_setup.groups"]),
+        (lambda m: m["face_setup"]["sliders"].update(smile=3), ["face_setup.sliders.smile"]),
+        (lambda m: m["face_setup"]["sliders"].update(chin=1), ["face_setup.sliders", "chin"]),
+        (lambda m: m["face_setup"].update(dragged=[[68, 1, 1]]), ["face_setup.dragged[0]"]),
+        (lambda m: m["face_setup"].update(dragged=[[3, "up"]]), ["face_setup.dragged[0]"]),
+        (lambda m: m["face_setup"].update(dragged=[[3, 1e308, 0]]), ["face_setup.dragged[0]"]),
+        (lambda m: m["face_setup"].update(dragged=[[0, 1, 1]] * 69), ["face_setup.dragged"]),
+        (lambda m: m["face_setup"].update(reference="yes"), ["face_setup.reference"]),
         (lambda m: "{not json", ["not JSON"]),
     ],
 )
