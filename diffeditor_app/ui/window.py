@@ -40,9 +40,10 @@ from diffeditor_app.ui.face_panel import FacePanel
 from diffeditor_app.ui.file_controller import AUTOSAVE_DELAY_MS, AUTOSAVE_NAME, FileController
 from diffeditor_app.ui.keys import KeyRouter
 from diffeditor_app.ui.panels import CandidatesBar, EditPanel
-from diffeditor_app.ui.selection_tools import SELECTION_TOOLS, SelectionController
+from diffeditor_app.ui.selection_tools import SelectionController
 from diffeditor_app.ui.status_bar import StatusBar
 from diffeditor_app.ui.tasks import VIEWS, needs_painting, uses_fill_hint
+from diffeditor_app.ui.tool_bar import tool_bar
 from diffeditor_app.ui.tool_options import ToolOptions
 
 log = logging.getLogger(__name__)
@@ -52,18 +53,9 @@ TOY_NOTE = (
     "(it is larger than the toy's {high} px), so expect blobs. Set up Stable Diffusion 1.5 "
     "in Settings > Model setup for photos."
 )
+REFERENCE_MIN_PX = 160  # the reference canvas: its object or its face's points must show
 HISTORY_ROWS = 12  # the History panel shows at least this many steps
 FOLLOWED = ("cache_folder", "edit_quality")  # preferences the window applies when changed
-TOOLS = (
-    ("brush", "Brush", "B"),
-    ("eraser", "Eraser", "E"),
-    ("points", "Points", "P"),
-    ("box", "Move box", "V"),
-    ("paste", "Paste layer", "L"),
-    ("landmarks", "Face points", "F"),
-    ("pan", "Pan", "H"),
-    *SELECTION_TOOLS,
-)
 
 
 class MainWindow(QMainWindow):
@@ -106,6 +98,7 @@ class MainWindow(QMainWindow):
         self.reference_canvas.set_target("reference")
         self.reference_canvas.set_tool("brush")
         self.reference_canvas.mask_name = MaskName.REFERENCE
+        self.reference_canvas.setMinimumHeight(REFERENCE_MIN_PX)
         self.history = QUndoView()
         self.history.setMinimumHeight(self.history.fontMetrics().height() * HISTORY_ROWS)
         self._docks()
@@ -229,19 +222,8 @@ class MainWindow(QMainWindow):
             tasks.addAction(action)
             self.task_actions[task] = action
 
-        tools = QToolBar("Tools", self)
-        tools.setObjectName("tools")
+        tools, self.tool_actions = tool_bar(self, self.set_tool)
         self.addToolBar(tools)
-        self.tool_actions: dict[str, QAction] = {}
-        tool_group = QActionGroup(self)
-        for name, label, key in TOOLS:
-            action = QAction(label, self, checkable=True)
-            action.setShortcut(QKeySequence(key))
-            action.setToolTip(f"{label} ({key})")
-            action.triggered.connect(lambda _=False, n=name: self.set_tool(n))
-            tool_group.addAction(action)
-            tools.addAction(action)
-            self.tool_actions[name] = action
         self.addToolBarBreak()  # the options get their own row: the tool row is full
         self.addToolBar(self.selection.options_bar())
         fill = QAction("Fill hint", self, checkable=True)
