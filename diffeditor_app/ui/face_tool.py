@@ -21,7 +21,15 @@ from diffeditor_app.engine.face.align import GROUPS
 from diffeditor_app.engine.requests import Point
 from diffeditor_app.engine.tasks.registry import Task
 from diffeditor_app.ui.drawing import HALO, SELECTED_COLOR, View, cosmetic, in_view
-from diffeditor_app.ui.tools import DELETE_KEYS, LEFT, Layer, Tool, ToolHost, nudge_step
+from diffeditor_app.ui.tools import (
+    DELETE_KEYS,
+    LEFT,
+    Layer,
+    Tool,
+    ToolHost,
+    grab_cursor,
+    nudge_step,
+)
 
 GROUP_COLORS = {
     "jaw": QColor(255, 190, 40),  # amber
@@ -73,11 +81,8 @@ class FaceTool(Tool):
 
     @property
     def cursor(self) -> Qt.CursorShape:
-        if self.dragging is not None:
-            return Qt.CursorShape.ClosedHandCursor
-        if self.hovered is not None:
-            return Qt.CursorShape.OpenHandCursor
-        return Qt.CursorShape.ArrowCursor
+        idle = Qt.CursorShape.ArrowCursor
+        return grab_cursor(self.dragging is not None, self.hovered is not None, idle)
 
     @property
     def busy(self) -> bool:

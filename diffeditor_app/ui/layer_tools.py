@@ -34,6 +34,7 @@ from diffeditor_app.ui.tools import (
     Tool,
     ToolHost,
     clamp_scale,
+    grab_cursor,
     hit_frame,
     hit_point,
     move_placement,
@@ -68,11 +69,8 @@ class PointTool(Tool):
 
     @property
     def cursor(self) -> Qt.CursorShape:
-        if self.dragging is not None:
-            return Qt.CursorShape.ClosedHandCursor
-        if self.hovered is not None:
-            return Qt.CursorShape.OpenHandCursor
-        return Qt.CursorShape.CrossCursor
+        idle = Qt.CursorShape.CrossCursor
+        return grab_cursor(self.dragging is not None, self.hovered is not None, idle)
 
     @property
     def busy(self) -> bool:

@@ -180,6 +180,13 @@ def union(a: BBox | None, b: BBox) -> BBox:
     return min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3])
 
 
+def grab_cursor(dragging: bool, hovered: bool, idle: Qt.CursorShape) -> Qt.CursorShape:
+    """A point tool's cursor: a closed hand while dragging, an open one over a point."""
+    if dragging:
+        return Qt.CursorShape.ClosedHandCursor
+    return Qt.CursorShape.OpenHandCursor if hovered else idle
+
+
 def clamp_scale(scale: float) -> float:
     return round(min(max(scale, MIN_SCALE), MAX_SCALE), 3)
 

@@ -128,6 +128,7 @@ def test_the_face_set_up_is_saved_and_a_version_3_project_opens_without_one(good
     )
     save_project(state, tmp_path / "face.diffedit")
     assert load_project(tmp_path / "face.diffedit").face_setup == state.face_setup
+
     def older(m):
         m["version"] = 3
         del m["face_setup"]

@@ -41,17 +41,21 @@ def pixel(canvas: Canvas, x: float, y: float) -> QColor:
 
 
 def send_move(canvas: Canvas, pos: QPoint, buttons=LEFT, modifiers=NONE) -> None:
-    """A raw move with the button held (qtbot.mouseMove may not carry it)."""
-    viewport = canvas.viewport()
+    """A raw move over the canvas with the button held (qtbot.mouseMove may not carry it)."""
+    send_move_to(canvas.viewport(), pos, buttons, modifiers)
+
+
+def send_move_to(widget, pos: QPoint, buttons=LEFT, modifiers=NONE) -> None:
+    """A raw move over any widget with the button held."""
     event = QMouseEvent(
         QEvent.Type.MouseMove,
         QPointF(pos),
-        QPointF(viewport.mapToGlobal(pos)),
+        QPointF(widget.mapToGlobal(pos)),
         Qt.MouseButton.NoButton,
         buttons,
         modifiers,
     )
-    QApplication.sendEvent(viewport, event)
+    QApplication.sendEvent(widget, event)
 
 
 def drag(qtbot, canvas: Canvas, points, button=LEFT, modifiers=NONE, release=True) -> None:

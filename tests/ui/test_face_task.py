@@ -17,9 +17,8 @@ from diffeditor_app.engine.errors import MissingExtra
 from diffeditor_app.engine.face.align import GROUPS
 from diffeditor_app.engine.face.landmarks import MISSING_SENTENCE, Face
 from diffeditor_app.engine.tasks.registry import Task
-from tests.document.test_face_setup import face_at
-from tests.face.conftest import PORTRAIT
-from tests.ui.conftest import LEFT, NONE, at, drag
+from tests.face.conftest import PORTRAIT, face_at
+from tests.ui.conftest import LEFT, NONE, at, drag, send_move_to
 
 TIMEOUT_MS = 120_000
 FIND_MS = 30_000  # the landmark model's first load takes a couple of seconds
@@ -108,23 +107,6 @@ def test_a_slider_drag_is_one_undo_step_and_a_key_on_it_another(tiny_window, qtb
     window.undo_action.trigger()
     assert window.session.state.face_setup.sliders.smile == 0
     assert window.face_panel.sliders["smile"][1].text() == "0.00"
-
-
-def send_move_to(widget, pos: QPoint) -> None:
-    """A move with the left button held, on any widget."""
-    from PySide6.QtCore import QEvent, QPointF
-    from PySide6.QtGui import QMouseEvent
-    from PySide6.QtWidgets import QApplication
-
-    event = QMouseEvent(
-        QEvent.Type.MouseMove,
-        QPointF(pos),
-        QPointF(widget.mapToGlobal(pos)),
-        Qt.MouseButton.NoButton,
-        LEFT,
-        NONE,
-    )
-    QApplication.sendEvent(widget, event)
 
 
 def test_a_target_dragged_on_the_canvas_is_where_the_edit_takes_it(tiny_window, qtbot):
