@@ -12,12 +12,11 @@ from __future__ import annotations
 import contextlib
 from dataclasses import fields
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QSize, Qt
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QGridLayout,
-    QHBoxLayout,
     QLabel,
     QPushButton,
     QSlider,
@@ -37,6 +36,9 @@ from diffeditor_app.engine.tasks.registry import Task
 from diffeditor_app.runtime.landmarks import LandmarkClient
 
 SLIDER_TICKS = 100  # a slider's ticks per unit of its [-1, 1] value
+SLIDER_MIN_PX = 120  # a slider's least width
+GROUPS_A_ROW = 3
+PANEL_PX = 200  # the width the panel asks for: the canvas keeps most of a 1280 px window
 READY = "{faces}. Drag a point (F), move a slider, or transfer the reference face."
 TRANSFER_TIP = (
     "Move the points to the reference face's, aligned on the eyes and nose, so its pose and "
@@ -62,32 +64,34 @@ class FacePanel(QWidget):
         self.face_choice = QComboBox()
         self.face_choice.setToolTip("The face to edit; a click inside a face's box picks it too")
         self.face_choice.activated.connect(self._choose_face)
-        self.transfer = QCheckBox("Transfer the reference face's shape")
+        self.transfer = QCheckBox("Transfer the reference face")
         self.transfer.toggled.connect(self._transfer)
         self.groups: dict[str, QCheckBox] = {}
-        group_row = QHBoxLayout()
-        for name in GROUPS:
+        group_grid = QGridLayout()  # three a row: the panel stays narrow beside the canvas
+        for number, name in enumerate(GROUPS):
             box = QCheckBox(name.capitalize())
             box.setToolTip(f"Whether the {name} move; off: they hold their place")
             box.toggled.connect(lambda on, n=name: self._toggle_group(n, on))
-            group_row.addWidget(box)
+            group_grid.addWidget(box, number // GROUPS_A_ROW, number % GROUPS_A_ROW)
             self.groups[name] = box
         self.sliders: dict[str, tuple[QSlider, QLabel]] = {}
         grid = QGridLayout()
+        grid.setVerticalSpacing(2)
         low, high = SLIDER_RANGE
         for row, slider_field in enumerate(fields(Sliders)):
             name = slider_field.name
             slider = QSlider(Qt.Orientation.Horizontal)
             slider.setRange(round(low * SLIDER_TICKS), round(high * SLIDER_TICKS))
             slider.setPageStep(SLIDER_TICKS // 10)
+            slider.setMinimumWidth(SLIDER_MIN_PX)
             slider.setAccessibleName(name.replace("_", " ").capitalize())
             slider.sliderPressed.connect(self._new_gesture)
             slider.valueChanged.connect(lambda value, n=name: self._slide(n, value))
             value = QLabel("0.00")
-            value.setMinimumWidth(value.fontMetrics().horizontalAdvance("-0.00") + 4)
-            grid.addWidget(QLabel(name.replace("_", " ").capitalize()), row, 0)
-            grid.addWidget(slider, row, 1)
-            grid.addWidget(value, row, 2)
+            value.setAlignment(Qt.AlignmentFlag.AlignRight)
+            grid.addWidget(QLabel(name.replace("_", " ").capitalize()), 2 * row, 0)
+            grid.addWidget(value, 2 * row, 1)  # name and value above the slider: a narrow panel
+            grid.addWidget(slider, 2 * row + 1, 0, 1, 2)
             self.sliders[name] = (slider, value)
         self.reset = QPushButton("Reset points")
         self.reset.setToolTip("Every target back on its point: sliders at 0, no transfer")
@@ -99,13 +103,17 @@ class FacePanel(QWidget):
         layout.addWidget(self.status)
         layout.addWidget(self.face_choice)
         layout.addWidget(QLabel("Groups that move"))
-        layout.addLayout(group_row)
+        layout.addLayout(group_grid)
         layout.addLayout(grid)
         layout.addWidget(self.transfer)
         layout.addWidget(self.reset)
         layout.addStretch(1)
         layout.addWidget(licence)
         self.show_state()
+
+    def sizeHint(self) -> QSize:
+        """Narrow: its sentences wrap, its sliders shrink."""
+        return QSize(PANEL_PX, super().sizeHint().height())
 
     # -- the session ------------------------------------------------------------------------
 

@@ -49,10 +49,12 @@ def test_spec_carries_the_selection_tools():
     assert 'collect_submodules("transformers.models.sam")' in text
 
 
-def test_spec_excludes_torchvision_tests_and_dev_tools():
+def test_spec_excludes_torchvision_tests_dev_tools_and_the_face_extra():
+    """The face extra's landmark model forbids commercial use: the bundle never ships it,
+    even when it is built in a developer environment that has it."""
     text = spec_text()
-    excludes = text[text.index("EXCLUDES = [") : text.index("]", text.index("EXCLUDES = ["))]
-    for name in ("torchvision", "tests", "pytest", "ruff"):
+    excludes = text[text.index("EXCLUDES = [") : text.index("\n]", text.index("EXCLUDES = ["))]
+    for name in ("torchvision", "tests", "pytest", "ruff", "dlib", "face_recognition_models"):
         assert f'"{name}"' in excludes
 
 
@@ -103,6 +105,8 @@ def test_ci_bundle_script_checks_disk_and_runs_the_bundle():
 
 
 def test_smoke_edits_every_task_the_window_offers():
+    """Every task's demo edit runs, but the face task's, which the bundle must refuse: it
+    leaves out the face extra (tests/packaging/test_smoke_script.py checks the refusal)."""
     from diffeditor_app.cli import build_parser
 
     task = next(a for a in build_parser()._actions if a.dest == "task")
@@ -112,8 +116,9 @@ def test_smoke_edits_every_task_the_window_offers():
     ):
         text = (PACKAGING / script).read_text()
         tasks = re.search(pattern, text)[1].replace('"', "").replace(",", " ").split()
-        assert tasks == list(task.choices), script
+        assert [*tasks, "face"] == list(task.choices), script
         assert "--self-test" in text and "--edit" in text and "--demo" in text
+        assert "--task face --edit" in text.replace('"', "").replace(",", "")
 
 
 def test_desktop_entry_and_icons():

@@ -172,6 +172,11 @@ def test_a_reference_face_loaded_in_the_dock_is_transferred(
     points = face_points(window.session.state)
     assert np.allclose(points.targets[mouth], wider[mouth])
     assert np.allclose(points.targets[: mouth[0]], source.points[: mouth[0]])
+    canvas = window.reference_canvas  # the reference face's points show on it
+    canvas.fit()
+    x, y = wider[mouth[0]]
+    colour = canvas.grab().toImage().pixelColor(at(canvas, x + 0.5, y + 0.5))
+    assert colour.red() > 200 and colour.green() < 150, colour.name()
 
 
 def test_edit_and_keep_move_the_points_onto_the_results_landmarks(
