@@ -52,6 +52,7 @@ class DocumentTask:
     follow_up: Callable[[SessionState, EditSetup], FollowUp] = field(
         default=lambda state, setup: FollowUp()  # by default the set-up stays as it was
     )
+    optional: tuple[MaskName, ...] = ()  # masks it reads that may stay empty
 
 
 def moved_mask(mask: np.ndarray, box: MoveBox) -> np.ndarray:
@@ -151,7 +152,7 @@ DOCUMENT_TASKS: dict[Task, DocumentTask] = {
     ),
     Task.PASTE: DocumentTask(MaskName.OBJECT, (), _paste_values, _follow_paste),
     Task.FACE: DocumentTask(  # its mask is optional: its points need no painting first
-        MaskName.REGION, (), _face_values, _follow_face
+        MaskName.REGION, (MaskName.REGION,), _face_values, _follow_face, (MaskName.REGION,)
     ),
 }
 if set(DOCUMENT_TASKS) != set(TASKS):

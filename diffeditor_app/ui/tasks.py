@@ -87,5 +87,7 @@ def uses_fill_hint(task: Task) -> bool:
 
 def needs_painting(task: Task) -> bool:
     """Whether the task's own tool waits for a painted mask (a task that reads no mask of
-    the image, such as one whose object is on the reference, does not)."""
-    return bool(DOCUMENT_TASKS[task].reads)
+    the image, such as one whose object is on the reference, or only an optional one, such
+    as the face's, does not)."""
+    declared = DOCUMENT_TASKS[task]
+    return bool(set(declared.reads) - set(declared.optional))

@@ -124,3 +124,15 @@ def test_without_the_model_package_the_same_sentence(monkeypatch):
     monkeypatch.setattr(landmarks.importlib.util, "find_spec", lambda name: None)
     with pytest.raises(MissingExtra, match="face extra"):
         landmarks.predictor_path()
+
+
+def test_a_packaged_app_says_it_leaves_the_extra_out_and_how_to_get_it(monkeypatch):
+    """The bundle never ships the extra (its model forbids commercial use), and pip cannot
+    reach into it: its sentence says so instead of naming a command it cannot run."""
+    monkeypatch.setitem(sys.modules, "dlib", None)
+    monkeypatch.setattr(sys, "frozen", True, raising=False)
+    with pytest.raises(MissingExtra) as caught:
+        landmarks.LandmarkDetector()
+    said = str(caught.value)
+    assert said == landmarks.BUNDLED_SENTENCE and said.count(". ") == 0
+    assert "optional face extra" in said and "from source" in said  # packaging/smoke.sh's words

@@ -13,6 +13,7 @@ from PySide6.QtWidgets import QFileDialog, QStyle, QStyleOptionSlider
 
 import diffeditor_app.runtime.landmarks as landmarks_module
 from diffeditor_app.document.faces import NO_FACE, face_points, found_on
+from diffeditor_app.document.state import MaskName
 from diffeditor_app.engine.errors import MissingExtra
 from diffeditor_app.engine.face.align import GROUPS
 from diffeditor_app.engine.face.landmarks import MISSING_SENTENCE, Face
@@ -227,3 +228,21 @@ def test_a_photo_without_a_face_says_so(fake_faces, tiny_window, qtbot, tmp_path
     window.task_actions[Task.FACE].trigger()
     qtbot.waitUntil(lambda: window.face_panel.status.text() == NO_FACE, timeout=FIND_MS)
     assert not window.face_panel.reset.isEnabled()
+
+
+def test_a_painted_face_region_stays_shown_with_the_face_points_tool(
+    fake_faces, tiny_window, qtbot, tmp_path
+):
+    """The optional face mask is painted with the brush and stays in view when the user
+    goes back to the points, as drag's region does; the task opens on its points tool."""
+    fake_faces.answers[100] = (face_at(64, 60),)
+    window = tiny_window
+    open_face_task(window, qtbot, grey(tmp_path, 100, "face.png"))
+    assert window.canvas.tool == "landmarks"  # no painting needed first
+    window.tool_actions["brush"].trigger()
+    window.canvas.fit()
+    drag(qtbot, window.canvas, [(10, 110), (30, 110), (50, 110)])
+    assert window.session.mask(MaskName.REGION).any()
+    window.tool_actions["landmarks"].trigger()
+    colour = window.canvas.grab().toImage().pixelColor(at(window.canvas, 30, 110))
+    assert colour.green() > colour.red() + 20, colour.name()  # the region's green over grey

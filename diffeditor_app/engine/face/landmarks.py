@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import importlib.util
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,11 @@ FACE_EXTRA = 'pip install -e ".[face]"'
 MISSING_SENTENCE = (
     "Face landmarks need the optional face extra (dlib and its 68-point model); "
     f"install it with: {FACE_EXTRA}."
+)
+BUNDLED_SENTENCE = (  # a packaged app, which never ships the extra: pip cannot reach it
+    "This packaged DiffEditor leaves out the optional face extra (its 68-point landmark "
+    "model forbids commercial use); to use the face task, install DiffEditor from source "
+    f"with: {FACE_EXTRA}."
 )
 LICENCE_NOTE = (
     "The 68-point face landmark model is trained on the iBUG 300-W data set, whose terms "
@@ -56,14 +62,20 @@ class Face:
         }
 
 
+def missing_extra() -> MissingExtra:
+    """The error that says what to install: from source, the extra; in a packaged app,
+    which leaves it out, how to get it."""
+    return MissingExtra(BUNDLED_SENTENCE if getattr(sys, "frozen", False) else MISSING_SENTENCE)
+
+
 def predictor_path() -> Path:
     """The 68-point model's file, or MissingExtra when the package is absent."""
     spec = importlib.util.find_spec(MODELS_PACKAGE)
     if spec is None or not spec.submodule_search_locations:
-        raise MissingExtra(MISSING_SENTENCE)
+        raise missing_extra()
     path = Path(next(iter(spec.submodule_search_locations))) / PREDICTOR_FILE
     if not path.is_file():
-        raise MissingExtra(MISSING_SENTENCE)
+        raise missing_extra()
     return path
 
 
@@ -74,7 +86,7 @@ class LandmarkDetector:
         try:
             import dlib
         except ImportError:
-            raise MissingExtra(MISSING_SENTENCE) from None
+            raise missing_extra() from None
         self._dlib = dlib
         self._detector = dlib.get_frontal_face_detector()
         self._predictor = dlib.shape_predictor(str(predictor_path()))
