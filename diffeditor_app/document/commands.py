@@ -99,8 +99,9 @@ def delete_pair(session: EditSession, index: int) -> None:
     _push(session, gestures.delete_pair(session.state, index))
 
 
-def clear_pairs(session: EditSession) -> None:
-    _push(session, gestures.clear_pairs(session.state))
+def clear_points(session: EditSession) -> None:
+    """Edit > Clear points: the task's own points (the drag pairs; the face's targets)."""
+    _push(session, DOCUMENT_TASKS[session.task].clear_points(session.state))
 
 
 def set_box(session: EditSession, box: MoveBox, nudge: bool = False) -> None:

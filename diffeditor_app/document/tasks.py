@@ -14,7 +14,9 @@ from typing import Any
 
 import numpy as np
 
+from diffeditor_app.document import gestures
 from diffeditor_app.document.faces import editable_points
+from diffeditor_app.document.gestures import ValueChange
 from diffeditor_app.document.state import (
     DragPair,
     EditSetup,
@@ -53,6 +55,8 @@ class DocumentTask:
         default=lambda state, setup: FollowUp()  # by default the set-up stays as it was
     )
     optional: tuple[MaskName, ...] = ()  # masks it reads that may stay empty
+    clear_points: Callable[[SessionState], ValueChange | None] = gestures.clear_pairs  # Edit >
+    # Clear points: the drag pairs, or what the task's points are
 
 
 def moved_mask(mask: np.ndarray, box: MoveBox) -> np.ndarray:
@@ -152,7 +156,12 @@ DOCUMENT_TASKS: dict[Task, DocumentTask] = {
     ),
     Task.PASTE: DocumentTask(MaskName.OBJECT, (), _paste_values, _follow_paste),
     Task.FACE: DocumentTask(  # its mask is optional: its points need no painting first
-        MaskName.REGION, (MaskName.REGION,), _face_values, _follow_face, (MaskName.REGION,)
+        MaskName.REGION,
+        (MaskName.REGION,),
+        _face_values,
+        _follow_face,
+        optional=(MaskName.REGION,),
+        clear_points=gestures.reset_face,  # every target back on its point
     ),
 }
 if set(DOCUMENT_TASKS) != set(TASKS):

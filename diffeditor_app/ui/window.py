@@ -435,7 +435,7 @@ class MainWindow(QMainWindow):
 
     def clear_points(self) -> None:
         if self.session is not None:
-            commands.clear_pairs(self.session)
+            commands.clear_points(self.session)
 
     @Slot()
     def focus_canvas(self) -> None:

@@ -71,7 +71,7 @@ def test_points_add_move_delete_clear_and_undo(session):
     assert session.undo_stack.count() == 5
     commands.delete_pair(session, 0)
     assert len(session.state.pairs) == 1
-    commands.clear_pairs(session)
+    commands.clear_points(session)
     assert session.state.pairs == []
     for _ in range(3):
         session.undo_stack.undo()

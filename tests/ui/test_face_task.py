@@ -12,14 +12,19 @@ from PySide6.QtCore import QPoint, Qt
 from PySide6.QtWidgets import QFileDialog, QStyle, QStyleOptionSlider
 
 import diffeditor_app.runtime.landmarks as landmarks_module
+from diffeditor_app.document import commands, gestures
 from diffeditor_app.document.faces import NO_FACE, face_points, found_on
 from diffeditor_app.document.state import MaskName
 from diffeditor_app.engine.errors import MissingExtra
 from diffeditor_app.engine.face.align import GROUPS
 from diffeditor_app.engine.face.landmarks import MISSING_SENTENCE, Face
+from diffeditor_app.engine.face.sliders import Sliders
+from diffeditor_app.engine.requests import Point
 from diffeditor_app.engine.tasks.registry import Task
 from tests.face.conftest import PORTRAIT, face_at
-from tests.ui.conftest import LEFT, NONE, at, drag, send_move_to
+from tests.ui.conftest import LEFT, NONE, SHIFT, at, drag, send_move_to
+
+CTRL = Qt.KeyboardModifier.ControlModifier
 
 TIMEOUT_MS = 120_000
 FIND_MS = 30_000  # the landmark model's first load takes a couple of seconds
@@ -246,3 +251,20 @@ def test_a_painted_face_region_stays_shown_with_the_face_points_tool(
     window.tool_actions["landmarks"].trigger()
     colour = window.canvas.grab().toImage().pixelColor(at(window.canvas, 30, 110))
     assert colour.green() > colour.red() + 20, colour.name()  # the region's green over grey
+
+
+def test_clear_points_puts_every_face_target_back_and_leaves_the_drag_pairs(
+    fake_faces, tiny_window, qtbot, tmp_path
+):
+    """Edit > Clear points (Ctrl+Shift+Backspace) clears the chosen task's points."""
+    fake_faces.answers[100] = (face_at(64, 60),)
+    window = tiny_window
+    open_face_task(window, qtbot, grey(tmp_path, 100, "face.png"))
+    session = window.session
+    commands.add_point(session, Point(5, 5))  # a drag pair, set up before
+    commands.face_change(session, gestures.set_slider(session.state, "smile", 0.5))
+    window.canvas.setFocus()
+    qtbot.keyClick(window.canvas.viewport(), Qt.Key.Key_Backspace, CTRL | SHIFT)
+    assert session.state.face_setup.sliders == Sliders() and not face_points(session.state).moves
+    assert len(session.state.pairs) == 1
+    assert session.undo_stack.text(session.undo_stack.index() - 1) == "Reset the face points"
