@@ -342,7 +342,7 @@ def _face_setup(value, reach: tuple[float, float]) -> FaceSetup:
     where = "face_setup"
     record = _record(value, where, {f.name for f in fields(FaceSetup)})
     groups = _get(record, "groups", f"{where}.")
-    if not isinstance(groups, list) or not all(g in GROUPS for g in groups):
+    if not isinstance(groups, list) or not all(isinstance(g, str) and g in GROUPS for g in groups):
         raise _Invalid(f"{where}.groups must be a list of face groups ({', '.join(GROUPS)})")
     sliders = _record(
         _get(record, "sliders", f"{where}."), f"{where}.sliders", set(Sliders().as_dict())

@@ -49,6 +49,7 @@ HUGE = 10**400  # parses as a Python int: past any float
         (lambda m: m.update(kept=HUGE), ["kept"]),
         (lambda m: m["options"].update(steps=HUGE), ["options.steps"]),
         (lambda m: m.update(prompts={"\n": None}), ["prompts", "'\\n'"]),  # found by fuzzing
+        (lambda m: m["face_setup"].update(groups=[[]]), ["face_setup.groups"]),  # fuzzing too
     ],
 )
 def test_crafted_fields_are_one_sentence(good, change, fragments):  # noqa: F811
@@ -175,14 +176,28 @@ FIELDS = st.sampled_from(
         "kept",
         "has_reference",
         "prompt",
+        "face_setup",
     ]
 )
+FACE_FIELDS = st.sampled_from(["chosen", "groups", "sliders", "reference", "dragged"])
 
 
 @FUZZ
 @given(changes=st.dictionaries(FIELDS, JSON, min_size=1, max_size=4))
 def test_fuzzed_manifest_fields_end_in_a_session_or_one_sentence(good, changes):  # noqa: F811
     path = with_manifest(good, lambda m: m.update(changes))
+    try:
+        state = load_project(path)
+    except InvalidInput as error:
+        assert "\n" not in str(error) and str(error).endswith(".")
+    else:
+        assert isinstance(state, SessionState)
+
+
+@FUZZ
+@given(changes=st.dictionaries(FACE_FIELDS, JSON, min_size=1, max_size=3))
+def test_a_fuzzed_face_set_up_ends_in_a_session_or_one_sentence(good, changes):  # noqa: F811
+    path = with_manifest(good, lambda m: m["face_setup"].update(changes))
     try:
         state = load_project(path)
     except InvalidInput as error:
