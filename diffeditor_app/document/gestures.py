@@ -188,7 +188,8 @@ def set_slider(
 
 
 def toggle_group(state: SessionState, name: str, on: bool) -> ValueChange | None:
-    chosen = set(state.face_setup.groups) | {name} if on else set(state.face_setup.groups) - {name}
+    now = set(state.face_setup.groups)
+    chosen = (now | {name}) if on else (now - {name})
     groups = tuple(group for group in GROUPS if group in chosen)
     text = f"{'Move' if on else 'Hold'} the face's {name}"
     return set_face(state, replace(state.face_setup, groups=groups), text)

@@ -55,8 +55,8 @@ class DocumentTask:
         default=lambda state, setup: FollowUp()  # by default the set-up stays as it was
     )
     optional: tuple[MaskName, ...] = ()  # masks it reads that may stay empty
-    clear_points: Callable[[SessionState], ValueChange | None] = gestures.clear_pairs  # Edit >
-    # Clear points: the drag pairs, or what the task's points are
+    # Edit > Clear points: the drag pairs, unless the task has points of its own
+    clear_points: Callable[[SessionState], ValueChange | None] = gestures.clear_pairs
 
 
 def moved_mask(mask: np.ndarray, box: MoveBox) -> np.ndarray:
