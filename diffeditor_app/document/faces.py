@@ -13,7 +13,7 @@ import numpy as np
 from diffeditor_app.document.state import FOUND_KEPT, FaceSetup, FoundFaces, SessionState
 from diffeditor_app.engine.errors import InvalidInput
 from diffeditor_app.engine.face.align import GROUPS, reference_targets
-from diffeditor_app.engine.face.landmarks import Face
+from diffeditor_app.engine.face.landmarks import POINTS, Face
 from diffeditor_app.engine.imaging.images import SourceImage
 
 FINDING = "Finding the faces on the image…"
@@ -61,7 +61,7 @@ def problem(state: SessionState) -> str:
 
 def held(setup: FaceSetup) -> np.ndarray:
     """[68] bool: the points whose group is off."""
-    moving = np.zeros(68, dtype=bool)
+    moving = np.zeros(POINTS, dtype=bool)
     for name in setup.groups:
         moving[list(GROUPS[name])] = True
     return ~moving

@@ -18,6 +18,7 @@ from PySide6.QtGui import QColor, QPainter
 from diffeditor_app.document import commands, gestures
 from diffeditor_app.document.faces import FacePoints, face_points, found_on, reference_face
 from diffeditor_app.engine.face.align import GROUPS
+from diffeditor_app.engine.face.landmarks import POINTS
 from diffeditor_app.engine.requests import Point
 from diffeditor_app.engine.tasks.registry import Task
 from diffeditor_app.ui.drawing import HALO, SELECTED_COLOR, View, cosmetic, in_view
@@ -47,7 +48,7 @@ OTHER_FACE_PEN = 1.5  # the boxes of the faces not chosen
 
 def group_colors() -> list[QColor]:
     """[68] colours, the iBUG 300-W order."""
-    colors = [HELD_COLOR] * 68
+    colors = [HELD_COLOR] * POINTS
     for name, indices in GROUPS.items():
         for index in indices:
             colors[index] = GROUP_COLORS[name]
@@ -234,8 +235,8 @@ def paint_face(painter: QPainter, view: View, host) -> None:
     if host.target == "reference":
         face = reference_face(session.state)
         if face is not None:
-            every = np.zeros(68, dtype=bool)
-            paint_face_points(painter, view, FacePoints(face, face.points, face.points, every))
+            none_held = np.zeros(POINTS, dtype=bool)
+            paint_face_points(painter, view, FacePoints(face, face.points, face.points, none_held))
         return
     found = found_on(session.state, session.state.current)
     for index, face in enumerate(found.faces if found else ()):
