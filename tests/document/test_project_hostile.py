@@ -182,28 +182,25 @@ FIELDS = st.sampled_from(
 FACE_FIELDS = st.sampled_from(["chosen", "groups", "sliders", "reference", "dragged"])
 
 
-@FUZZ
-@given(changes=st.dictionaries(FIELDS, JSON, min_size=1, max_size=4))
-def test_fuzzed_manifest_fields_end_in_a_session_or_one_sentence(good, changes):  # noqa: F811
-    path = with_manifest(good, lambda m: m.update(changes))
+def loads_or_says_one_sentence(path: Path) -> None:
     try:
         state = load_project(path)
     except InvalidInput as error:
         assert "\n" not in str(error) and str(error).endswith(".")
     else:
         assert isinstance(state, SessionState)
+
+
+@FUZZ
+@given(changes=st.dictionaries(FIELDS, JSON, min_size=1, max_size=4))
+def test_fuzzed_manifest_fields_end_in_a_session_or_one_sentence(good, changes):  # noqa: F811
+    loads_or_says_one_sentence(with_manifest(good, lambda m: m.update(changes)))
 
 
 @FUZZ
 @given(changes=st.dictionaries(FACE_FIELDS, JSON, min_size=1, max_size=3))
 def test_a_fuzzed_face_set_up_ends_in_a_session_or_one_sentence(good, changes):  # noqa: F811
-    path = with_manifest(good, lambda m: m["face_setup"].update(changes))
-    try:
-        state = load_project(path)
-    except InvalidInput as error:
-        assert "\n" not in str(error) and str(error).endswith(".")
-    else:
-        assert isinstance(state, SessionState)
+    loads_or_says_one_sentence(with_manifest(good, lambda m: m["face_setup"].update(changes)))
 
 
 @FUZZ
