@@ -170,11 +170,23 @@ def drag_face_point(
     now = targets_of(state, face)[index]
     dx, dy = state.face_setup.offset(index)
     offset = (index, dx + float(target[0] - now[0]), dy + float(target[1] - now[1]))
-    others = tuple(drag for drag in state.face_setup.dragged if drag[0] != index)
+    others = _dragged_but(state.face_setup, index)
     dragged = others if offset[1:] == (0.0, 0.0) else (*others, offset)
     key = ("point", index) if nudge else None
     text = f"Move face point {index + 1}"
     return set_face(state, replace(state.face_setup, dragged=dragged), text, key)
+
+
+def undrag_face_point(state: SessionState, index: int) -> ValueChange | None:
+    """Point `index` loses the user's own offset (Delete): its target is where the other
+    sources put it. Dropping the offset, not dragging it back, leaves no rounding behind."""
+    dragged = _dragged_but(state.face_setup, index)
+    text = f"Put back face point {index + 1}"
+    return set_face(state, replace(state.face_setup, dragged=dragged), text)
+
+
+def _dragged_but(setup: FaceSetup, index: int) -> tuple[tuple[int, float, float], ...]:
+    return tuple(drag for drag in setup.dragged if drag[0] != index)
 
 
 def set_slider(

@@ -162,12 +162,10 @@ class FaceTool(Tool):
         self.hovered = self._hit(pos)
 
     def delete_selected(self) -> bool:
-        session, points = self.edited_session(), self._points()
-        if session is None or points is None or self.selected is None:
+        session = self.edited_session()
+        if session is None or self.selected is None:
             return False
-        own = np.array(session.state.face_setup.offset(self.selected))
-        back = points.targets[self.selected] - own
-        change = gestures.drag_face_point(session.state, self.selected, back)
+        change = gestures.undrag_face_point(session.state, self.selected)
         return commands.face_change(session, change)
 
     def key(self, key, modifiers) -> bool:
