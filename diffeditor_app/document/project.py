@@ -292,6 +292,12 @@ def _prompts(manifest: dict, task: Task) -> dict[Task, str]:
     return {Task(key): _text(text, f"prompts.{key}") for key, text in record.items()}
 
 
+def _flag(value, where: str) -> bool:
+    if not isinstance(value, bool):
+        raise _Invalid(f"{where} must be true or false")
+    return value
+
+
 def _record(value, where: str, keys: set[str]) -> dict:
     if not isinstance(value, dict):
         raise _Invalid(f"{where} must be an object")
@@ -358,23 +364,15 @@ def _face_setup(value, reach: tuple[float, float]) -> FaceSetup:
         index = int(_number(drag[0], f"{at}[0]", 0, POINTS - 1, integer=True))
         dx, dy = _read_point(drag[1:], at, reach)
         dragged[index] = (index, dx, dy)
-    transfer = _get(record, "reference", f"{where}.")
-    if not isinstance(transfer, bool):
-        raise _Invalid(f"{where}.reference must be true or false")
+    chosen = _number(_get(record, "chosen", f"{where}."), f"{where}.chosen", 0, MAX_FACES, True)
+    values = {
+        k: float(_number(v, f"{where}.sliders.{k}", *SLIDER_RANGE)) for k, v in sliders.items()
+    }
     return FaceSetup(
-        chosen=int(
-            _number(
-                _get(record, "chosen", f"{where}."), f"{where}.chosen", 0, MAX_FACES, integer=True
-            )
-        ),
+        chosen=int(chosen),
         groups=tuple(g for g in GROUPS if g in groups),
-        sliders=Sliders(
-            **{
-                k: float(_number(v, f"{where}.sliders.{k}", *SLIDER_RANGE))
-                for k, v in sliders.items()
-            }
-        ),
-        reference=transfer,
+        sliders=Sliders(**values),
+        reference=_flag(_get(record, "reference", f"{where}."), f"{where}.reference"),
         dragged=tuple(dragged.values()),
     )
 
@@ -439,9 +437,7 @@ def _read(archive: zipfile.ZipFile, path: Path) -> SessionState:
     if not isinstance(masks, list) or not all(isinstance(m, str) and m in names for m in masks):
         raise _Invalid(f"masks must be a list of mask names ({', '.join(sorted(names))})")
     kept = _number(_get(manifest, "kept", ""), "kept", 0, MAX_KEPT, integer=True)
-    has_reference = _get(manifest, "has_reference", "")
-    if not isinstance(has_reference, bool):
-        raise _Invalid("has_reference must be true or false")
+    has_reference = _flag(_get(manifest, "has_reference", ""), "has_reference")
     at = paste.get("at")
     reference = _image(archive, path, "reference.png") if has_reference else None
     if MaskName.REFERENCE.value in masks and reference is None:
